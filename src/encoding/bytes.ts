@@ -1,0 +1,157 @@
+/**
+ * Minimal binary writer/reader (LEB128 varints, length-prefixed bytes) for the
+ * stored clock format and the actor protocol. Pure. The reader fails loudly
+ * (CorruptDataError) on truncated or malformed input instead of guessing.
+ */
+export class CorruptDataError extends Error {
+  override readonly name = 'CorruptDataError';
+}
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  length = 0;
+
+  constructor(initialBytes = 256) {
+    this.buf = new Uint8Array(initialBytes);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private ensure(extra: number): void {
+    const need = this.length + extra;
+    if (need <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < need) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.length++] = v;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.length, v);
+    this.length += 4;
+    return this;
+  }
+
+  f64(v: number): this {
+    this.ensure(8);
+    this.view.setFloat64(this.length, v);
+    this.length += 8;
+    return this;
+  }
+
+  /** Unsigned LEB128 varint for 0 <= v <= 2^53. */
+  varint(v: number): this {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varint out of range: ${v}`);
+    this.ensure(8);
+    while (v >= 0x80) {
+      this.buf[this.length++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.length++] = v;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.varint(b.length);
+    this.raw(b);
+    return this;
+  }
+
+  raw(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+
+  /** A view of what was written (valid until the next write). */
+  view_(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
+  /** An exact-size copy (safe to keep, post or transfer). */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+}
+
+export class ByteReader {
+  offset = 0;
+  private readonly view: DataView;
+
+  constructor(readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  get remaining(): number {
+    return this.buf.length - this.offset;
+  }
+
+  private need(n: number): void {
+    if (this.offset + n > this.buf.length) throw new CorruptDataError(`truncated: need ${n} bytes at ${this.offset}, have ${this.remaining}`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.offset++]!;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.offset);
+    this.offset += 8;
+    return v;
+  }
+
+  varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const b = this.u8();
+      result += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return result;
+      scale *= 0x80;
+    }
+    throw new CorruptDataError('varint longer than 8 bytes');
+  }
+
+  /** Length-prefixed bytes, as a view into the underlying buffer (no copy). */
+  bytes(): Uint8Array {
+    const len = this.varint();
+    this.need(len);
+    const out = this.buf.subarray(this.offset, this.offset + len);
+    this.offset += len;
+    return out;
+  }
+
+  raw(len: number): Uint8Array {
+    this.need(len);
+    const out = this.buf.subarray(this.offset, this.offset + len);
+    this.offset += len;
+    return out;
+  }
+
+  end(): void {
+    if (this.remaining !== 0) throw new CorruptDataError(`${this.remaining} trailing bytes`);
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Dotted Version Vector Sets (Almeida, Baquero, Gonçalves, Preguiça, Fonte;
+ * the `dvvset` module Riak uses). Pure: no I/O, no clock.
+ *
+ * A DVVSet is the whole replicated state of one key: a causal history per
+ * actor (`entries`, sorted by actor id) where each entry holds the values
+ * written by events of that actor still not overwritten (newest first), plus
+ * anonymous values that came from a client without a dot of their own.
+ * Concurrent writes stay as siblings; a write that carries a context (the
+ * version vector a client read) supersedes exactly what that context saw.
+ */
+export interface Entry<V> {
+  readonly id: number;
+  /** Highest event counter seen from this actor. */
+  readonly counter: number;
+  /** Values of the newest events (counter, counter-1, ...), newest first. */
+  readonly values: readonly V[];
+}
+
+export interface DVVSet<V> {
+  readonly entries: readonly Entry<V>[];
+  readonly anonymous: readonly V[];
+}
+
+/** A version vector: [actor id, counter] pairs sorted by actor id. */
+export type VersionVector = readonly (readonly [number, number])[];
+
+export const EMPTY_VV: VersionVector = Object.freeze([]);
+
+export function empty<V>(): DVVSet<V> {
+  return { entries: [], anonymous: [] };
+}
+
+/** A client value wrapped with the context (version vector) it was written from. */
+export function fromContext<V>(context: VersionVector, value: V): DVVSet<V> {
+  assertSortedVV(context);
+  return { entries: context.map(([id, counter]) => ({ id, counter, values: [] })), anonymous: [value] };
+}
+
+/** The causal context of a clock: what a client must send back to supersede it. */
+export function join<V>(s: DVVSet<V>): VersionVector {
+  return s.entries.map((e) => [e.id, e.counter] as const);
+}
+
+/** All sibling values (anonymous first, then per-actor newest first). */
+export function values<V>(s: DVVSet<V>): V[] {
+  const out = [...s.anonymous];
+  for (const e of s.entries) out.push(...e.values);
+  return out;
+}
+
+export function size<V>(s: DVVSet<V>): number {
+  let n = s.anonymous.length;
+  for (const e of s.entries) n += e.values.length;
+  return n;
+}
+
+/** a < b: every event in a is in b and b has at least one more. */
+export function less<V>(a: DVVSet<V>, b: DVVSet<V>): boolean {
+  return greater(b.entries, a.entries);
+}
+
+/** Same causal history (values may still differ only if state is corrupt). */
+export function equalHistory<V>(a: DVVSet<V>, b: DVVSet<V>): boolean {
+  if (a.entries.length !== b.entries.length) return false;
+  for (let i = 0; i < a.entries.length; i++) {
+    if (a.entries[i]!.id !== b.entries[i]!.id || a.entries[i]!.counter !== b.entries[i]!.counter) return false;
+  }
+  return true;
+}
+
+function greater<V>(c1: readonly Entry<V>[], c2: readonly Entry<V>[]): boolean {
+  let strict = false;
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    if (i === c1.length && j === c2.length) return strict;
+    if (j === c2.length) return true;
+    if (i === c1.length) return false;
+    const a = c1[i]!;
+    const b = c2[j]!;
+    if (a.id === b.id) {
+      if (a.counter < b.counter) return false;
+      if (a.counter > b.counter) strict = true;
+      i++;
+      j++;
+    } else if (a.id < b.id) {
+      strict = true;
+      i++;
+    } else {
+      return false;
+    }
+  }
+}
+
+/**
+ * Merge two clocks of the same key (replication, read reconciliation,
+ * anti-entropy). Commutative, associative and idempotent. `compare` orders
+ * anonymous values so the result is canonical (replicas encode byte-equal).
+ */
+export function sync<V>(a: DVVSet<V>, b: DVVSet<V>, compare: (x: V, y: V) => number): DVVSet<V> {
+  let anonymous: readonly V[];
+  if (less(a, b)) anonymous = b.anonymous;
+  else if (less(b, a)) anonymous = a.anonymous;
+  else anonymous = unionSorted(a.anonymous, b.anonymous, compare);
+  return { entries: syncEntries(a.entries, b.entries), anonymous };
+}
+
+function unionSorted<V>(a: readonly V[], b: readonly V[], compare: (x: V, y: V) => number): V[] {
+  const all = [...a];
+  for (const v of b) if (!all.some((x) => compare(x, v) === 0)) all.push(v);
+  return all.sort(compare);
+}
+
+function syncEntries<V>(a: readonly Entry<V>[], b: readonly Entry<V>[]): Entry<V>[] {
+  const out: Entry<V>[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j === b.length || (i < a.length && a[i]!.id < b[j]!.id)) out.push(a[i++]!);
+    else if (i === a.length || b[j]!.id < a[i]!.id) out.push(b[j++]!);
+    else out.push(mergeEntry(a[i++]!, b[j++]!));
+  }
+  return out;
+}
+
+function mergeEntry<V>(x: Entry<V>, y: Entry<V>): Entry<V> {
+  // Keep the entry with the higher counter, but only the values the other
+  // side has not seen overwritten: events above (other.counter - other.values.length).
+  const [hi, lo] = x.counter >= y.counter ? [x, y] : [y, x];
+  if (hi.counter - hi.values.length >= lo.counter - lo.values.length) return hi;
+  return { id: hi.id, counter: hi.counter, values: hi.values.slice(0, hi.counter - lo.counter + lo.values.length) };
+}
+
+/**
+ * A new event at actor `id` for a client write: `client` is
+ * fromContext(ctx, value); `server` is the coordinator's current clock for
+ * the key. Everything the client's context saw is superseded; concurrent
+ * values stay as siblings.
+ */
+export function update<V>(client: DVVSet<V>, server: DVVSet<V>, id: number, compare: (x: V, y: V) => number): DVVSet<V> {
+  if (client.anonymous.length !== 1) throw new Error('update: client clock must carry exactly one new value');
+  const value = client.anonymous[0]!;
+  const synced = sync({ entries: client.entries, anonymous: [] }, server, compare);
+  return { entries: event(synced.entries, id, value), anonymous: synced.anonymous };
+}
+
+function event<V>(entries: readonly Entry<V>[], id: number, value: V): Entry<V>[] {
+  const out: Entry<V>[] = [];
+  let placed = false;
+  for (const e of entries) {
+    if (!placed && e.id === id) {
+      out.push({ id, counter: e.counter + 1, values: [value, ...e.values] });
+      placed = true;
+    } else if (!placed && e.id > id) {
+      out.push({ id, counter: 1, values: [value] }, e);
+      placed = true;
+    } else {
+      out.push(e);
+    }
+  }
+  if (!placed) out.push({ id, counter: 1, values: [value] });
+  return out;
+}
+
+/**
+ * Last-write-wins collapse: keep only the value `winner` prefers, retaining
+ * the full causal history so later syncs stay correct.
+ */
+export function lww<V>(s: DVVSet<V>, newer: (x: V, y: V) => boolean): DVVSet<V> {
+  const all = values(s);
+  if (all.length <= 1) return s;
+  let best: V = all[0] as V;
+  for (const v of all) if (newer(v, best)) best = v;
+  let kept = false;
+  const entries = s.entries.map((e) => {
+    const vs = e.values.filter((v) => {
+      if (!kept && v === best) {
+        kept = true;
+        return true;
+      }
+      return false;
+    });
+    return vs.length === e.values.length ? e : { id: e.id, counter: e.counter, values: vs };
+  });
+  const anonymous = kept ? [] : [best];
+  return { entries, anonymous };
+}
+
+/** Merge several version vectors (pointwise max): the context that resolves all of them. */
+export function mergeVV(...vvs: VersionVector[]): VersionVector {
+  const m = new Map<number, number>();
+  for (const vv of vvs) for (const [id, c] of vv) m.set(id, Math.max(m.get(id) ?? 0, c));
+  return [...m.entries()].sort((a, b) => a[0] - b[0]);
+}
+
+/** Structural check used when decoding stored or received clocks: fail loudly on corruption. */
+export function assertValid<V>(s: DVVSet<V>): void {
+  let prev = -1;
+  for (const e of s.entries) {
+    if (!Number.isInteger(e.id) || e.id < 0 || e.id <= prev) throw new Error(`corrupt clock: entry ids not strictly increasing (${prev}, ${e.id})`);
+    if (!Number.isInteger(e.counter) || e.counter < 0 || e.values.length > e.counter) {
+      throw new Error(`corrupt clock: actor ${e.id} counter ${e.counter} with ${e.values.length} values`);
+    }
+    prev = e.id;
+  }
+}
+
+function assertSortedVV(vv: VersionVector): void {
+  let prev = -1;
+  for (const [id, c] of vv) {
+    if (!Number.isInteger(id) || id < 0 || id <= prev || !Number.isInteger(c) || c < 0) throw new Error('corrupt context: version vector not sorted or negative');
+    prev = id;
+  }
+}

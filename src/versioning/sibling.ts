@@ -1,0 +1,126 @@
+import { ByteReader, ByteWriter, CorruptDataError } from '../encoding/bytes.js';
+import * as dvv from './dvvset.js';
+import type { DVVSet, VersionVector } from './dvvset.js';
+
+/** How a stored value is read back: the type the client wrote. */
+export const enum ValueKind {
+  Bytes = 0,
+  String = 1,
+  Json = 2,
+  Tombstone = 3,
+}
+
+/** One version of a key's value: what a DVVSet holds per event. */
+export interface Sibling {
+  readonly kind: ValueKind;
+  /** Coordinator's clock when written; used only by last-write-wins and for display. */
+  readonly timestampMs: number;
+  /** Actor that coordinated the write (breaks LWW timestamp ties). */
+  readonly writer: number;
+  /** Encoded payload (empty for tombstones). */
+  readonly data: Uint8Array;
+}
+
+export type Clock = DVVSet<Sibling>;
+
+const STORED_FORMAT = 1;
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** Total order on siblings: canonical ordering of anonymous values and LWW's "newer". */
+export function compareSiblings(a: Sibling, b: Sibling): number {
+  return a.timestampMs - b.timestampMs || a.writer - b.writer || a.kind - b.kind || compareBytes(a.data, b.data);
+}
+
+export const newerSibling = (a: Sibling, b: Sibling): boolean => compareSiblings(a, b) > 0;
+
+export function isTombstone(s: Sibling): boolean {
+  return s.kind === ValueKind.Tombstone;
+}
+
+/** True when every sibling is a tombstone (the key reads as deleted). */
+export function isDeleted(c: Clock): boolean {
+  return dvv.values(c).every(isTombstone);
+}
+
+function writeSibling(w: ByteWriter, s: Sibling): void {
+  w.u8(s.kind).varint(s.timestampMs).varint(s.writer).bytes(s.data);
+}
+
+function readSibling(r: ByteReader): Sibling {
+  const kind = r.u8();
+  if (kind > ValueKind.Tombstone) throw new CorruptDataError(`unknown value kind ${kind}`);
+  return { kind, timestampMs: r.varint(), writer: r.varint(), data: r.bytes() };
+}
+
+/** Canonical binary form of a clock: equal clocks encode to equal bytes on every replica. */
+export function encodeClock(c: Clock, w = new ByteWriter(64)): Uint8Array {
+  w.reset();
+  w.u8(STORED_FORMAT).varint(c.entries.length);
+  for (const e of c.entries) {
+    w.varint(e.id).varint(e.counter).varint(e.values.length);
+    for (const v of e.values) writeSibling(w, v);
+  }
+  w.varint(c.anonymous.length);
+  for (const v of c.anonymous) writeSibling(w, v);
+  return w.finish();
+}
+
+/** Decode a stored clock; sibling payloads are views into `bytes`. */
+export function decodeClock(bytes: Uint8Array): Clock {
+  const r = new ByteReader(bytes);
+  const format = r.u8();
+  if (format !== STORED_FORMAT) throw new CorruptDataError(`unknown stored clock format ${format}`);
+  const entries: dvv.Entry<Sibling>[] = [];
+  const ne = r.varint();
+  for (let i = 0; i < ne; i++) {
+    const id = r.varint();
+    const counter = r.varint();
+    const nv = r.varint();
+    if (nv > counter) throw new CorruptDataError(`actor ${id}: ${nv} values for counter ${counter}`);
+    const values: Sibling[] = [];
+    for (let j = 0; j < nv; j++) values.push(readSibling(r));
+    entries.push({ id, counter, values });
+  }
+  const na = r.varint();
+  const anonymous: Sibling[] = [];
+  for (let i = 0; i < na; i++) anonymous.push(readSibling(r));
+  r.end();
+  const clock = { entries, anonymous };
+  dvv.assertValid(clock);
+  return clock;
+}
+
+/** Opaque causal context handed to clients: base64url of the version vector. */
+export function encodeContext(vv: VersionVector): string {
+  if (vv.length === 0) return '';
+  const w = new ByteWriter(32);
+  w.varint(vv.length);
+  for (const [id, c] of vv) w.varint(id).varint(c);
+  return Buffer.from(w.view_()).toString('base64url');
+}
+
+export function decodeContext(context: string): VersionVector {
+  if (context === '') return dvv.EMPTY_VV;
+  if (!/^[A-Za-z0-9_-]+$/.test(context)) throw new CorruptDataError('context is not base64url');
+  const r = new ByteReader(Buffer.from(context, 'base64url'));
+  const n = r.varint();
+  if (n > 1_000_000) throw new CorruptDataError('context too large');
+  const vv: [number, number][] = [];
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    const id = r.varint();
+    const c = r.varint();
+    if (id <= prev) throw new CorruptDataError('context version vector not sorted');
+    vv.push([id, c]);
+    prev = id;
+  }
+  r.end();
+  return vv;
+}
+
+export const syncClocks = (a: Clock, b: Clock): Clock => dvv.sync(a, b, compareSiblings);
