@@ -56,6 +56,10 @@ export class Ring {
       }
     }
     pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (let i = 1; i < pairs.length; i++) {
+      // A shared token would make a zero-length arc that arcLength counts as the full circle.
+      if (pairs[i]![0] === pairs[i - 1]![0]) throw new RingError(`token ${pairs[i]![0]} claimed twice (actors ${pairs[i - 1]![1]}, ${pairs[i]![1]})`);
+    }
     this.n = n;
     this.members = byId;
     this.tokens = Uint32Array.from(pairs, (p) => p[0]);

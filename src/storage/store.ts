@@ -33,7 +33,7 @@ export interface StoredEntry {
  * read-merge-write on one key sees the previous write of the same turn.
  */
 export class ActorStore {
-  private readonly pending = new Map<string, Buffer | null>();
+  private readonly pending = new Map<string, { value: Buffer | null; write: Promise<void> }>();
   private pendingCount = 0;
   private closed = false;
 
@@ -79,7 +79,7 @@ export class ActorStore {
 
   get(key: Buffer): Buffer | undefined {
     const p = this.pending.get(key.toString('latin1'));
-    if (p !== undefined) return p ?? undefined;
+    if (p !== undefined) return p.value ?? undefined;
     return this.data.get(key) ?? undefined;
   }
 
@@ -95,19 +95,25 @@ export class ActorStore {
   private track(key: Buffer, value: Buffer | null, write: Promise<boolean>): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('store is closed'));
     const k = key.toString('latin1');
-    this.pending.set(k, value);
     this.pendingCount++;
-    return write.then(
+    const done = write.then(
       () => {
         this.pendingCount--;
-        if (this.pending.get(k) === value) this.pending.delete(k);
+        if (this.pending.get(k)?.write === done) this.pending.delete(k);
       },
       (err: unknown) => {
         this.pendingCount--;
-        if (this.pending.get(k) === value) this.pending.delete(k);
+        if (this.pending.get(k)?.write === done) this.pending.delete(k);
         throw err;
       },
     );
+    this.pending.set(k, { value, write: done });
+    return done;
+  }
+
+  /** Resolves when what `get(key)` returns now is committed (at once if nothing is pending). */
+  committed(key: Buffer): Promise<void> {
+    return this.pending.get(key.toString('latin1'))?.write ?? Promise.resolve();
   }
 
   /** Writes not yet committed (bounded by the actor's admission limit). */

@@ -95,32 +95,42 @@ export function decodeClock(bytes: Uint8Array): Clock {
   return clock;
 }
 
-/** Opaque causal context handed to clients: base64url of the version vector. */
-export function encodeContext(vv: VersionVector): string {
-  if (vv.length === 0) return '';
-  const w = new ByteWriter(32);
+/** Binary form of a version vector (used on the wire and inside contexts). */
+export function encodeVV(vv: VersionVector): Uint8Array {
+  const w = new ByteWriter(16 + vv.length * 6);
   w.varint(vv.length);
   for (const [id, c] of vv) w.varint(id).varint(c);
-  return Buffer.from(w.view_()).toString('base64url');
+  return w.finish();
 }
 
-export function decodeContext(context: string): VersionVector {
-  if (context === '') return dvv.EMPTY_VV;
-  if (!/^[A-Za-z0-9_-]+$/.test(context)) throw new CorruptDataError('context is not base64url');
-  const r = new ByteReader(Buffer.from(context, 'base64url'));
+export function decodeVV(bytes: Uint8Array): VersionVector {
+  if (bytes.length === 0) return dvv.EMPTY_VV;
+  const r = new ByteReader(bytes);
   const n = r.varint();
-  if (n > 1_000_000) throw new CorruptDataError('context too large');
+  if (n > 65_536) throw new CorruptDataError(`version vector with ${n} entries`);
   const vv: [number, number][] = [];
   let prev = -1;
   for (let i = 0; i < n; i++) {
     const id = r.varint();
     const c = r.varint();
-    if (id <= prev) throw new CorruptDataError('context version vector not sorted');
+    if (id <= prev) throw new CorruptDataError('version vector not sorted by actor id');
     vv.push([id, c]);
     prev = id;
   }
   r.end();
   return vv;
+}
+
+/** Opaque causal context handed to clients: base64url of the version vector ('' = nothing seen). */
+export function encodeContext(vv: VersionVector): string {
+  if (vv.length === 0) return '';
+  return Buffer.from(encodeVV(vv)).toString('base64url');
+}
+
+export function decodeContext(context: string): VersionVector {
+  if (context === '') return dvv.EMPTY_VV;
+  if (!/^[A-Za-z0-9_-]+$/.test(context)) throw new CorruptDataError('context is not base64url');
+  return decodeVV(Buffer.from(context, 'base64url'));
 }
 
 export const syncClocks = (a: Clock, b: Clock): Clock => dvv.sync(a, b, compareSiblings);

@@ -1,0 +1,395 @@
+import 'reflect-metadata';
+import type { MessagePort } from 'node:worker_threads';
+import { inject, injectable } from 'tsyringe';
+import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
+import type { ErrorCode } from '../errors.js';
+import { Ring, type RingMember } from '../ring/ring.js';
+import { ringPosition } from '../ring/hash.js';
+import { TOKENS, type Clock, type Timers } from '../runtime/services.js';
+import { ringKey } from '../storage/keys.js';
+import { ActorStore } from '../storage/store.js';
+import { MsgType, type ClientGet, type ClientPut, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
+import { Transport } from '../transport/transport.js';
+import * as dvv from '../versioning/dvvset.js';
+import { compareBytes, compareSiblings, decodeClock, decodeVV, encodeClock, encodeVV, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+
+/** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
+export interface ActorConfig {
+  readonly id: number;
+  readonly n: number;
+  readonly members: readonly RingMember[];
+  readonly dataPath: string;
+  readonly lastWriteWins: boolean;
+  readonly maxSiblings: number;
+  /** Requests this actor coordinates at once; more are refused with OVERLOADED. */
+  readonly maxPendingOps: number;
+  /** How often deadlines are checked. */
+  readonly sweepIntervalMs: number;
+  readonly mapSizeBytes: number;
+  readonly compressionThresholdBytes: number;
+  readonly cacheEntries: number;
+  readonly maxBatchBytes: number;
+}
+
+export interface ActorStats {
+  readonly id: number;
+  readonly keys: number;
+  readonly pendingOps: number;
+  readonly pendingWrites: number;
+  readonly coordinatedPuts: number;
+  readonly coordinatedGets: number;
+  readonly replicaWrites: number;
+  readonly readRepairs: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  readonly batchesSent: number;
+  readonly batchesReceived: number;
+}
+
+/** The control plane the supervisor drives over comlink (never per-request traffic). */
+export interface ActorControl {
+  ping(): number;
+  connectPeer(peer: number, port: MessagePort): void;
+  connectClient(port: MessagePort): void;
+  stats(): ActorStats;
+  close(): Promise<void>;
+}
+
+interface PendingPut {
+  readonly kind: 'put';
+  readonly client: number;
+  readonly req: number;
+  readonly quorum: WriteQuorum;
+  readonly deadlineMs: number;
+  readonly context: Uint8Array;
+  answered: boolean;
+}
+
+interface PendingGet {
+  readonly kind: 'get';
+  readonly client: number;
+  readonly req: number;
+  readonly key: Buffer;
+  readonly quorum: ReadQuorum;
+  readonly deadlineMs: number;
+  /** Raw replies, to skip reconciliation when all replicas agree byte for byte. */
+  readonly raw: Map<number, Uint8Array>;
+  answered: boolean;
+}
+
+type PendingOp = PendingPut | PendingGet;
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A partition-owner actor: it stores the replicas of the keys whose
+ * preference list includes it, and coordinates the requests routed to it.
+ * It wires the pure cores (ring, DVVSet, quorum bookkeeping) to its LMDB
+ * store and the transport; it has no other state worth a name.
+ */
+@injectable()
+export class PartitionActor implements ActorControl {
+  readonly id: number;
+  private ring: Ring;
+  private readonly ops = new Map<number, PendingOp>();
+  private nextOp = 1;
+  private closing = false;
+  private readonly sweep: { cancel(): void };
+  private coordinatedPuts = 0;
+  private coordinatedGets = 0;
+  private replicaWrites = 0;
+  private readRepairs = 0;
+
+  constructor(
+    @inject(TOKENS.actorConfig) private readonly config: ActorConfig,
+    @inject(TOKENS.store) private readonly store: ActorStore,
+    @inject(TOKENS.transport) private readonly transport: Transport,
+    @inject(TOKENS.clock) private readonly clock: Clock,
+    @inject(TOKENS.timers) timers: Timers,
+  ) {
+    this.id = config.id;
+    this.ring = Ring.build(config.members, config.n);
+    if (!this.ring.members.has(this.id)) throw new Error(`actor ${this.id} is not a ring member`);
+    store.claim(this.id);
+    transport.onMessage((from, m) => this.handle(from, m));
+    this.sweep = timers.setInterval(() => this.expire(), config.sweepIntervalMs);
+  }
+
+  // ---- control plane ----
+
+  ping(): number {
+    return this.id;
+  }
+
+  connectPeer(peer: number, port: MessagePort): void {
+    if (!this.ring.members.has(peer)) throw new Error(`actor ${this.id}: unknown peer ${peer}`);
+    this.transport.connect(peer, port);
+  }
+
+  connectClient(port: MessagePort): void {
+    this.transport.connect(-1, port);
+  }
+
+  stats(): ActorStats {
+    const t = this.transport.metrics;
+    return {
+      id: this.id,
+      keys: this.store.count(),
+      pendingOps: this.ops.size,
+      pendingWrites: this.store.pendingWrites,
+      coordinatedPuts: this.coordinatedPuts,
+      coordinatedGets: this.coordinatedGets,
+      replicaWrites: this.replicaWrites,
+      readRepairs: this.readRepairs,
+      messagesSent: t.messagesSent,
+      messagesReceived: t.messagesReceived,
+      batchesSent: t.batchesSent,
+      batchesReceived: t.batchesReceived,
+    };
+  }
+
+  /** Stop taking requests, let in-flight writes commit, flush and close the env. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.sweep.cancel();
+    for (const [op, p] of this.ops) {
+      if (!p.answered) this.fail(p.client, p.req, 'CLUSTER_CLOSED', 0, 0, 0, 'actor is shutting down');
+      this.ops.delete(op);
+    }
+    this.transport.flush();
+    await this.store.close();
+    this.transport.close();
+  }
+
+  // ---- message handling ----
+
+  private handle(from: number, m: Message): void {
+    switch (m.type) {
+      case MsgType.ClientPut:
+        return this.coordinatePut(from, m);
+      case MsgType.ClientGet:
+        return this.coordinateGet(from, m);
+      case MsgType.Replicate:
+        this.replicaWrites++;
+        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock).then(
+          () => this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: true }),
+          () => this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: false }),
+        );
+        return;
+      case MsgType.ReplicateAck:
+        return this.onReplicateAck(from, m);
+      case MsgType.Read: {
+        const stored = this.store.get(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length));
+        this.transport.send(from, { type: MsgType.ReadReply, op: m.op, ok: true, clock: stored ?? EMPTY });
+        return;
+      }
+      case MsgType.ReadReply:
+        return this.onReadReply(from, m);
+      case MsgType.Repair:
+        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock).catch(() => undefined);
+        return;
+      case MsgType.PutOk:
+      case MsgType.GetOk:
+      case MsgType.Fail:
+        throw new Error(`actor ${this.id}: unexpected client reply type ${m.type} from ${from}`);
+    }
+  }
+
+  /** Checks common to both request kinds; returns the preference list or null after replying with a failure. */
+  private admit(from: number, m: ClientPut | ClientGet, needed: number): readonly number[] | null {
+    if (this.closing) {
+      this.fail(from, m.req, 'CLUSTER_CLOSED', 0, needed, 0, 'actor is shutting down');
+      return null;
+    }
+    if (this.ops.size >= this.config.maxPendingOps) {
+      this.fail(from, m.req, 'OVERLOADED', 0, needed, 0, `actor ${this.id} coordinates ${this.ops.size} requests (maxPendingOps)`);
+      return null;
+    }
+    if (ringPosition(m.key) !== m.position) {
+      this.fail(from, m.req, 'INTERNAL', 0, needed, 0, 'ring position does not match key');
+      return null;
+    }
+    const pref = this.ring.preferenceList(m.position);
+    if (!pref.includes(this.id)) {
+      this.fail(from, m.req, 'INTERNAL', 0, needed, 0, `actor ${this.id} is not a replica of this key`);
+      return null;
+    }
+    return pref;
+  }
+
+  private coordinatePut(from: number, m: ClientPut): void {
+    const pref = this.admit(from, m, m.w);
+    if (pref === null) return;
+    this.coordinatedPuts++;
+    let context: dvv.VersionVector;
+    try {
+      context = decodeVV(m.context);
+    } catch (err) {
+      return this.fail(from, m.req, 'INVALID_CONTEXT', 0, m.w, pref.length, (err as Error).message);
+    }
+    const key = ringKey(m.key, m.position);
+    const stored = this.store.get(key);
+    const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
+    const sibling: Sibling = { kind: m.kind, timestampMs: Math.floor(this.clock.now()), writer: this.id, data: m.data };
+    let next = dvv.update(dvv.fromContext(context, sibling), local, this.id, compareSiblings);
+    if (this.config.lastWriteWins) next = dvv.lww(next, newerSibling);
+    const siblings = dvv.size(next);
+    if (siblings > this.config.maxSiblings) {
+      return this.fail(from, m.req, 'TOO_MANY_SIBLINGS', siblings, this.config.maxSiblings, pref.length, '');
+    }
+    const bytes = encodeClock(next);
+    const op = this.nextOp++;
+    const pending: PendingPut = {
+      kind: 'put',
+      client: from,
+      req: m.req,
+      quorum: new WriteQuorum(pref, m.w),
+      deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
+      context: encodeVV(dvv.join(next)),
+      answered: false,
+    };
+    this.ops.set(op, pending);
+    for (const replica of pref) {
+      if (replica === this.id) continue;
+      if (!this.transport.send(replica, { type: MsgType.Replicate, op, key, clock: bytes })) pending.quorum.fail(replica);
+    }
+    this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).then(
+      () => this.putProgress(op, this.id, true),
+      () => this.putProgress(op, this.id, false),
+    );
+    this.putProgress(op, -1, true);
+  }
+
+  private onReplicateAck(from: number, m: ReplicateAck): void {
+    this.putProgress(m.op, from, m.ok);
+  }
+
+  private putProgress(op: number, actor: number, ok: boolean): void {
+    const p = this.ops.get(op);
+    if (p === undefined || p.kind !== 'put') return; // late ack of a finished request
+    if (actor >= 0) {
+      if (ok) p.quorum.ack(actor);
+      else p.quorum.fail(actor);
+    }
+    const outcome = p.quorum.outcome;
+    if (!p.answered && outcome === 'ok') {
+      p.answered = true;
+      this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context });
+    } else if (!p.answered && outcome === 'failed') {
+      p.answered = true;
+      this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, 'replicas failed');
+    }
+    if (p.answered) this.ops.delete(op);
+  }
+
+  private coordinateGet(from: number, m: ClientGet): void {
+    const pref = this.admit(from, m, m.r);
+    if (pref === null) return;
+    this.coordinatedGets++;
+    const key = ringKey(m.key, m.position);
+    const op = this.nextOp++;
+    const pending: PendingGet = {
+      kind: 'get',
+      client: from,
+      req: m.req,
+      key,
+      quorum: new ReadQuorum(pref, m.r),
+      deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
+      raw: new Map(),
+      answered: false,
+    };
+    this.ops.set(op, pending);
+    for (const replica of pref) {
+      if (replica === this.id) continue;
+      if (!this.transport.send(replica, { type: MsgType.Read, op, key })) pending.quorum.fail(replica);
+    }
+    const stored = this.store.get(key);
+    this.getProgress(op, this.id, true, stored ?? EMPTY);
+  }
+
+  private onReadReply(from: number, m: ReadReply): void {
+    this.getProgress(m.op, from, m.ok, m.clock);
+  }
+
+  private getProgress(op: number, actor: number, ok: boolean, clockBytes: Uint8Array): void {
+    const p = this.ops.get(op);
+    if (p === undefined || p.kind !== 'get') return;
+    if (ok) {
+      try {
+        p.quorum.reply(actor, clockBytes.length === 0 ? null : decodeClock(clockBytes));
+        p.raw.set(actor, clockBytes);
+      } catch {
+        p.quorum.fail(actor); // a corrupt replica counts as not answering; never as an empty one
+      }
+    } else {
+      p.quorum.fail(actor);
+    }
+    const outcome = p.quorum.outcome;
+    if (!p.answered && outcome === 'ok') {
+      p.answered = true;
+      this.transport.send(p.client, { type: MsgType.GetOk, req: p.req, clock: this.reconciled(p) });
+    } else if (!p.answered && outcome === 'failed') {
+      p.answered = true;
+      this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.answered, p.quorum.r, p.quorum.replicas.length, 'replicas failed');
+    }
+    if (p.quorum.complete) this.finishGet(op, p);
+  }
+
+  /** The reconciled clock's bytes; when every reply is byte-equal, the first reply as is. */
+  private reconciled(p: PendingGet): Uint8Array {
+    const raws = [...p.raw.values()];
+    if (raws.every((b) => compareBytes(b, raws[0]!) === 0)) return raws[0]!;
+    const merged = p.quorum.result();
+    return merged === null ? EMPTY : encodeClock(merged);
+  }
+
+  /** All replicas answered (or the deadline passed): send read repairs to the stale ones. */
+  private finishGet(op: number, p: PendingGet): void {
+    this.ops.delete(op);
+    const raws = [...p.raw.values()];
+    if (raws.length > 0 && raws.every((b) => compareBytes(b, raws[0]!) === 0)) return;
+    for (const { actor, clock } of p.quorum.repairs()) {
+      this.readRepairs++;
+      const bytes = encodeClock(clock);
+      if (actor === this.id) this.mergeLocal(p.key, bytes).catch(() => undefined);
+      else this.transport.send(actor, { type: MsgType.Repair, key: p.key, clock: bytes });
+    }
+  }
+
+  /**
+   * Merge an incoming clock into what this actor stores for `key`, commit
+   * the result, resolve once durable. Idempotent: replays and retries are safe.
+   */
+  private mergeLocal(key: Buffer, incomingBytes: Uint8Array): Promise<void> {
+    const incoming = decodeClock(incomingBytes);
+    const stored = this.store.get(key);
+    if (stored === undefined) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
+    const local = decodeClock(stored);
+    if (dvv.less(local, incoming)) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
+    let merged = syncClocks(local, incoming);
+    if (this.config.lastWriteWins) merged = dvv.lww(merged, newerSibling);
+    const bytes = encodeClock(merged);
+    if (compareBytes(bytes, stored) === 0) return this.store.committed(key);
+    return this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+  }
+
+  /** Deadlines: fail unanswered requests with the count of replicas that did answer. */
+  private expire(): void {
+    const now = this.clock.monotonicMs();
+    for (const [op, p] of this.ops) {
+      if (p.deadlineMs > now) continue;
+      if (!p.answered) {
+        p.answered = true;
+        if (p.kind === 'put') this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, 'deadline passed');
+        else this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.answered, p.quorum.r, p.quorum.replicas.length, 'deadline passed');
+      }
+      if (p.kind === 'get') this.finishGet(op, p);
+      else this.ops.delete(op);
+    }
+  }
+
+  private fail(client: number, req: number, code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): void {
+    this.transport.send(client, { type: MsgType.Fail, req, code, answered, needed, replicas, detail });
+  }
+}

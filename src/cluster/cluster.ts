@@ -1,0 +1,331 @@
+import 'reflect-metadata';
+import { rmSync } from 'node:fs';
+import type { ActorConfig, ActorStats } from '../actor/actor.js';
+import {
+  ClusterClosedError,
+  InvalidContextError,
+  InvalidOptionError,
+  LayoutMismatchError,
+  OverloadedError,
+  QuorumError,
+  RingkvError,
+  TooManySiblingsError,
+  type ErrorCode,
+} from '../errors.js';
+import { allocateTokens, Ring, type RingMember } from '../ring/ring.js';
+import { ringPosition } from '../ring/hash.js';
+import { systemClock, systemTimers } from '../runtime/services.js';
+import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
+import { Supervisor, type ActorStatus } from '../supervisor/supervisor.js';
+import { MsgType, type Message } from '../transport/protocol.js';
+import { MAIN_THREAD, Transport } from '../transport/transport.js';
+import * as dvv from '../versioning/dvvset.js';
+import { decodeClock, decodeContext, decodeVV, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
+import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
+import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
+import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
+
+export interface PutOptions {
+  /** Acks needed (default: the cluster's w). */
+  readonly w?: Consistency;
+  /** The context of a previous get: this write supersedes what that read saw. */
+  readonly context?: string;
+  readonly timeoutMs?: number;
+}
+
+export interface GetOptions {
+  /** Replies needed (default: the cluster's r). */
+  readonly r?: Consistency;
+  readonly timeoutMs?: number;
+}
+
+export interface PutResult {
+  /** Causal context of the value just written; pass it to the next put/delete of this key. */
+  readonly context: string;
+}
+
+export interface GetResult {
+  /** Every concurrent sibling (empty when not found or deleted). */
+  readonly values: Value[];
+  /** Opaque causal context covering every sibling: pass it to a put to resolve them. */
+  readonly context: string;
+  readonly found: boolean;
+}
+
+export interface MemberInfo {
+  readonly id: number;
+  readonly zone: string;
+  /** Virtual nodes (tokens) this actor owns on the ring. */
+  readonly tokens: number;
+  /** Fraction of the key space this actor holds a replica of. */
+  readonly replicaShare: number;
+  readonly status: ActorStatus;
+}
+
+interface PendingRequest {
+  readonly operation: 'get' | 'put' | 'delete';
+  readonly needed: number;
+  readonly replicas: number;
+  readonly deadlineMs: number;
+  resolve(m: Message): void;
+  reject(e: Error): void;
+}
+
+/** How long past a request's own deadline the main thread waits for its coordinator. */
+const COORDINATOR_GRACE_MS = 1000;
+
+/**
+ * The public API. The main thread validates requests, places keys on the
+ * ring and routes each request to an actor of the key's preference list,
+ * which coordinates it; it never touches data itself.
+ */
+export class Cluster {
+  private readonly transport: Transport;
+  private readonly supervisor: Supervisor;
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextReq = 1;
+  private closed = false;
+  private readonly sweeper: { cancel(): void };
+
+  private constructor(
+    readonly options: ResolvedOptions,
+    private readonly meta: ClusterMetadata,
+    readonly ring: Ring,
+  ) {
+    this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
+    this.transport.onMessage((_from, m) => this.onReply(m));
+    this.supervisor = new Supervisor(this.transport, () => undefined);
+    this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
+  }
+
+  /** Start a cluster on `dataDir`: a new one, or the one persisted there (same actors, ring and data). */
+  static async start(options: ClusterOptions): Promise<Cluster> {
+    const o = resolveOptions(options);
+    const meta = loadMetadata(o.dataDir) ?? createMetadata(o);
+    checkCompatible(o, options, meta);
+    if (loadMetadata(o.dataDir) === null) saveMetadata(o.dataDir, meta);
+    const ring = Ring.build(meta.members, meta.n);
+    const cluster = new Cluster({ ...o, n: meta.n, lastWriteWins: meta.lastWriteWins, compressionThresholdBytes: meta.compressionThresholdBytes }, meta, ring);
+    try {
+      await cluster.supervisor.startAll(meta.members.map((m) => cluster.actorConfig(m.id)));
+    } catch (err) {
+      cluster.sweeper.cancel();
+      cluster.transport.close();
+      const message = (err as Error).message;
+      if (/layout version|belongs to actor/.test(message)) throw new LayoutMismatchError(message);
+      throw err;
+    }
+    return cluster;
+  }
+
+  private actorConfig(id: number): ActorConfig {
+    const o = this.options;
+    return {
+      id,
+      n: this.meta.n,
+      members: this.meta.members,
+      dataPath: actorDataPath(o.dataDir, id),
+      lastWriteWins: this.meta.lastWriteWins,
+      maxSiblings: o.maxSiblings,
+      maxPendingOps: o.maxPendingOpsPerActor,
+      sweepIntervalMs: Math.max(5, Math.min(50, Math.floor(o.timeoutMs / 10))),
+      mapSizeBytes: o.mapSizeBytes,
+      compressionThresholdBytes: this.meta.compressionThresholdBytes,
+      cacheEntries: o.cacheEntries,
+      maxBatchBytes: o.maxBatchBytes,
+    };
+  }
+
+  get n(): number {
+    return this.meta.n;
+  }
+
+  /** Write `value` under `key`; resolves once W replicas committed it durably. */
+  put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
+    return this.write('put', key, value, options);
+  }
+
+  /** Delete `key` (writes a tombstone superseding what `context` saw). */
+  delete(key: Key, options: PutOptions = {}): Promise<PutResult> {
+    return this.write('delete', key, undefined, options);
+  }
+
+  async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
+    this.assertOpen();
+    checkRequestOptions(options, ['r', 'timeoutMs']);
+    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
+    const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
+    const timeoutMs = this.timeout(options.timeoutMs);
+    const position = ringPosition(keyBytes);
+    const reply = await this.send('get', r, timeoutMs, position, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
+    if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
+    if (reply.clock.length === 0) return { values: [], context: '', found: false };
+    const clock = decodeClock(reply.clock);
+    const live = dvv.values(clock).filter((s) => !isTombstone(s));
+    return { values: live.map(decodeValue), context: encodeContext(dvv.join(clock)), found: live.length > 0 };
+  }
+
+  private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
+    this.assertOpen();
+    checkRequestOptions(options, ['w', 'timeoutMs', 'context']);
+    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
+    const { kind, data } = operation === 'delete' ? { kind: ValueKind.Tombstone, data: new Uint8Array(0) } : encodeValue(value);
+    checkPairSize(keyBytes, data, this.options.maxPairBytes);
+    const w = resolveConsistency('w', options.w, this.meta.n, this.options.w);
+    const timeoutMs = this.timeout(options.timeoutMs);
+    let context: Uint8Array = new Uint8Array(0);
+    if (options.context !== undefined) {
+      if (typeof options.context !== 'string') throw new InvalidContextError('context must be the string a get or put returned');
+      try {
+        context = encodeVV(decodeContext(options.context));
+      } catch (err) {
+        throw new InvalidContextError(`context is malformed: ${(err as Error).message}`);
+      }
+    }
+    const position = ringPosition(keyBytes);
+    const reply = await this.send(operation, w, timeoutMs, position, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs }));
+    if (reply.type !== MsgType.PutOk) throw new Error('internal: unexpected reply');
+    return { context: encodeContext(decodeVV(reply.context)) };
+  }
+
+  private timeout(t: number | undefined): number {
+    if (t === undefined) return this.options.timeoutMs;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 3_600_000) throw new InvalidOptionError(`timeoutMs must be an integer in 1..3600000, got ${String(t)}`);
+    return t;
+  }
+
+  private send(operation: PendingRequest['operation'], needed: number, timeoutMs: number, position: number, build: (req: number) => Message): Promise<Message> {
+    if (this.pending.size >= this.options.maxPendingRequests) {
+      return Promise.reject(new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`));
+    }
+    const pref = this.ring.preferenceList(position);
+    const coordinator = pref.find((id) => this.supervisor.status(id) === 'up');
+    if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
+    const req = this.nextReq++;
+    return new Promise<Message>((resolve, reject) => {
+      this.pending.set(req, { operation, needed, replicas: pref.length, deadlineMs: systemClock.monotonicMs() + timeoutMs + COORDINATOR_GRACE_MS, resolve, reject });
+      this.transport.send(coordinator, build(req));
+    });
+  }
+
+  private onReply(m: Message): void {
+    if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
+    const p = this.pending.get(m.req);
+    if (p === undefined) return; // already timed out
+    this.pending.delete(m.req);
+    if (m.type === MsgType.Fail) p.reject(toError(p.operation, m.code, m.answered, m.needed, m.replicas, m.detail));
+    else p.resolve(m);
+  }
+
+  private expire(): void {
+    const now = systemClock.monotonicMs();
+    for (const [req, p] of this.pending) {
+      if (p.deadlineMs > now) continue;
+      this.pending.delete(req);
+      p.reject(new QuorumError(p.operation, 0, p.needed, p.replicas, 'the coordinator did not answer'));
+    }
+  }
+
+  /** Each actor: id, zone, tokens owned, share of the key space replicated, status. */
+  members(): MemberInfo[] {
+    return this.meta.members.map((m) => ({
+      id: m.id,
+      zone: m.zone,
+      tokens: m.tokens.length,
+      replicaShare: this.ring.replicaShare(m.id),
+      status: this.closed ? 'stopped' : this.supervisor.status(m.id),
+    }));
+  }
+
+  /** Per-actor counters (keys stored, requests coordinated, messages), from each actor's control plane. */
+  async stats(): Promise<ActorStats[]> {
+    this.assertOpen();
+    return Promise.all(this.supervisor.ids().map((id) => this.supervisor.stats(id)));
+  }
+
+  /**
+   * Compare every replica of every ring arc by content digest, computed in
+   * the piscina pool over read-only snapshots of each actor's env. Pending
+   * writes are not waited for: call it when the cluster is quiet.
+   */
+  async compareReplicas(): Promise<ReplicaComparison> {
+    this.assertOpen();
+    return compareReplicas(this.ring, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+  }
+
+  /** Flush and close every actor's LMDB env and end every thread. Pending requests fail with ClusterClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sweeper.cancel();
+    await this.supervisor.stopAll();
+    for (const p of this.pending.values()) p.reject(new ClusterClosedError());
+    this.pending.clear();
+    this.transport.close();
+  }
+
+  /** Delete a cluster's data directory (for tests and tools). The cluster must be closed. */
+  static destroy(dataDir: string): void {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClusterClosedError();
+  }
+}
+
+function createMetadata(o: ResolvedOptions): ClusterMetadata {
+  const members: RingMember[] = [];
+  for (let id = 0; id < o.actors; id++) {
+    members.push({ id, zone: o.zones[id % o.zones.length]!, tokens: allocateTokens(members, id, o.vnodes) });
+  }
+  return {
+    layoutVersion: 1,
+    n: o.n,
+    vnodes: o.vnodes,
+    lastWriteWins: o.lastWriteWins,
+    compressionThresholdBytes: o.compressionThresholdBytes,
+    members,
+    nextActorId: o.actors,
+  };
+}
+
+/** Options that shape the layout must agree with what the directory was created with. */
+function checkCompatible(o: ResolvedOptions, given: ClusterOptions, meta: ClusterMetadata): void {
+  const clash = (what: string, want: unknown, have: unknown): never => {
+    throw new LayoutMismatchError(`${o.dataDir} was created with ${what}=${String(have)}; got ${what}=${String(want)}. Omit the option or use a new data directory.`);
+  };
+  if (given.n !== undefined && given.n !== meta.n) clash('n', given.n, meta.n);
+  if (o.actorsExplicit && o.actors !== meta.members.length) clash('actors', o.actors, meta.members.length);
+  if (given.vnodes !== undefined && given.vnodes !== meta.vnodes) clash('vnodes', given.vnodes, meta.vnodes);
+  if (given.lastWriteWins !== undefined && given.lastWriteWins !== meta.lastWriteWins) clash('lastWriteWins', given.lastWriteWins, meta.lastWriteWins);
+  if (given.compressionThresholdBytes !== undefined && given.compressionThresholdBytes !== meta.compressionThresholdBytes) {
+    clash('compressionThresholdBytes', given.compressionThresholdBytes, meta.compressionThresholdBytes);
+  }
+  if (given.r !== undefined) resolveConsistency('r', given.r, meta.n, 1);
+  if (given.w !== undefined) resolveConsistency('w', given.w, meta.n, 1);
+}
+
+function checkRequestOptions(options: object, allowed: readonly string[]): void {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('request options must be an object');
+  for (const k of Object.keys(options)) {
+    if (!allowed.includes(k)) throw new InvalidOptionError(`unknown request option '${k}' (allowed: ${allowed.join(', ')})`);
+  }
+}
+
+function toError(operation: 'get' | 'put' | 'delete', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
+  switch (code) {
+    case 'QUORUM_NOT_REACHED':
+      return new QuorumError(operation, answered, needed, replicas, detail);
+    case 'TOO_MANY_SIBLINGS':
+      return new TooManySiblingsError(answered, needed);
+    case 'OVERLOADED':
+      return new OverloadedError(detail);
+    case 'INVALID_CONTEXT':
+      return new InvalidContextError(detail);
+    case 'CLUSTER_CLOSED':
+      return new ClusterClosedError();
+    default:
+      return new RingkvError(code, `${operation}: ${detail}`);
+  }
+}

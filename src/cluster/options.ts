@@ -1,0 +1,123 @@
+import { availableParallelism } from 'node:os';
+import { ImpossibleQuorumError, InvalidOptionError } from '../errors.js';
+
+/** A replica count for a request: a number, or a named level relative to N. */
+export type Consistency = number | 'one' | 'quorum' | 'all';
+
+export interface ClusterOptions {
+  /** Where every actor's LMDB env and the ring metadata live. */
+  readonly dataDir: string;
+  /** Number of actors for a new data directory (default: max(n, cores)). A restart uses the persisted actors. */
+  readonly actors?: number;
+  /** Replicas per key (default 3). Fixed when the data directory is created. */
+  readonly n?: number;
+  /** Default read quorum (default 'quorum'). */
+  readonly r?: Consistency;
+  /** Default write quorum (default 'quorum'). */
+  readonly w?: Consistency;
+  /** Tokens per actor on the ring (default 256). */
+  readonly vnodes?: number;
+  /** Zone of actor i is zones[i % zones.length] (default: one zone). */
+  readonly zones?: readonly string[];
+  /** Default per-request deadline (default 5000 ms). */
+  readonly timeoutMs?: number;
+  /** Largest key + value accepted, in bytes (default 10 KiB). */
+  readonly maxPairBytes?: number;
+  /** Largest key accepted, in bytes (default 1024; LMDB's hard key limit is ~1978 with the ring prefix). */
+  readonly maxKeyBytes?: number;
+  /** Siblings a coordinated write may leave before it is refused (default 64). */
+  readonly maxSiblings?: number;
+  /** Resolve concurrent writes by timestamp instead of keeping siblings (default false). */
+  readonly lastWriteWins?: boolean;
+  /** Requests in flight from this process before new ones are refused with OverloadedError (default 100 000). */
+  readonly maxPendingRequests?: number;
+  /** Requests one actor coordinates at once (default 100 000). */
+  readonly maxPendingOpsPerActor?: number;
+  /** LMDB map size per actor (default 8 GiB; virtual address space, not memory). */
+  readonly mapSizeBytes?: number;
+  /** Values above this are LZ4-compressed (default 1024; 0 = off). Fixed when the directory is created. */
+  readonly compressionThresholdBytes?: number;
+  /** Hot entries cached per actor (default 10 000; 0 = off). */
+  readonly cacheEntries?: number;
+  /** A link's batch is posted early when it reaches this size (default 1 MiB). */
+  readonly maxBatchBytes?: number;
+}
+
+export interface ResolvedOptions {
+  readonly dataDir: string;
+  readonly actors: number;
+  readonly actorsExplicit: boolean;
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  readonly vnodes: number;
+  readonly zones: readonly string[];
+  readonly timeoutMs: number;
+  readonly maxPairBytes: number;
+  readonly maxKeyBytes: number;
+  readonly maxSiblings: number;
+  readonly lastWriteWins: boolean;
+  readonly maxPendingRequests: number;
+  readonly maxPendingOpsPerActor: number;
+  readonly mapSizeBytes: number;
+  readonly compressionThresholdBytes: number;
+  readonly cacheEntries: number;
+  readonly maxBatchBytes: number;
+}
+
+function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Turn a level or number into a replica count, refusing what N makes impossible. */
+export function resolveConsistency(name: 'r' | 'w', value: Consistency | undefined, n: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (value === 'one') return 1;
+  if (value === 'quorum') return Math.floor(n / 2) + 1;
+  if (value === 'all') return n;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new ImpossibleQuorumError(`${name} must be an integer or 'one' | 'quorum' | 'all', got ${JSON.stringify(value)}`);
+  }
+  if (value < 1) throw new ImpossibleQuorumError(`${name}=${value}: at least one replica must answer`);
+  if (value > n) throw new ImpossibleQuorumError(`${name}=${value} is impossible with n=${n} replicas`);
+  return value;
+}
+
+export function resolveOptions(o: ClusterOptions): ResolvedOptions {
+  if (o === null || typeof o !== 'object') throw new InvalidOptionError('Cluster.start needs an options object with dataDir');
+  if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new InvalidOptionError('dataDir must be a non-empty string');
+  const n = int('n', o.n, 3, 1, 64);
+  const actors = int('actors', o.actors, Math.max(n, availableParallelism()), 1, 1024);
+  if (actors < n) throw new ImpossibleQuorumError(`n=${n} replicas need at least ${n} actors, got actors=${actors}`);
+  const zones = o.zones ?? ['default'];
+  if (!Array.isArray(zones) || zones.length === 0 || zones.some((z) => typeof z !== 'string' || z.length === 0 || z.length > 64)) {
+    throw new InvalidOptionError('zones must be a non-empty array of non-empty strings (max 64 chars)');
+  }
+  if (o.lastWriteWins !== undefined && typeof o.lastWriteWins !== 'boolean') throw new InvalidOptionError('lastWriteWins must be a boolean');
+  const maxPairBytes = int('maxPairBytes', o.maxPairBytes, 10 * 1024, 16, 64 * 1024 * 1024);
+  return {
+    dataDir: o.dataDir,
+    actors,
+    actorsExplicit: o.actors !== undefined,
+    n,
+    r: resolveConsistency('r', o.r, n, Math.floor(n / 2) + 1),
+    w: resolveConsistency('w', o.w, n, Math.floor(n / 2) + 1),
+    vnodes: int('vnodes', o.vnodes, 256, 1, 4096),
+    zones,
+    timeoutMs: int('timeoutMs', o.timeoutMs, 5000, 1, 3_600_000),
+    maxPairBytes,
+    maxKeyBytes: int('maxKeyBytes', o.maxKeyBytes, Math.min(1024, maxPairBytes), 1, 1900),
+    maxSiblings: int('maxSiblings', o.maxSiblings, 64, 1, 10_000),
+    lastWriteWins: o.lastWriteWins ?? false,
+    maxPendingRequests: int('maxPendingRequests', o.maxPendingRequests, 100_000, 1, 10_000_000),
+    maxPendingOpsPerActor: int('maxPendingOpsPerActor', o.maxPendingOpsPerActor, 100_000, 1, 10_000_000),
+    mapSizeBytes: int('mapSizeBytes', o.mapSizeBytes, 8 * 1024 ** 3, 1024 ** 2, 2 ** 50),
+    compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
+    cacheEntries: int('cacheEntries', o.cacheEntries, 10_000, 0, 100_000_000),
+    maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
+  };
+}

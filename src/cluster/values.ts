@@ -1,0 +1,59 @@
+import { InvalidKeyError, InvalidValueError, PairTooLargeError } from '../errors.js';
+import { ValueKind, type Sibling } from '../versioning/sibling.js';
+
+/** A JSON-able value (what JSON.stringify/parse round-trips). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** What may be stored: bytes, a string, or a JSON-able object; each is read back as the same type. */
+export type Value = Buffer | Uint8Array | string | JsonValue;
+export type Key = string | Buffer | Uint8Array;
+
+const utf8 = new TextEncoder();
+
+export function encodeKey(key: unknown, maxKeyBytes: number): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof key === 'string') bytes = utf8.encode(key);
+  else if (key instanceof Uint8Array) bytes = key;
+  else throw new InvalidKeyError(`a key must be a string or a Buffer, got ${key === null ? 'null' : typeof key}`);
+  if (bytes.length === 0) throw new InvalidKeyError('a key must not be empty');
+  if (bytes.length > maxKeyBytes) throw new InvalidKeyError(`key is ${bytes.length} bytes, over maxKeyBytes ${maxKeyBytes}`);
+  return bytes;
+}
+
+export function encodeValue(value: unknown): { kind: ValueKind; data: Uint8Array } {
+  if (value instanceof Uint8Array) return { kind: ValueKind.Bytes, data: value };
+  if (typeof value === 'string') return { kind: ValueKind.String, data: utf8.encode(value) };
+  if (value === null || typeof value === 'boolean') return { kind: ValueKind.Json, data: utf8.encode(JSON.stringify(value)) };
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new InvalidValueError(`a number value must be finite, got ${value}`);
+    return { kind: ValueKind.Json, data: utf8.encode(JSON.stringify(value)) };
+  }
+  if (typeof value === 'object') {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      throw new InvalidValueError(`value is not JSON-able: ${(err as Error).message}`);
+    }
+    if (text === undefined) throw new InvalidValueError('value is not JSON-able');
+    return { kind: ValueKind.Json, data: utf8.encode(text) };
+  }
+  throw new InvalidValueError(`a value must be a Buffer, a string or a JSON-able object, got ${typeof value}`);
+}
+
+export function checkPairSize(key: Uint8Array, data: Uint8Array, maxPairBytes: number): void {
+  const size = key.length + data.length;
+  if (size > maxPairBytes) throw new PairTooLargeError(size, maxPairBytes);
+}
+
+export function decodeValue(s: Sibling): Value {
+  switch (s.kind) {
+    case ValueKind.Bytes:
+      return Buffer.from(s.data); // a copy: the caller owns it
+    case ValueKind.String:
+      return Buffer.from(s.data.buffer, s.data.byteOffset, s.data.length).toString('utf8');
+    case ValueKind.Json:
+      return JSON.parse(Buffer.from(s.data.buffer, s.data.byteOffset, s.data.length).toString('utf8')) as JsonValue;
+    default:
+      throw new Error(`cannot decode value kind ${s.kind}`);
+  }
+}

@@ -1,0 +1,22 @@
+export { Cluster } from './cluster/cluster.js';
+export type { PutOptions, GetOptions, PutResult, GetResult, MemberInfo } from './cluster/cluster.js';
+export type { ClusterOptions, Consistency } from './cluster/options.js';
+export type { Key, Value, JsonValue } from './cluster/values.js';
+export type { ActorStats } from './actor/actor.js';
+export type { ReplicaComparison, RangeDigest } from './antientropy/digests.js';
+export {
+  RingkvError,
+  QuorumError,
+  ImpossibleQuorumError,
+  PairTooLargeError,
+  InvalidKeyError,
+  InvalidValueError,
+  InvalidContextError,
+  InvalidOptionError,
+  TooManySiblingsError,
+  OverloadedError,
+  LayoutMismatchError,
+  ClusterClosedError,
+  UnknownActorError,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';

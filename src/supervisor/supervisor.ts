@@ -1,0 +1,126 @@
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { ActorConfig, ActorControl, ActorStats } from '../actor/actor.js';
+import type { Transport } from '../transport/transport.js';
+
+export type ActorStatus = 'up' | 'down' | 'stopped';
+
+interface ActorHandle {
+  readonly config: ActorConfig;
+  readonly worker: Worker;
+  readonly control: Comlink.Remote<ActorControl>;
+  readonly controlPort: MessagePort;
+  status: ActorStatus;
+}
+
+const ACTOR_ENTRY = new URL('../../workers/actor.js', import.meta.url);
+
+/**
+ * Spawns one worker thread per actor, connects every pair of actors with a
+ * direct MessageChannel (no hub), connects the main thread's transport to
+ * each, and drives each actor's control plane over comlink.
+ */
+export class Supervisor {
+  private readonly actors = new Map<number, ActorHandle>();
+
+  constructor(
+    private readonly clientTransport: Transport,
+    private readonly onActorExit: (id: number, code: number) => void,
+  ) {}
+
+  async startAll(configs: readonly ActorConfig[]): Promise<void> {
+    try {
+      await Promise.all(configs.map((c) => this.spawn(c)));
+      for (let i = 0; i < configs.length; i++) {
+        for (let j = i + 1; j < configs.length; j++) await this.link(configs[i]!.id, configs[j]!.id);
+      }
+      for (const c of configs) await this.linkClient(c.id);
+    } catch (err) {
+      await this.stopAll();
+      throw err;
+    }
+  }
+
+  private async spawn(config: ActorConfig): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(ACTOR_ENTRY, { workerData: { config, controlPort: port2 }, transferList: [port2] });
+    const control = Comlink.wrap<ActorControl>(nodeEndpoint(port1 as never));
+    const handle: ActorHandle = { config, worker, control, controlPort: port1, status: 'up' };
+    this.actors.set(config.id, handle);
+    worker.on('error', () => undefined); // the exit event below is what we act on
+    worker.on('exit', (code) => {
+      if (handle.status === 'stopped') return;
+      handle.status = 'down';
+      this.onActorExit(config.id, code);
+    });
+    await control.ping();
+  }
+
+  private async link(a: number, b: number): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    await this.handle(a).control.connectPeer(b, Comlink.transfer(port1, [port1]));
+    await this.handle(b).control.connectPeer(a, Comlink.transfer(port2, [port2]));
+  }
+
+  private async linkClient(id: number): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    await this.handle(id).control.connectClient(Comlink.transfer(port2, [port2]));
+    this.clientTransport.connect(id, port1);
+  }
+
+  private handle(id: number): ActorHandle {
+    const h = this.actors.get(id);
+    if (h === undefined) throw new Error(`no actor ${id}`);
+    return h;
+  }
+
+  status(id: number): ActorStatus {
+    return this.handle(id).status;
+  }
+
+  ids(): number[] {
+    return [...this.actors.keys()];
+  }
+
+  async stats(id: number): Promise<ActorStats> {
+    return this.handle(id).control.stats();
+  }
+
+  /** Graceful stop of every actor: each flushes and closes its LMDB env, then its thread ends. */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      [...this.actors.values()].map(async (h) => {
+        const wasUp = h.status === 'up';
+        h.status = 'stopped';
+        if (wasUp) {
+          try {
+            await withTimeout(h.control.close(), 30_000);
+          } catch {
+            // a dead or hung actor: its env is closed when the thread ends
+          }
+        }
+        h.control[Comlink.releaseProxy]();
+        h.controlPort.close();
+        await h.worker.terminate();
+      }),
+    );
+    this.actors.clear();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e as Error);
+      },
+    );
+  });
+}

@@ -1,0 +1,198 @@
+import { ByteReader, ByteWriter, CorruptDataError } from '../encoding/bytes.js';
+import type { ErrorCode } from '../errors.js';
+
+/**
+ * The one typed protocol: every message between the main thread and actors,
+ * and between actors, is one of these. A batch on the wire is a sequence of
+ * encoded messages in one Uint8Array; decoded byte fields are views into it
+ * (no per-value copies: see shared/notes/actor-messaging-costs.md).
+ */
+export const enum MsgType {
+  /** main → coordinator: write (or delete, with kind Tombstone). */
+  ClientPut = 1,
+  /** main → coordinator: read. */
+  ClientGet = 2,
+  /** coordinator → main: write acknowledged by W replicas; carries the new context. */
+  PutOk = 3,
+  /** coordinator → main: reconciled clock (empty = not found). */
+  GetOk = 4,
+  /** coordinator → main: typed failure. */
+  Fail = 5,
+  /** coordinator → replica: merge this clock and commit it. */
+  Replicate = 6,
+  /** replica → coordinator: committed (ok) or failed. */
+  ReplicateAck = 7,
+  /** coordinator → replica: send your clock for this key. */
+  Read = 8,
+  ReadReply = 9,
+  /** coordinator → stale replica: merge this clock (read repair; no ack). */
+  Repair = 10,
+}
+
+export interface ClientPut {
+  readonly type: MsgType.ClientPut;
+  readonly req: number;
+  readonly key: Uint8Array;
+  readonly position: number;
+  readonly kind: number;
+  readonly data: Uint8Array;
+  /** Encoded version vector the client read ('' / empty = blind write). */
+  readonly context: Uint8Array;
+  readonly w: number;
+  readonly timeoutMs: number;
+}
+export interface ClientGet {
+  readonly type: MsgType.ClientGet;
+  readonly req: number;
+  readonly key: Uint8Array;
+  readonly position: number;
+  readonly r: number;
+  readonly timeoutMs: number;
+}
+export interface PutOk {
+  readonly type: MsgType.PutOk;
+  readonly req: number;
+  readonly context: Uint8Array;
+}
+export interface GetOk {
+  readonly type: MsgType.GetOk;
+  readonly req: number;
+  readonly clock: Uint8Array;
+}
+export interface Fail {
+  readonly type: MsgType.Fail;
+  readonly req: number;
+  readonly code: ErrorCode;
+  readonly answered: number;
+  readonly needed: number;
+  readonly replicas: number;
+  readonly detail: string;
+}
+export interface Replicate {
+  readonly type: MsgType.Replicate;
+  readonly op: number;
+  /** Stored (ring-order) key. */
+  readonly key: Uint8Array;
+  readonly clock: Uint8Array;
+}
+export interface ReplicateAck {
+  readonly type: MsgType.ReplicateAck;
+  readonly op: number;
+  readonly ok: boolean;
+}
+export interface Read {
+  readonly type: MsgType.Read;
+  readonly op: number;
+  readonly key: Uint8Array;
+}
+export interface ReadReply {
+  readonly type: MsgType.ReadReply;
+  readonly op: number;
+  readonly ok: boolean;
+  readonly clock: Uint8Array;
+}
+export interface Repair {
+  readonly type: MsgType.Repair;
+  readonly key: Uint8Array;
+  readonly clock: Uint8Array;
+}
+
+export type Message = ClientPut | ClientGet | PutOk | GetOk | Fail | Replicate | ReplicateAck | Read | ReadReply | Repair;
+
+const ERROR_CODES: readonly ErrorCode[] = [
+  'QUORUM_NOT_REACHED',
+  'IMPOSSIBLE_QUORUM',
+  'PAIR_TOO_LARGE',
+  'INVALID_KEY',
+  'INVALID_VALUE',
+  'INVALID_CONTEXT',
+  'INVALID_OPTION',
+  'TOO_MANY_SIBLINGS',
+  'OVERLOADED',
+  'LAYOUT_MISMATCH',
+  'CLUSTER_CLOSED',
+  'UNKNOWN_ACTOR',
+  'INTERNAL',
+];
+
+const text = new TextEncoder();
+const untext = new TextDecoder();
+
+export function encodeMessage(w: ByteWriter, m: Message): void {
+  w.u8(m.type);
+  switch (m.type) {
+    case MsgType.ClientPut:
+      w.varint(m.req).bytes(m.key).u32(m.position).u8(m.kind).bytes(m.data).bytes(m.context).varint(m.w).varint(m.timeoutMs);
+      return;
+    case MsgType.ClientGet:
+      w.varint(m.req).bytes(m.key).u32(m.position).varint(m.r).varint(m.timeoutMs);
+      return;
+    case MsgType.PutOk:
+      w.varint(m.req).bytes(m.context);
+      return;
+    case MsgType.GetOk:
+      w.varint(m.req).bytes(m.clock);
+      return;
+    case MsgType.Fail:
+      w.varint(m.req).u8(ERROR_CODES.indexOf(m.code)).varint(m.answered).varint(m.needed).varint(m.replicas).bytes(text.encode(m.detail));
+      return;
+    case MsgType.Replicate:
+      w.varint(m.op).bytes(m.key).bytes(m.clock);
+      return;
+    case MsgType.ReplicateAck:
+      w.varint(m.op).u8(m.ok ? 1 : 0);
+      return;
+    case MsgType.Read:
+      w.varint(m.op).bytes(m.key);
+      return;
+    case MsgType.ReadReply:
+      w.varint(m.op).u8(m.ok ? 1 : 0).bytes(m.clock);
+      return;
+    case MsgType.Repair:
+      w.bytes(m.key).bytes(m.clock);
+      return;
+  }
+}
+
+function decodeOne(r: ByteReader): Message {
+  const type = r.u8();
+  switch (type) {
+    case MsgType.ClientPut:
+      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), kind: r.u8(), data: r.bytes(), context: r.bytes(), w: r.varint(), timeoutMs: r.varint() };
+    case MsgType.ClientGet:
+      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), r: r.varint(), timeoutMs: r.varint() };
+    case MsgType.PutOk:
+      return { type, req: r.varint(), context: r.bytes() };
+    case MsgType.GetOk:
+      return { type, req: r.varint(), clock: r.bytes() };
+    case MsgType.Fail: {
+      const req = r.varint();
+      const code = ERROR_CODES[r.u8()];
+      if (code === undefined) throw new CorruptDataError('unknown error code');
+      return { type, req, code, answered: r.varint(), needed: r.varint(), replicas: r.varint(), detail: untext.decode(r.bytes()) };
+    }
+    case MsgType.Replicate:
+      return { type, op: r.varint(), key: r.bytes(), clock: r.bytes() };
+    case MsgType.ReplicateAck:
+      return { type, op: r.varint(), ok: r.u8() === 1 };
+    case MsgType.Read:
+      return { type, op: r.varint(), key: r.bytes() };
+    case MsgType.ReadReply:
+      return { type, op: r.varint(), ok: r.u8() === 1, clock: r.bytes() };
+    case MsgType.Repair:
+      return { type, key: r.bytes(), clock: r.bytes() };
+    default:
+      throw new CorruptDataError(`unknown message type ${type}`);
+  }
+}
+
+/** Decode a whole batch; throws CorruptDataError (the link is then broken: fail loudly). */
+export function decodeBatch(batch: Uint8Array, onMessage: (m: Message) => void): number {
+  const r = new ByteReader(batch);
+  let count = 0;
+  while (r.remaining > 0) {
+    onMessage(decodeOne(r));
+    count++;
+  }
+  return count;
+}

@@ -1,0 +1,132 @@
+import type { MessagePort } from 'node:worker_threads';
+import { ByteWriter } from '../encoding/bytes.js';
+import type { Timers } from '../runtime/services.js';
+import { decodeBatch, encodeMessage, type Message } from './protocol.js';
+
+/** Link id of the main thread (actors are 0, 1, 2, ...). */
+export const MAIN_THREAD = -1;
+
+export interface TransportOptions {
+  /** A link's pending batch is posted as soon as it reaches this size, without waiting for the tick. */
+  readonly maxBatchBytes: number;
+}
+
+export interface TransportMetrics {
+  messagesSent: number;
+  messagesReceived: number;
+  batchesSent: number;
+  batchesReceived: number;
+  bytesSent: number;
+  /** Messages addressed to a peer with no link (unknown, or not connected). */
+  undeliverable: number;
+}
+
+interface Link {
+  readonly port: MessagePort;
+  readonly writer: ByteWriter;
+  count: number;
+}
+
+/**
+ * The one message path. Every message between actors (and between the main
+ * thread and actors) goes through a Transport: it coalesces the messages for
+ * each peer during one event-loop turn into one binary batch, posts it with
+ * its buffer transferred (no structured clone of each value), decodes
+ * incoming batches and counts everything. Fault injection belongs here too.
+ */
+export class Transport {
+  private readonly links = new Map<number, Link>();
+  private readonly dirty = new Set<number>();
+  private flushScheduled = false;
+  private handler: (from: number, m: Message) => void = () => {
+    throw new Error('transport: no message handler installed');
+  };
+  readonly metrics: TransportMetrics = { messagesSent: 0, messagesReceived: 0, batchesSent: 0, batchesReceived: 0, bytesSent: 0, undeliverable: 0 };
+
+  constructor(
+    readonly selfId: number,
+    private readonly timers: Timers,
+    private readonly options: TransportOptions,
+  ) {}
+
+  onMessage(handler: (from: number, m: Message) => void): void {
+    this.handler = handler;
+  }
+
+  connect(peer: number, port: MessagePort): void {
+    this.disconnect(peer);
+    const link: Link = { port, writer: new ByteWriter(4096), count: 0 };
+    this.links.set(peer, link);
+    port.on('message', (batch: Uint8Array) => this.receive(peer, batch));
+  }
+
+  disconnect(peer: number): void {
+    const link = this.links.get(peer);
+    if (link === undefined) return;
+    this.links.delete(peer);
+    this.dirty.delete(peer);
+    link.port.removeAllListeners('message');
+    link.port.close();
+  }
+
+  peers(): number[] {
+    return [...this.links.keys()];
+  }
+
+  isConnected(peer: number): boolean {
+    return this.links.has(peer);
+  }
+
+  /** Queue a message for `peer`; false when there is no link to it. */
+  send(peer: number, m: Message): boolean {
+    const link = this.links.get(peer);
+    if (link === undefined) {
+      this.metrics.undeliverable++;
+      return false;
+    }
+    encodeMessage(link.writer, m);
+    link.count++;
+    this.metrics.messagesSent++;
+    if (link.writer.length >= this.options.maxBatchBytes) {
+      this.post(peer, link);
+    } else {
+      this.dirty.add(peer);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        this.timers.setImmediate(() => this.flush());
+      }
+    }
+    return true;
+  }
+
+  /** Post every pending batch now. */
+  flush(): void {
+    this.flushScheduled = false;
+    for (const peer of this.dirty) {
+      const link = this.links.get(peer);
+      if (link !== undefined) this.post(peer, link);
+    }
+    this.dirty.clear();
+  }
+
+  close(): void {
+    this.flush();
+    for (const peer of [...this.links.keys()]) this.disconnect(peer);
+  }
+
+  private post(peer: number, link: Link): void {
+    if (link.count === 0) return;
+    const batch = link.writer.finish();
+    link.writer.reset();
+    link.count = 0;
+    this.dirty.delete(peer);
+    this.metrics.batchesSent++;
+    this.metrics.bytesSent += batch.length;
+    link.port.postMessage(batch, [batch.buffer as ArrayBuffer]);
+  }
+
+  private receive(from: number, batch: Uint8Array): void {
+    this.metrics.batchesReceived++;
+    this.metrics.messagesReceived += decodeBatch(batch, (m) => this.handler(from, m));
+  }
+}
