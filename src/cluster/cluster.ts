@@ -10,6 +10,7 @@ import {
   QuorumError,
   RingkvError,
   TooManySiblingsError,
+  UnknownActorError,
   type ErrorCode,
 } from '../errors.js';
 import { allocateTokens, Ring, type RingMember } from '../ring/ring.js';
@@ -224,6 +225,26 @@ export class Cluster {
       this.pending.delete(req);
       p.reject(new QuorumError(p.operation, 0, p.needed, p.replicas, 'the coordinator did not answer'));
     }
+  }
+
+  /** Fault injection (the failure issue extends this with pause, partition, drop, delay, wipe). */
+  readonly faults = {
+    /** End actor `id`'s thread abruptly; its data stays on disk. */
+    kill: async (id: number): Promise<void> => {
+      this.assertOpen();
+      this.assertActor(id);
+      await this.supervisor.kill(id);
+    },
+    /** Bring a killed actor back from its data directory. */
+    restart: async (id: number): Promise<void> => {
+      this.assertOpen();
+      this.assertActor(id);
+      await this.supervisor.restart(id);
+    },
+  };
+
+  private assertActor(id: unknown): void {
+    if (typeof id !== 'number' || !this.ring.members.has(id)) throw new UnknownActorError(id);
   }
 
   /** Each actor: id, zone, tokens owned, share of the key space replicated, status. */

@@ -67,6 +67,8 @@ export class ReadQuorum {
   }
 
   fail(actor: number): void {
+    // Like reply(): a stray non-replica failure would otherwise count toward 'failed'.
+    if (!this.replicas.includes(actor)) throw new RangeError(`actor ${actor} is not a replica of this request`);
     if (!this.replies.has(actor)) this.failed.add(actor);
   }
 

@@ -20,7 +20,7 @@ export class ByteWriter {
   private ensure(extra: number): void {
     const need = this.length + extra;
     if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    let size = Math.max(this.buf.length * 2, 16); // a zero-size buffer would never grow
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.length));
@@ -129,7 +129,10 @@ export class ByteReader {
     for (let i = 0; i < 8; i++) {
       const b = this.u8();
       result += (b & 0x7f) * scale;
-      if ((b & 0x80) === 0) return result;
+      if ((b & 0x80) === 0) {
+        if (result > Number.MAX_SAFE_INTEGER) throw new CorruptDataError('varint exceeds 2^53-1');
+        return result;
+      }
       scale *= 0x80;
     }
     throw new CorruptDataError('varint longer than 8 bytes');

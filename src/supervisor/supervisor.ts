@@ -50,7 +50,7 @@ export class Supervisor {
     this.actors.set(config.id, handle);
     worker.on('error', () => undefined); // the exit event below is what we act on
     worker.on('exit', (code) => {
-      if (handle.status === 'stopped') return;
+      if (handle.status !== 'up' || this.actors.get(config.id) !== handle) return;
       handle.status = 'down';
       this.onActorExit(config.id, code);
     });
@@ -67,6 +67,28 @@ export class Supervisor {
     const { port1, port2 } = new MessageChannel();
     await this.handle(id).control.connectClient(Comlink.transfer(port2, [port2]));
     this.clientTransport.connect(id, port1);
+  }
+
+  /** End an actor's thread abruptly (its LMDB data stays on disk), as a crash would. */
+  async kill(id: number): Promise<void> {
+    const h = this.handle(id);
+    if (h.status !== 'up') return;
+    h.status = 'down';
+    h.control[Comlink.releaseProxy]();
+    h.controlPort.close();
+    await h.worker.terminate();
+    this.onActorExit(id, 1);
+  }
+
+  /** Start a stopped or killed actor again from its data directory and re-link it to every live peer. */
+  async restart(id: number): Promise<void> {
+    const h = this.handle(id);
+    if (h.status === 'up') return;
+    await this.spawn(h.config);
+    for (const other of this.actors.values()) {
+      if (other.config.id !== id && other.status === 'up') await this.link(id, other.config.id);
+    }
+    await this.linkClient(id);
   }
 
   private handle(id: number): ActorHandle {
@@ -99,9 +121,9 @@ export class Supervisor {
           } catch {
             // a dead or hung actor: its env is closed when the thread ends
           }
+          h.control[Comlink.releaseProxy]();
+          h.controlPort.close();
         }
-        h.control[Comlink.releaseProxy]();
-        h.controlPort.close();
         await h.worker.terminate();
       }),
     );

@@ -77,8 +77,11 @@ export function decodeClock(bytes: Uint8Array): Clock {
   if (format !== STORED_FORMAT) throw new CorruptDataError(`unknown stored clock format ${format}`);
   const entries: dvv.Entry<Sibling>[] = [];
   const ne = r.varint();
+  let prevId = -1;
   for (let i = 0; i < ne; i++) {
     const id = r.varint();
+    if (id <= prevId) throw new CorruptDataError(`entry ids not strictly increasing (${prevId}, ${id})`);
+    prevId = id;
     const counter = r.varint();
     const nv = r.varint();
     if (nv > counter) throw new CorruptDataError(`actor ${id}: ${nv} values for counter ${counter}`);
@@ -130,7 +133,10 @@ export function encodeContext(vv: VersionVector): string {
 export function decodeContext(context: string): VersionVector {
   if (context === '') return dvv.EMPTY_VV;
   if (!/^[A-Za-z0-9_-]+$/.test(context)) throw new CorruptDataError('context is not base64url');
-  return decodeVV(Buffer.from(context, 'base64url'));
+  const bytes = Buffer.from(context, 'base64url');
+  // Buffer silently drops stray bits ('A' decodes to nothing): accept only what encodeContext produces.
+  if (bytes.length === 0 || bytes.toString('base64url') !== context) throw new CorruptDataError('context is not canonical base64url');
+  return decodeVV(bytes);
 }
 
 export const syncClocks = (a: Clock, b: Clock): Clock => dvv.sync(a, b, compareSiblings);
