@@ -142,7 +142,21 @@ export function update<V>(client: DVVSet<V>, server: DVVSet<V>, id: number, comp
   if (client.anonymous.length !== 1) throw new Error('update: client clock must carry exactly one new value');
   const value = client.anonymous[0]!;
   const synced = sync({ entries: client.entries, anonymous: [] }, server, compare);
-  return { entries: event(synced.entries, id, value), anonymous: synced.anonymous };
+  // Server-side anonymous values only exist after a last-write-wins collapse;
+  // a client whose context covers the whole server history has seen them.
+  const anonymous = covers(client.entries, server.entries) ? [] : synced.anonymous;
+  return { entries: event(synced.entries, id, value), anonymous };
+}
+
+/** Every event in `b` is in `a` (a >= b). */
+function covers<V>(a: readonly Entry<V>[], b: readonly Entry<V>[]): boolean {
+  let i = 0;
+  for (const e of b) {
+    while (i < a.length && a[i]!.id < e.id) i++;
+    if (e.counter === 0) continue;
+    if (i === a.length || a[i]!.id !== e.id || a[i]!.counter < e.counter) return false;
+  }
+  return true;
 }
 
 function event<V>(entries: readonly Entry<V>[], id: number, value: V): Entry<V>[] {
@@ -164,27 +178,18 @@ function event<V>(entries: readonly Entry<V>[], id: number, value: V): Entry<V>[
 }
 
 /**
- * Last-write-wins collapse: keep only the value `winner` prefers, retaining
- * the full causal history so later syncs stay correct.
+ * Last-write-wins collapse: keep only the value `newer` prefers, as an
+ * anonymous value over the full causal history (every entry keeps its
+ * counter but no values). Keeping the winner inside an entry would give it a
+ * different dot and make later syncs order-dependent; as an anonymous value
+ * over an unchanged history, syncs of collapsed replicas commute.
  */
 export function lww<V>(s: DVVSet<V>, newer: (x: V, y: V) => boolean): DVVSet<V> {
   const all = values(s);
-  if (all.length <= 1) return s;
+  if (all.length <= 1) return s; // a single value is already the newest dot of its entry
   let best: V = all[0] as V;
   for (const v of all) if (newer(v, best)) best = v;
-  let kept = false;
-  const entries = s.entries.map((e) => {
-    const vs = e.values.filter((v) => {
-      if (!kept && v === best) {
-        kept = true;
-        return true;
-      }
-      return false;
-    });
-    return vs.length === e.values.length ? e : { id: e.id, counter: e.counter, values: vs };
-  });
-  const anonymous = kept ? [] : [best];
-  return { entries, anonymous };
+  return { entries: s.entries.map((e) => (e.values.length === 0 ? e : { id: e.id, counter: e.counter, values: [] })), anonymous: [best] };
 }
 
 /** Merge several version vectors (pointwise max): the context that resolves all of them. */

@@ -1,0 +1,135 @@
+// `npm run bench`: throughput and latency of put/get through Cluster beside
+// raw lmdb-js in one thread, plus ring spread and movement. Not a test: the
+// numbers depend on the machine. Several runs each (min/median/max), because
+// on 2 cores the OS scheduler makes single runs bimodal.
+import hdr from 'hdr-histogram-js';
+import { open } from 'lmdb'; // the raw baseline only; ringkv itself reaches lmdb through src/storage
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from '../src/index.js';
+import { ringPosition } from '../src/ring/hash.js';
+import { allocateTokens, Ring, type RingMember } from '../src/ring/ring.js';
+
+const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 256);
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SPREAD_KEYS = Number(process.env.BENCH_SPREAD_KEYS ?? 1_000_000);
+const VALUE = Buffer.alloc(100, 0x61);
+
+interface RunResult {
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** Drive `op` over KEYS keys with IN_FLIGHT concurrent callers, recording each latency. */
+async function drive(op: (i: number) => Promise<unknown> | unknown): Promise<RunResult> {
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let next = 0;
+  const t0 = performance.now();
+  const caller = async (): Promise<void> => {
+    while (next < KEYS) {
+      const i = next++;
+      const s = performance.now();
+      await op(i);
+      h.recordValue(Math.max(1, Math.round((performance.now() - s) * 1000))); // µs
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, caller));
+  const seconds = (performance.now() - t0) / 1000;
+  const r = { opsPerSec: KEYS / seconds, p50Ms: h.getValueAtPercentile(50) / 1000, p99Ms: h.getValueAtPercentile(99) / 1000 };
+  h.destroy();
+  return r;
+}
+
+function summary(runs: RunResult[]): { min: number; median: number; max: number; p50Ms: number; p99Ms: number } {
+  const ops = runs.map((r) => r.opsPerSec).sort((a, b) => a - b);
+  const mid = runs.slice().sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(runs.length / 2)]!;
+  return { min: ops[0]!, median: ops[Math.floor(ops.length / 2)]!, max: ops[ops.length - 1]!, p50Ms: mid.p50Ms, p99Ms: mid.p99Ms };
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+async function clusterRuns(): Promise<{ put: RunResult[]; get: RunResult[] }> {
+  const put: RunResult[] = [];
+  const get: RunResult[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
+    const cluster = await Cluster.start({ dataDir, actors: 5, n: 3, r: 2, w: 2 });
+    try {
+      put.push(await drive((i) => cluster.put(`key:${i}`, VALUE)));
+      get.push(await drive((i) => cluster.get(`key:${i}`)));
+    } finally {
+      await cluster.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  return { put, get };
+}
+
+async function rawRuns(): Promise<{ put: RunResult[]; get: RunResult[] }> {
+  const put: RunResult[] = [];
+  const get: RunResult[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const path = mkdtempSync(join(tmpdir(), 'ringkv-bench-raw-'));
+    // Same durability as an actor's env: a resolved put is committed and fsynced.
+    const db = open<Buffer, string>({ path, mapSize: 8 * 1024 ** 3, overlappingSync: false, encoding: 'binary' });
+    try {
+      put.push(await drive((i) => db.put(`key:${i}`, VALUE)));
+      get.push(await drive((i) => db.get(`key:${i}`)));
+    } finally {
+      await db.close();
+      rmSync(path, { recursive: true, force: true });
+    }
+  }
+  return { put, get };
+}
+
+function spreadAndMovement(): { maxOverMean: number; movedFraction: number; movedToNewOnly: boolean } {
+  const members: RingMember[] = [];
+  for (let id = 0; id < 5; id++) members.push({ id, zone: 'default', tokens: allocateTokens(members, id, 256) });
+  const ring = Ring.build(members, 3);
+  const ring6 = Ring.build([...members, { id: 5, zone: 'default', tokens: allocateTokens(members, 5, 256) }], 3);
+  const held = new Array<number>(5).fill(0);
+  let moved = 0;
+  let movedToNewOnly = true;
+  for (let i = 0; i < SPREAD_KEYS; i++) {
+    const p = ringPosition(Buffer.from(`key:${i}`));
+    const before = ring.preferenceList(p);
+    const after = ring6.preferenceList(p);
+    for (const a of before) held[a]!++;
+    for (const a of after) {
+      if (!before.includes(a)) {
+        moved++;
+        if (a !== 5) movedToNewOnly = false;
+      }
+    }
+  }
+  const mean = (SPREAD_KEYS * 3) / 5;
+  return { maxOverMean: Math.max(...held) / mean, movedFraction: moved / (SPREAD_KEYS * 3), movedToNewOnly };
+}
+
+console.log(`ringkv bench: ${fmt(KEYS)} keys, 100-byte values, ${IN_FLIGHT} requests in flight, ${RUNS} runs each`);
+console.log(`UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(default 4)'}\n`);
+const c = await clusterRuns();
+const raw = await rawRuns();
+const rows = [
+  ['Cluster put (N=3 W=2, 5 actors)', summary(c.put)],
+  ['Cluster get (N=3 R=2, 5 actors)', summary(c.get)],
+  ['raw lmdb-js put (1 env, 1 thread)', summary(raw.put)],
+  ['raw lmdb-js get (sync, 1 thread)', summary(raw.get)],
+] as const;
+console.table(
+  Object.fromEntries(
+    rows.map(([name, s]) => [name, { 'ops/s min': fmt(s.min), 'ops/s median': fmt(s.median), 'ops/s max': fmt(s.max), 'p50 ms': s.p50Ms.toFixed(2), 'p99 ms': s.p99Ms.toFixed(2) }]),
+  ),
+);
+const putRatio = summary(c.put).median / summary(raw.put).median;
+const getRatio = summary(c.get).median / summary(raw.get).median;
+console.log(`ratio cluster/raw (median): put ${putRatio.toFixed(2)}x, get ${getRatio.toFixed(3)}x`);
+console.log(`targets: cluster put >= 40,000/s and >= raw put; cluster get >= 80,000/s`);
+
+const s = spreadAndMovement();
+console.log(`\nspread: 5 actors x 256 vnodes, N=3, ${fmt(SPREAD_KEYS)} keys: most loaded actor holds ${s.maxOverMean.toFixed(3)}x the mean (target <= 1.10)`);
+console.log(`movement: adding a 6th actor moves ${(s.movedFraction * 100).toFixed(2)}% of key replicas (ideal 1/6 = 16.67%, bound 1.1/6 = 18.33%); all moves go to the new actor: ${s.movedToNewOnly}`);
