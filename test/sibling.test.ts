@@ -310,14 +310,13 @@ test('encodeClock/decodeClock: counters, ids, timestamps and writers up to 2^53-
   t.is(back.entries[2]!.id, MAX);
 });
 
-test('encodeClock reuses a caller-supplied writer without aliasing results', (t) => {
-  const w = new ByteWriter(1);
-  const a = encodeClock(SAMPLE, w);
+test('encodeClock reuses its writer without aliasing results', (t) => {
+  const a = encodeClock(SAMPLE);
   const snapshot = Array.from(a);
-  const b = encodeClock(dvv.empty(), w);
+  const b = encodeClock(dvv.empty());
   t.deepEqual(Array.from(a), snapshot);
   t.deepEqual(Array.from(b), [1, 0, 0]);
-  t.deepEqual(encodeClock(SAMPLE, w), a);
+  t.deepEqual(encodeClock(SAMPLE), a);
 });
 
 test('encodeClock/decodeClock round trip on random reachable clocks', (t) => {

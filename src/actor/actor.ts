@@ -23,11 +23,16 @@ export interface ActorConfig {
   readonly maxSiblings: number;
   /** Requests this actor coordinates at once; more are refused with OVERLOADED. */
   readonly maxPendingOps: number;
-  /** How often deadlines are checked. */
+  /** How often deadlines (and speculative read retries) are checked. */
   readonly sweepIntervalMs: number;
+  /** A read still short of R replies after this long also asks the replicas it skipped. */
+  readonly speculativeRetryMs: number;
   readonly mapSizeBytes: number;
   readonly compressionThresholdBytes: number;
   readonly cacheEntries: number;
+  readonly maxWritesPerCommit: number;
+  readonly sync: 'always' | 'periodic';
+  readonly syncIntervalMs: number;
   readonly maxBatchBytes: number;
 }
 
@@ -40,6 +45,9 @@ export interface ActorStats {
   readonly coordinatedGets: number;
   readonly replicaWrites: number;
   readonly readRepairs: number;
+  /** LMDB transactions committed, and the writes they carried (group commit). */
+  readonly commits: number;
+  readonly committedWrites: number;
   readonly messagesSent: number;
   readonly messagesReceived: number;
   readonly batchesSent: number;
@@ -71,9 +79,14 @@ interface PendingGet {
   readonly req: number;
   readonly key: Buffer;
   readonly quorum: ReadQuorum;
+  readonly startedMs: number;
   readonly deadlineMs: number;
   /** Raw replies, to skip reconciliation when all replicas agree byte for byte. */
   readonly raw: Map<number, Uint8Array>;
+  /** Replicas not asked yet (asked on failure or after speculativeRetryMs). */
+  readonly spare: number[];
+  /** Asked replicas that have not replied or failed. */
+  outstanding: number;
   answered: boolean;
 }
 
@@ -141,6 +154,8 @@ export class PartitionActor implements ActorControl {
       coordinatedGets: this.coordinatedGets,
       replicaWrites: this.replicaWrites,
       readRepairs: this.readRepairs,
+      commits: this.store.commits,
+      committedWrites: this.store.committedWrites,
       messagesSent: t.messagesSent,
       messagesReceived: t.messagesReceived,
       batchesSent: t.batchesSent,
@@ -283,29 +298,47 @@ export class PartitionActor implements ActorControl {
     if (p.answered) this.ops.delete(op);
   }
 
+  /**
+   * Reads ask only R replicas (this one and R-1 others, as Cassandra does),
+   * not all N: a third fewer messages and LMDB reads. A replica that fails
+   * is replaced at once by a spare; a slow one after speculativeRetryMs.
+   */
   private coordinateGet(from: number, m: ClientGet): void {
     const pref = this.admit(from, m, m.r);
     if (pref === null) return;
     this.coordinatedGets++;
     const key = ringKey(m.key, m.position);
     const op = this.nextOp++;
+    const now = this.clock.monotonicMs();
     const pending: PendingGet = {
       kind: 'get',
       client: from,
       req: m.req,
       key,
       quorum: new ReadQuorum(pref, m.r),
-      deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
+      startedMs: now,
+      deadlineMs: now + m.timeoutMs,
       raw: new Map(),
+      spare: pref.filter((id) => id !== this.id),
+      outstanding: 1,
       answered: false,
     };
     this.ops.set(op, pending);
-    for (const replica of pref) {
-      if (replica === this.id) continue;
-      if (!this.transport.send(replica, { type: MsgType.Read, op, key })) pending.quorum.fail(replica);
-    }
+    for (let asked = 1; asked < m.r && pending.spare.length > 0; ) if (this.askSpare(op, pending)) asked++;
     const stored = this.store.get(key);
     this.getProgress(op, this.id, true, stored ?? EMPTY);
+  }
+
+  /** Ask the next unasked replica; false (and counted as failed) when it cannot be reached. */
+  private askSpare(op: number, p: PendingGet): boolean {
+    const replica = p.spare.shift();
+    if (replica === undefined) return false;
+    if (this.transport.send(replica, { type: MsgType.Read, op, key: p.key })) {
+      p.outstanding++;
+      return true;
+    }
+    p.quorum.fail(replica);
+    return false;
   }
 
   private onReadReply(from: number, m: ReadReply): void {
@@ -315,9 +348,10 @@ export class PartitionActor implements ActorControl {
   private getProgress(op: number, actor: number, ok: boolean, clockBytes: Uint8Array): void {
     const p = this.ops.get(op);
     if (p === undefined || p.kind !== 'get') return;
+    p.outstanding--;
     if (ok) {
       try {
-        p.quorum.reply(actor, clockBytes.length === 0 ? null : decodeClock(clockBytes));
+        p.quorum.reply(actor, clockBytes.length === 0 ? null : this.decodeReply(p, clockBytes));
         p.raw.set(actor, clockBytes);
       } catch {
         p.quorum.fail(actor); // a corrupt replica counts as not answering; never as an empty one
@@ -325,15 +359,28 @@ export class PartitionActor implements ActorControl {
     } else {
       p.quorum.fail(actor);
     }
+    // replace a failed replica with a spare while the quorum is still reachable that way
+    while (!p.answered && p.quorum.answered + p.outstanding < p.quorum.r && p.spare.length > 0) this.askSpare(op, p);
     const outcome = p.quorum.outcome;
     if (!p.answered && outcome === 'ok') {
       p.answered = true;
       this.transport.send(p.client, { type: MsgType.GetOk, req: p.req, clock: this.reconciled(p) });
-    } else if (!p.answered && outcome === 'failed') {
+    } else if (!p.answered && (outcome === 'failed' || (p.quorum.answered + p.outstanding < p.quorum.r && p.spare.length === 0))) {
       p.answered = true;
       this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.answered, p.quorum.r, p.quorum.replicas.length, 'replicas failed');
     }
-    if (p.quorum.complete) this.finishGet(op, p);
+    if (p.answered && p.outstanding === 0) this.finishGet(op, p);
+  }
+
+  /** Decode a reply, reusing an earlier reply's decoded clock when the bytes are identical (the common case). */
+  private decodeReply(p: PendingGet, bytes: Uint8Array): VClock {
+    for (const [actor, raw] of p.raw) {
+      if (raw.length !== 0 && compareBytes(raw, bytes) === 0) {
+        const same = p.quorum.replyOf(actor);
+        if (same) return same;
+      }
+    }
+    return decodeClock(bytes);
   }
 
   /** The reconciled clock's bytes; when every reply is byte-equal, the first reply as is. */
@@ -362,9 +409,10 @@ export class PartitionActor implements ActorControl {
    * the result, resolve once durable. Idempotent: replays and retries are safe.
    */
   private mergeLocal(key: Buffer, incomingBytes: Uint8Array): Promise<void> {
-    const incoming = decodeClock(incomingBytes);
     const stored = this.store.get(key);
+    // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
     if (stored === undefined) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
+    const incoming = decodeClock(incomingBytes);
     const local = decodeClock(stored);
     if (dvv.less(local, incoming)) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
     let merged = syncClocks(local, incoming);
@@ -378,6 +426,9 @@ export class PartitionActor implements ActorControl {
   private expire(): void {
     const now = this.clock.monotonicMs();
     for (const [op, p] of this.ops) {
+      if (p.kind === 'get' && !p.answered && p.spare.length > 0 && now - p.startedMs >= this.config.speculativeRetryMs) {
+        while (p.spare.length > 0) this.askSpare(op, p);
+      }
       if (p.deadlineMs > now) continue;
       if (!p.answered) {
         p.answered = true;

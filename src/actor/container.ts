@@ -24,6 +24,9 @@ export function buildActorContainer(config: ActorConfig, parent: DependencyConta
         mapSizeBytes: config.mapSizeBytes,
         compressionThresholdBytes: config.compressionThresholdBytes,
         cacheEntries: config.cacheEntries,
+        maxWritesPerCommit: config.maxWritesPerCommit,
+        sync: config.sync,
+        syncIntervalMs: config.syncIntervalMs,
       }),
     });
   }

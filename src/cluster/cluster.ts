@@ -129,10 +129,14 @@ export class Cluster {
       lastWriteWins: this.meta.lastWriteWins,
       maxSiblings: o.maxSiblings,
       maxPendingOps: o.maxPendingOpsPerActor,
-      sweepIntervalMs: Math.max(5, Math.min(50, Math.floor(o.timeoutMs / 10))),
+      sweepIntervalMs: Math.max(1, Math.min(10, Math.floor(o.timeoutMs / 10))),
+      speculativeRetryMs: o.speculativeRetryMs,
       mapSizeBytes: o.mapSizeBytes,
       compressionThresholdBytes: this.meta.compressionThresholdBytes,
       cacheEntries: o.cacheEntries,
+      maxWritesPerCommit: o.maxWritesPerCommit,
+      sync: o.sync,
+      syncIntervalMs: o.syncIntervalMs,
       maxBatchBytes: o.maxBatchBytes,
     };
   }

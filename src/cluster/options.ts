@@ -41,6 +41,20 @@ export interface ClusterOptions {
   readonly cacheEntries?: number;
   /** A link's batch is posted early when it reaches this size (default 1 MiB). */
   readonly maxBatchBytes?: number;
+  /**
+   * When a write counts as durable. 'periodic' (default, like Cassandra's
+   * commitlog default): acknowledged once committed in LMDB, so a crash of the
+   * process loses nothing; the OS is made to flush to disk every
+   * syncIntervalMs, the most a power loss can take. 'always': every group
+   * commit is fsynced before its writes are acknowledged.
+   */
+  readonly sync?: 'always' | 'periodic';
+  /** fsync interval for sync: 'periodic' (default 100 ms). */
+  readonly syncIntervalMs?: number;
+  /** Most writes one LMDB transaction carries (group commit; default 1000). */
+  readonly maxWritesPerCommit?: number;
+  /** A read short of R replies after this long also asks the other replicas (default 20 ms). */
+  readonly speculativeRetryMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -63,6 +77,10 @@ export interface ResolvedOptions {
   readonly compressionThresholdBytes: number;
   readonly cacheEntries: number;
   readonly maxBatchBytes: number;
+  readonly speculativeRetryMs: number;
+  readonly maxWritesPerCommit: number;
+  readonly sync: 'always' | 'periodic';
+  readonly syncIntervalMs: number;
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -119,5 +137,15 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
     cacheEntries: int('cacheEntries', o.cacheEntries, 10_000, 0, 100_000_000),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    sync: syncMode(o.sync),
+    syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
+    maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
+    speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
   };
+}
+
+function syncMode(v: unknown): 'always' | 'periodic' {
+  if (v === undefined) return 'periodic';
+  if (v === 'always' || v === 'periodic') return v;
+  throw new InvalidOptionError(`sync must be 'always' or 'periodic', got ${JSON.stringify(v)}`);
 }

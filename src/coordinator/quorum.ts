@@ -76,6 +76,11 @@ export class ReadQuorum {
     return this.replies.size;
   }
 
+  /** The clock `actor` replied with (null: nothing stored; undefined: no reply). */
+  replyOf(actor: number): Clock | null | undefined {
+    return this.replies.get(actor);
+  }
+
   get outcome(): QuorumOutcome {
     if (this.replies.size >= this.r) return 'ok';
     if (this.replicas.length - this.failed.size < this.r) return 'failed';

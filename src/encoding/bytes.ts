@@ -90,11 +90,8 @@ export class ByteWriter {
 
 export class ByteReader {
   offset = 0;
-  private readonly view: DataView;
 
-  constructor(readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
+  constructor(readonly buf: Uint8Array) {}
 
   get remaining(): number {
     return this.buf.length - this.offset;
@@ -111,14 +108,15 @@ export class ByteReader {
 
   u32(): number {
     this.need(4);
-    const v = this.view.getUint32(this.offset);
+    const b = this.buf;
+    const o = this.offset;
     this.offset += 4;
-    return v;
+    return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
   }
 
   f64(): number {
     this.need(8);
-    const v = this.view.getFloat64(this.offset);
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.offset, 8).getFloat64(0);
     this.offset += 8;
     return v;
   }

@@ -13,6 +13,24 @@ export interface StoreOptions {
   readonly compressionThresholdBytes: number;
   /** Entries kept strongly in lmdb-js's LRFU cache (hot keys); 0 disables the cache. */
   readonly cacheEntries: number;
+  /** Upper bound on writes grouped into one LMDB transaction. */
+  readonly maxWritesPerCommit: number;
+  /**
+   * 'always': every group commit is fsynced before its writes are acknowledged
+   * (survives power loss). 'periodic': commits are acknowledged once committed
+   * (a process crash loses nothing: the data is in the OS page cache) and the
+   * env is fsynced every syncIntervalMs (a power loss can lose that window),
+   * like Cassandra's default periodic commitlog sync.
+   */
+  readonly sync: 'always' | 'periodic';
+  readonly syncIntervalMs: number;
+}
+
+interface QueuedWrite {
+  readonly key: Buffer;
+  readonly value: Buffer | null;
+  resolve(): void;
+  reject(err: unknown): void;
 }
 
 export class StorageError extends Error {
@@ -34,14 +52,38 @@ export interface StoredEntry {
  */
 export class ActorStore {
   private readonly pending = new Map<string, { value: Buffer | null; write: Promise<void> }>();
+  /** Writes waiting for the next group commit. */
+  private queue: QueuedWrite[] = [];
+  private committing = false;
+  private flushScheduled = false;
   private pendingCount = 0;
   private closed = false;
+  /** Transactions committed and writes in them, for stats. */
+  commits = 0;
+  committedWrites = 0;
+
+  private syncTimer: NodeJS.Timeout | undefined;
+  private dirtySinceSync = false;
+  syncs = 0;
+
+  private startPeriodicSync(intervalMs: number): void {
+    this.syncTimer = setInterval(() => {
+      if (!this.dirtySinceSync || this.closed) return;
+      this.dirtySinceSync = false;
+      this.syncs++;
+      (this.root as unknown as { sync(cb: (err: unknown) => void): void }).sync((err: unknown) => {
+        if (err) this.dirtySinceSync = true; // try again next interval
+      });
+    }, intervalMs);
+    this.syncTimer.unref();
+  }
 
   private constructor(
     private readonly path: string,
     private readonly root: RootDatabase,
     readonly data: Database<Buffer, Buffer>,
     private readonly meta: Database<unknown, string>,
+    private readonly maxWritesPerCommit: number,
   ) {}
 
   static open(options: StoreOptions): ActorStore {
@@ -50,8 +92,9 @@ export class ActorStore {
       path: options.path,
       mapSize: options.mapSizeBytes,
       maxDbs: 8,
-      // A resolved put is then durable (fsynced), not just committed.
+      // 'always': a resolved put is fsynced, not just committed. 'periodic': see StoreOptions.sync.
       overlappingSync: false,
+      noSync: options.sync === 'periodic',
     });
     const data = root.openDB<Buffer, Buffer>({
       name: 'data',
@@ -61,7 +104,9 @@ export class ActorStore {
       cache: options.cacheEntries > 0 ? { cacheSize: options.cacheEntries } : false,
     } as never);
     const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
-    return new ActorStore(options.path, root, data, meta);
+    const store = new ActorStore(options.path, root, data, meta, options.maxWritesPerCommit);
+    if (options.sync === 'periodic') store.startPeriodicSync(options.syncIntervalMs);
+    return store;
   }
 
   /** Check (or, for a new env, record) which actor and layout this env belongs to. */
@@ -85,35 +130,81 @@ export class ActorStore {
 
   /** Resolves once the write is committed and flushed to disk. */
   put(key: Buffer, value: Buffer): Promise<void> {
-    return this.track(key, value, this.data.put(key, value));
+    return this.enqueue(key, value);
   }
 
   remove(key: Buffer): Promise<void> {
-    return this.track(key, null, this.data.remove(key));
+    return this.enqueue(key, null);
   }
 
-  private track(key: Buffer, value: Buffer | null, write: Promise<boolean>): Promise<void> {
+  /**
+   * Group commit: at most one LMDB transaction is in flight per env; every
+   * write that arrives meanwhile goes into the next one. A durable commit
+   * costs about the same for 10 writes as for 200 (measured: 28 µs CPU per
+   * write at 8 per transaction, 7 µs at 256), so this is where put
+   * throughput comes from.
+   */
+  private enqueue(key: Buffer, value: Buffer | null): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('store is closed'));
     const k = key.toString('latin1');
     this.pendingCount++;
-    const done = write.then(
-      () => {
-        this.pendingCount--;
-        if (this.pending.get(k)?.write === done) this.pending.delete(k);
-      },
-      (err: unknown) => {
-        this.pendingCount--;
-        if (this.pending.get(k)?.write === done) this.pending.delete(k);
-        throw err;
-      },
-    );
+    let entry!: QueuedWrite;
+    const done = new Promise<void>((resolve, reject) => {
+      entry = { key, value, resolve, reject };
+    });
+    const forget = (): void => {
+      this.pendingCount--;
+      if (this.pending.get(k)?.write === done) this.pending.delete(k);
+    };
+    const tracked = done.then(forget, (err: unknown) => {
+      forget();
+      throw err;
+    });
     this.pending.set(k, { value, write: done });
-    return done;
+    this.queue.push(entry);
+    if (!this.committing && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.commitQueued());
+    }
+    return tracked;
+  }
+
+  private commitQueued(): void {
+    this.flushScheduled = false;
+    if (this.committing || this.queue.length === 0) return;
+    const batch = this.queue.length <= this.maxWritesPerCommit ? this.queue : this.queue.slice(0, this.maxWritesPerCommit);
+    this.queue = batch === this.queue ? [] : this.queue.slice(this.maxWritesPerCommit);
+    this.committing = true;
+    // Issued in one turn, lmdb-js puts these in one transaction.
+    const writes = batch.map((w) => (w.value === null ? this.data.remove(w.key) : this.data.put(w.key, w.value)));
+    let left = writes.length;
+    this.dirtySinceSync = true;
+    const finish = (): void => {
+      if (--left > 0) return;
+      this.commits++;
+      this.committedWrites += batch.length;
+      this.committing = false;
+      if (this.queue.length > 0) this.commitQueued();
+    };
+    writes.forEach((p, i) => {
+      const w = batch[i]!;
+      p.then(
+        () => {
+          w.resolve();
+          finish();
+        },
+        (err: unknown) => {
+          w.reject(err);
+          finish();
+        },
+      );
+    });
   }
 
   /** Resolves when what `get(key)` returns now is committed (at once if nothing is pending). */
   committed(key: Buffer): Promise<void> {
-    return this.pending.get(key.toString('latin1'))?.write ?? Promise.resolve();
+    const p = this.pending.get(key.toString('latin1'));
+    return p === undefined ? Promise.resolve() : p.write.then(() => undefined);
   }
 
   /** Writes not yet committed (bounded by the actor's admission limit). */
@@ -135,6 +226,12 @@ export class ActorStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    while (this.committing || this.queue.length > 0) {
+      if (!this.committing) this.commitQueued();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
+    await new Promise<void>((resolve) => (this.root as unknown as { sync(cb: () => void): void }).sync(() => resolve()));
     await this.root.flushed;
     await this.root.close();
   }

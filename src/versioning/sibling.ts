@@ -58,7 +58,10 @@ function readSibling(r: ByteReader): Sibling {
 }
 
 /** Canonical binary form of a clock: equal clocks encode to equal bytes on every replica. */
-export function encodeClock(c: Clock, w = new ByteWriter(64)): Uint8Array {
+const clockWriter = new ByteWriter(1024);
+
+export function encodeClock(c: Clock): Uint8Array {
+  const w = clockWriter; // reused: single-threaded, and finish() copies out
   w.reset();
   w.u8(STORED_FORMAT).varint(c.entries.length);
   for (const e of c.entries) {
