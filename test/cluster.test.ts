@@ -341,3 +341,46 @@ test.serial('members() lists id, zone, tokens and status; zones spread each pref
   t.is(Math.round(m.reduce((s, x) => s + x.replicaShare, 0) * 1000) / 1000, 3);
   for (const arc of c.ring.arcs()) t.is(new Set(arc.preference.map((id) => m[id]!.zone)).size, 3);
 });
+
+test.serial('values above the compression threshold are stored LZ4-compressed and read back intact', async (t) => {
+  const { statSync, readdirSync } = await import('node:fs');
+  const dataDir = tempDir(t);
+  const c = await startCluster(t, { dataDir, actors: 3, compressionThresholdBytes: 512, sync: 'always' });
+  const big = 'ringkv '.repeat(1400); // ~9.8 KB, very compressible
+  for (let i = 0; i < 400; i++) await c.put(`z${i}`, `${i}:${big}`, { w: 'all' });
+  for (let i = 0; i < 400; i += 37) t.is((await c.get(`z${i}`)).values[0], `${i}:${big}`);
+  await c.close();
+  // 400 values x 3 replicas x ~9.8 KB = ~11.8 MB uncompressed; LMDB files must be far smaller
+  let bytes = 0;
+  for (const id of readdirSync(join(dataDir, 'actors'))) bytes += statSync(join(dataDir, 'actors', id, 'data.mdb')).size;
+  t.true(bytes < 4 * 1024 * 1024, `LMDB files hold ${bytes} bytes`);
+});
+
+test.serial('requests beyond maxPendingRequests are refused with OverloadedError; the rest complete', async (t) => {
+  const { OverloadedError } = await import('../src/index.js');
+  const c = await startCluster(t, { maxPendingRequests: 16 });
+  const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => c.put(`o${i}`, i)));
+  const refused = results.filter((r) => r.status === 'rejected');
+  t.true(refused.length > 0);
+  for (const r of refused) t.true((r as PromiseRejectedResult).reason instanceof OverloadedError);
+  const accepted = results.filter((r) => r.status === 'fulfilled').length;
+  t.true(accepted >= 16);
+  let readable = 0;
+  for (let i = 0; i < 200; i++) if (results[i]!.status === 'fulfilled' && (await c.get(`o${i}`)).values[0] === i) readable++;
+  t.is(readable, accepted);
+});
+
+test.serial('sync: always and sync: periodic both keep every acknowledged write across a restart', async (t) => {
+  for (const sync of ['always', 'periodic'] as const) {
+    const dataDir = tempDir(t);
+    const c = await Cluster.start({ dataDir, actors: 3, n: 3, sync });
+    await Promise.all(Array.from({ length: 500 }, (_, i) => c.put(`s${i}`, `${sync}-${i}`)));
+    await c.close();
+    const again = await Cluster.start({ dataDir, sync });
+    let ok = 0;
+    for (let i = 0; i < 500; i++) if ((await again.get(`s${i}`)).values[0] === `${sync}-${i}`) ok++;
+    await again.close();
+    t.is(ok, 500, sync);
+  }
+  await t.throwsAsync(Cluster.start({ dataDir: tempDir(t), sync: 'sometimes' as never }), { instanceOf: InvalidOptionError });
+});

@@ -1,0 +1,245 @@
+// `npm run bench:memory`: does memory stay flat while the data set grows?
+// Loads BENCH_MEMORY_KEYS keys (default 2,000,000) with 100-byte values
+// through the public Cluster API (5 actors, N=3, W=2) and samples every ~2 s
+// the process's RSS split into anonymous and file-backed memory
+// (/proc/self/status covers every worker thread of the process), plus the
+// main thread's heap. Anonymous memory (JS heaps + native allocations) must
+// not grow with the data; file-backed RSS (LMDB's mmapped pages) may, since
+// the OS reclaims it under pressure. Not a test: exit code 0 whatever it finds.
+//
+// Knobs (env): BENCH_MEMORY_KEYS, BENCH_MEMORY_IN_FLIGHT (512),
+// BENCH_MEMORY_SAMPLE_MS (2000), BENCH_MEMORY_CACHE_ENTRIES and
+// BENCH_MEMORY_MAP_SIZE_MIB (Cluster's cacheEntries / mapSizeBytes; default:
+// the cluster's own defaults), BENCH_MEMORY_KEEP_DIR=1 (keep the data dir).
+import { readdirSync, readFileSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, type ClusterOptions } from '../src/index.js';
+
+const KEYS = intEnv('BENCH_MEMORY_KEYS', 2_000_000);
+const IN_FLIGHT = intEnv('BENCH_MEMORY_IN_FLIGHT', 512);
+const SAMPLE_MS = intEnv('BENCH_MEMORY_SAMPLE_MS', 2000);
+const CACHE_ENTRIES = optionalIntEnv('BENCH_MEMORY_CACHE_ENTRIES');
+const MAP_SIZE_MIB = optionalIntEnv('BENCH_MEMORY_MAP_SIZE_MIB');
+const FLAT_LIMIT = 0.15; // anonymous memory may grow < 15% between 25% and 100% of the load
+const VALUE = Buffer.alloc(100, 0x61);
+const MiB = 1024 * 1024;
+
+function intEnv(name: string, fallback: number): number {
+  return optionalIntEnv(name) ?? fallback;
+}
+
+function optionalIntEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(v) || v < 0) {
+    console.error(`${name} must be a non-negative integer, got ${raw}`);
+    process.exit(2);
+  }
+  return v;
+}
+
+interface ProcMemory {
+  rss: number;
+  anon: number;
+  file: number;
+  shmem: number;
+}
+
+/** RSS of the whole process (all threads), in bytes, from /proc/self/status. */
+function procMemory(): ProcMemory {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m === null ? NaN : Number(m[1]) * 1024;
+  };
+  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem') };
+}
+
+interface Sample extends ProcMemory {
+  label: string;
+  seconds: number;
+  keys: number;
+  heapUsed: number;
+  /** Writes queued or uncommitted in the actors' stores (the pending overlay), summed. */
+  pendingWrites: number;
+  /** Replicas stored, summed over actors (~N x keys once settled). */
+  storedReplicas: number;
+}
+
+/** Allocated (du) and apparent bytes of everything under `dir`. */
+function diskUsage(dir: string): { allocated: number; apparent: number } {
+  let allocated = 0;
+  let apparent = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const sub = diskUsage(p);
+      allocated += sub.allocated;
+      apparent += sub.apparent;
+    } else {
+      const st = lstatSync(p);
+      allocated += st.blocks * 512;
+      apparent += st.size;
+    }
+  }
+  return { allocated, apparent };
+}
+
+const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-memory-'));
+const options: ClusterOptions = {
+  dataDir,
+  actors: 5,
+  n: 3,
+  w: 2,
+  ...(CACHE_ENTRIES !== undefined ? { cacheEntries: CACHE_ENTRIES } : {}),
+  ...(MAP_SIZE_MIB !== undefined ? { mapSizeBytes: MAP_SIZE_MIB * MiB } : {}),
+};
+const gc = (globalThis as { gc?: () => void }).gc;
+
+console.log(`ringkv bench:memory: ${fmt(KEYS)} keys, 100-byte values, 5 actors, N=3 W=2, ${IN_FLIGHT} requests in flight`);
+console.log(
+  `cacheEntries=${CACHE_ENTRIES ?? '(default)'} mapSize=${MAP_SIZE_MIB !== undefined ? `${MAP_SIZE_MIB} MiB` : '(default)'} ` +
+    `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(default 4)'} gc=${gc ? 'exposed' : 'not exposed (run with --expose-gc)'}`,
+);
+console.log(`dataDir=${dataDir}\n`);
+
+const before = procMemory();
+const t0 = performance.now();
+const cluster = await Cluster.start(options);
+const started = procMemory();
+
+let acked = 0;
+let failed = 0;
+const failures = new Map<string, number>();
+const samples: Sample[] = [];
+let sampling = false;
+
+async function sample(label: string): Promise<Sample> {
+  gc?.(); // main thread only: makes heapUsed the live heap, not garbage
+  let pendingWrites = NaN;
+  let storedReplicas = NaN;
+  try {
+    const stats = await cluster.stats();
+    pendingWrites = stats.reduce((s, a) => s + a.pendingWrites, 0);
+    storedReplicas = stats.reduce((s, a) => s + a.keys, 0);
+  } catch {
+    // a stats call that fails (actor down) leaves NaN in the table
+  }
+  const s: Sample = { label, seconds: (performance.now() - t0) / 1000, keys: acked, heapUsed: process.memoryUsage().heapUsed, pendingWrites, storedReplicas, ...procMemory() };
+  samples.push(s);
+  return s;
+}
+
+function progress(): void {
+  if (!process.stderr.isTTY) return;
+  const secs = (performance.now() - t0) / 1000;
+  process.stderr.write(`\r  ${fmt(acked)} / ${fmt(KEYS)} keys (${((acked / KEYS) * 100).toFixed(1)}%), ${fmt(acked / secs)}/s   `);
+}
+
+const timer = setInterval(() => {
+  progress();
+  if (sampling) return; // a stats round trip still running (overloaded actors): skip this tick
+  sampling = true;
+  sample('').finally(() => (sampling = false));
+}, SAMPLE_MS);
+
+// The 25% mark is sampled exactly when the 25%-th key is acknowledged.
+const quarter = Math.max(1, Math.floor(KEYS / 4));
+let quarterSample: Promise<Sample> | undefined;
+
+let next = 0;
+const loadStart = performance.now();
+const caller = async (): Promise<void> => {
+  while (next < KEYS) {
+    const i = next++;
+    try {
+      await cluster.put(`mem:${i}`, VALUE);
+      acked++;
+      if (acked === quarter) quarterSample = sample('25%');
+    } catch (err) {
+      failed++;
+      const name = (err as Error).name ?? 'Error';
+      failures.set(name, (failures.get(name) ?? 0) + 1);
+    }
+  }
+};
+await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, KEYS) }, caller));
+const loadSeconds = (performance.now() - loadStart) / 1000;
+clearInterval(timer);
+if (process.stderr.isTTY) process.stderr.write('\n');
+while (sampling) await new Promise((r) => setTimeout(r, 10));
+const q = await (quarterSample ?? sample('25%'));
+const full = await sample('100%');
+
+// Settle: let the third replicas' writes (W=2 acknowledges before them) commit.
+const settleStart = performance.now();
+while (performance.now() - settleStart < 60_000) {
+  const stats = await cluster.stats();
+  if (stats.every((a) => a.pendingWrites === 0 && a.pendingOps === 0)) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+await new Promise((r) => setTimeout(r, SAMPLE_MS));
+const settled = await sample('settled');
+
+await cluster.close();
+const closed = procMemory();
+const disk = diskUsage(dataDir);
+if (process.env.BENCH_MEMORY_KEEP_DIR === '1') console.log(`kept ${dataDir}`);
+else rmSync(dataDir, { recursive: true, force: true });
+const totalSeconds = (performance.now() - t0) / 1000;
+
+console.table(
+  samples
+    .slice()
+    .sort((a, b) => a.seconds - b.seconds)
+    .map((s) => ({
+      mark: s.label,
+      't s': s.seconds.toFixed(1),
+      keys: fmt(s.keys),
+      '% load': ((s.keys / KEYS) * 100).toFixed(1),
+      'RSS MiB': mib(s.rss),
+      'anon MiB': mib(s.anon),
+      'file MiB': mib(s.file),
+      'shmem MiB': mib(s.shmem),
+      'heapUsed MiB': mib(s.heapUsed),
+      'pending writes': Number.isNaN(s.pendingWrites) ? '?' : fmt(s.pendingWrites),
+      replicas: Number.isNaN(s.storedReplicas) ? '?' : fmt(s.storedReplicas),
+    })),
+);
+
+console.log(`\nprocess before Cluster.start: RSS ${mib(before.rss)} MiB (anon ${mib(before.anon)}, file ${mib(before.file)})`);
+console.log(`after Cluster.start:          RSS ${mib(started.rss)} MiB (anon ${mib(started.anon)}, file ${mib(started.file)})`);
+console.log(`after close:                  RSS ${mib(closed.rss)} MiB (anon ${mib(closed.anon)}, file ${mib(closed.file)})`);
+console.log(
+  `load: ${fmt(acked)} keys acknowledged, ${fmt(failed)} failed${failed > 0 ? ` (${[...failures].map(([k, v]) => `${k}: ${fmt(v)}`).join(', ')})` : ''}, ` +
+    `${loadSeconds.toFixed(1)} s (${fmt(acked / loadSeconds)} puts/s); total run ${totalSeconds.toFixed(1)} s`,
+);
+console.log(`data dir on disk: ${mib(disk.allocated)} MiB allocated (du), ${mib(disk.apparent)} MiB apparent, ${fmt(settled.storedReplicas)} replicas stored`);
+
+// Verdict: anonymous memory between the 25% and 100% marks.
+const loadedMillions = (full.keys - q.keys) / 1e6;
+const anonGrowth = full.anon - q.anon;
+const anonRatio = anonGrowth / q.anon;
+const fileGrowth = full.file - q.file;
+const perMillion = (bytes: number): string => (loadedMillions > 0 ? (bytes / MiB / loadedMillions).toFixed(1) : 'n/a');
+console.log(`\nverdict (25% mark at ${fmt(q.keys)} keys vs 100% mark at ${fmt(full.keys)} keys):`);
+console.log(
+  `  anonymous (JS heaps + native): ${mib(q.anon)} -> ${mib(full.anon)} MiB: ${anonGrowth >= 0 ? '+' : ''}${mib(anonGrowth)} MiB ` +
+    `(${(anonRatio * 100).toFixed(1)}%), ${perMillion(anonGrowth)} MiB per million keys; settled: ${mib(settled.anon)} MiB`,
+);
+console.log(
+  `  file-backed (mmapped LMDB pages, reclaimable): ${mib(q.file)} -> ${mib(full.file)} MiB: ${fileGrowth >= 0 ? '+' : ''}${mib(fileGrowth)} MiB, ` +
+    `${perMillion(fileGrowth)} MiB per million keys`,
+);
+console.log(`  main-thread heapUsed: ${mib(q.heapUsed)} -> ${mib(full.heapUsed)} MiB`);
+console.log(
+  anonRatio < FLAT_LIMIT
+    ? `  FLAT: anonymous memory grew ${(anonRatio * 100).toFixed(1)}% (< ${FLAT_LIMIT * 100}%) while the data grew ${(full.keys / Math.max(1, q.keys)).toFixed(1)}x`
+    : `  GROWING: anonymous memory grew ${(anonRatio * 100).toFixed(1)}% (>= ${FLAT_LIMIT * 100}%) while the data grew ${(full.keys / Math.max(1, q.keys)).toFixed(1)}x`,
+);
+process.exitCode = 0;
