@@ -8,6 +8,7 @@ import {
   compareSiblings,
   decodeClock,
   decodeContext,
+  decodeHistory,
   encodeClock,
   encodeContext,
   isDeleted,
@@ -536,4 +537,27 @@ test('syncClocks is dvv.sync with the sibling order', (t) => {
   t.deepEqual(plain(m), plain(dvv.sync(a, b, compareSiblings)));
   t.deepEqual(encodeClock(m), encodeClock(syncClocks(b, a)));
   t.is(dvv.size(m), 2);
+});
+
+test('decodeHistory reads the same causal history as decodeClock, so less() agrees on every pair', (t) => {
+  let pairs = 0;
+  for (let seed = 1; seed <= 10; seed++) {
+    const all = randomHistory(seed, 25).flat();
+    for (const a of all) {
+      const ha = decodeHistory(encodeClock(a));
+      t.deepEqual(dvv.join(ha), dvv.join(a));
+      t.is(dvv.size(ha), 0);
+    }
+    for (let i = 0; i < all.length; i += 3) {
+      for (let j = 0; j < all.length; j += 5) {
+        const a = all[i]!;
+        const b = all[j]!;
+        t.is(dvv.less(decodeHistory(encodeClock(a)), decodeHistory(encodeClock(b))), dvv.less(a, b));
+        pairs++;
+      }
+    }
+  }
+  t.true(pairs > 100);
+  t.throws(() => decodeHistory(new Uint8Array([9])), { instanceOf: CorruptDataError });
+  t.throws(() => decodeHistory(encodeClock(randomHistory(3, 5).flat().pop()!).subarray(0, 3)), { instanceOf: CorruptDataError });
 });

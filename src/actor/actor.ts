@@ -11,7 +11,7 @@ import { ActorStore } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareBytes, compareSiblings, decodeClock, decodeVV, encodeClock, encodeVV, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeVV, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -412,9 +412,12 @@ export class PartitionActor implements ActorControl {
     const stored = this.store.get(key);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
     if (stored === undefined) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
+    // Common case: the incoming version descends from ours. Histories alone decide that.
+    if (dvv.less(decodeHistory(stored), decodeHistory(incomingBytes))) {
+      return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
+    }
     const incoming = decodeClock(incomingBytes);
     const local = decodeClock(stored);
-    if (dvv.less(local, incoming)) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
     let merged = syncClocks(local, incoming);
     if (this.config.lastWriteWins) merged = dvv.lww(merged, newerSibling);
     const bytes = encodeClock(merged);
