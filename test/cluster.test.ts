@@ -384,3 +384,28 @@ test.serial('sync: always and sync: periodic both keep every acknowledged write 
   }
   await t.throwsAsync(Cluster.start({ dataDir: tempDir(t), sync: 'sometimes' as never }), { instanceOf: InvalidOptionError });
 });
+
+test.serial('a corrupt stored value fails its requests loudly with a typed error; the actor and other keys live on', async (t) => {
+  const { RingkvError } = await import('../src/index.js');
+  const { ringKey } = await import('../src/storage/keys.js');
+  const { ActorStore } = await import('../src/storage/store.js');
+  const dataDir = tempDir(t);
+  let c = await Cluster.start({ dataDir, actors: 3, n: 3 });
+  await c.put('victim', 'fine', { w: 'all' });
+  await c.put('bystander', 'ok', { w: 'all' });
+  const { ringPosition } = await import('../src/ring/hash.js');
+  const coordinator = c.ring.preferenceList(ringPosition(Buffer.from('victim')))[0]!;
+  await c.close();
+  const store = ActorStore.open({ path: join(dataDir, 'actors', String(coordinator)), mapSizeBytes: 2 ** 30, compressionThresholdBytes: 1024, cacheEntries: 0, maxWritesPerCommit: 10, sync: 'always', syncIntervalMs: 100 });
+  await store.put(ringKey(Buffer.from('victim')), Buffer.from([1, 5, 255, 255]));
+  await store.close();
+  c = await Cluster.start({ dataDir }); // the actor logs the corruption on stderr (expected below)
+  t.teardown(() => c.close());
+  const err = await t.throwsAsync(c.put('victim', 'new'), { instanceOf: RingkvError });
+  t.is(err?.code, 'INTERNAL');
+  // reads skip the corrupt replica (it counts as not answering) and ask a spare
+  t.deepEqual((await c.get('victim', { r: 2 })).values, ['fine']);
+  await t.throwsAsync(c.get('victim', { r: 'all' }), { instanceOf: QuorumError });
+  t.deepEqual((await c.get('bystander', { r: 'all' })).values, ['ok']);
+  t.true(c.members().every((m) => m.status === 'up'));
+});

@@ -124,7 +124,7 @@ export class PartitionActor implements ActorControl {
     this.ring = Ring.build(config.members, config.n);
     if (!this.ring.members.has(this.id)) throw new Error(`actor ${this.id} is not a ring member`);
     store.claim(this.id);
-    transport.onMessage((from, m) => this.handle(from, m));
+    transport.onMessage((from, m) => this.handleSafely(from, m));
     this.sweep = timers.setInterval(() => this.expire(), config.sweepIntervalMs);
   }
 
@@ -178,6 +178,20 @@ export class PartitionActor implements ActorControl {
   }
 
   // ---- message handling ----
+
+  /**
+   * A message that cannot be handled (a corrupt stored clock, a protocol
+   * violation) fails its request loudly with INTERNAL and is logged; it does
+   * not take the whole actor, and every other key it owns, down with it.
+   */
+  private handleSafely(from: number, m: Message): void {
+    try {
+      this.handle(from, m);
+    } catch (err) {
+      console.error(`ringkv actor ${this.id}: failed to handle message type ${m.type} from ${from}:`, err);
+      if (m.type === MsgType.ClientPut || m.type === MsgType.ClientGet) this.fail(from, m.req, 'INTERNAL', 0, 0, 0, (err as Error).message);
+    }
+  }
 
   private handle(from: number, m: Message): void {
     switch (m.type) {
@@ -409,6 +423,14 @@ export class PartitionActor implements ActorControl {
    * the result, resolve once durable. Idempotent: replays and retries are safe.
    */
   private mergeLocal(key: Buffer, incomingBytes: Uint8Array): Promise<void> {
+    try {
+      return this.mergeLocalOrThrow(key, incomingBytes);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  private mergeLocalOrThrow(key: Buffer, incomingBytes: Uint8Array): Promise<void> {
     const stored = this.store.get(key);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
     if (stored === undefined) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));

@@ -102,9 +102,10 @@ export class Cluster {
   /** Start a cluster on `dataDir`: a new one, or the one persisted there (same actors, ring and data). */
   static async start(options: ClusterOptions): Promise<Cluster> {
     const o = resolveOptions(options);
-    const meta = loadMetadata(o.dataDir) ?? createMetadata(o);
+    const persisted = loadMetadata(o.dataDir);
+    const meta = persisted ?? createMetadata(o);
     checkCompatible(o, options, meta);
-    if (loadMetadata(o.dataDir) === null) saveMetadata(o.dataDir, meta);
+    if (persisted === null) saveMetadata(o.dataDir, meta);
     const ring = Ring.build(meta.members, meta.n);
     const cluster = new Cluster({ ...o, n: meta.n, lastWriteWins: meta.lastWriteWins, compressionThresholdBytes: meta.compressionThresholdBytes }, meta, ring);
     try {
