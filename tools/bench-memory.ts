@@ -8,7 +8,9 @@
 // the OS reclaims it under pressure. Not a test: exit code 0 whatever it finds.
 //
 // Knobs (env): BENCH_MEMORY_KEYS, BENCH_MEMORY_IN_FLIGHT (512),
-// BENCH_MEMORY_SAMPLE_MS (2000), BENCH_MEMORY_CACHE_ENTRIES and
+// BENCH_MEMORY_SAMPLE_MS (2000), BENCH_MEMORY_IDLE_MS (60000: idle time
+// sampled after the load; V8 shrinks idle workers' heaps only after ~40 s),
+// BENCH_MEMORY_CACHE_ENTRIES and
 // BENCH_MEMORY_MAP_SIZE_MIB (Cluster's cacheEntries / mapSizeBytes; default:
 // the cluster's own defaults), BENCH_MEMORY_KEEP_DIR=1 (keep the data dir).
 import { readdirSync, readFileSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +20,8 @@ import { Cluster, type ClusterOptions } from '../src/index.js';
 
 const KEYS = intEnv('BENCH_MEMORY_KEYS', 2_000_000);
 const IN_FLIGHT = intEnv('BENCH_MEMORY_IN_FLIGHT', 512);
-const SAMPLE_MS = intEnv('BENCH_MEMORY_SAMPLE_MS', 2000);
+const SAMPLE_MS = Math.max(1, intEnv('BENCH_MEMORY_SAMPLE_MS', 2000));
+const IDLE_MS = intEnv('BENCH_MEMORY_IDLE_MS', 60_000);
 const CACHE_ENTRIES = optionalIntEnv('BENCH_MEMORY_CACHE_ENTRIES');
 const MAP_SIZE_MIB = optionalIntEnv('BENCH_MEMORY_MAP_SIZE_MIB');
 const FLAT_LIMIT = 0.15; // anonymous memory may grow < 15% between 25% and 100% of the load
@@ -183,8 +186,16 @@ while (performance.now() - settleStart < 60_000) {
   if (stats.every((a) => a.pendingWrites === 0 && a.pendingOps === 0)) break;
   await new Promise((r) => setTimeout(r, 100));
 }
-await new Promise((r) => setTimeout(r, SAMPLE_MS));
 const settled = await sample('settled');
+// Idle: no requests; shows what the actors' heaps and allocators give back on their own.
+const idleStart = performance.now();
+let idle = settled;
+let idleSeconds = 0;
+while (performance.now() - idleStart < IDLE_MS) {
+  await new Promise((r) => setTimeout(r, Math.min(Math.max(SAMPLE_MS, 5000), IDLE_MS)));
+  idle = await sample('idle');
+  idleSeconds = (performance.now() - idleStart) / 1000;
+}
 
 await cluster.close();
 const closed = procMemory();
@@ -230,7 +241,8 @@ const perMillion = (bytes: number): string => (loadedMillions > 0 ? (bytes / MiB
 console.log(`\nverdict (25% mark at ${fmt(q.keys)} keys vs 100% mark at ${fmt(full.keys)} keys):`);
 console.log(
   `  anonymous (JS heaps + native): ${mib(q.anon)} -> ${mib(full.anon)} MiB: ${anonGrowth >= 0 ? '+' : ''}${mib(anonGrowth)} MiB ` +
-    `(${(anonRatio * 100).toFixed(1)}%), ${perMillion(anonGrowth)} MiB per million keys; settled: ${mib(settled.anon)} MiB`,
+    `(${(anonRatio * 100).toFixed(1)}%), ${perMillion(anonGrowth)} MiB per million keys; ` +
+    `settled: ${mib(settled.anon)} MiB; after ${idleSeconds.toFixed(0)} s idle: ${mib(idle.anon)} MiB`,
 );
 console.log(
   `  file-backed (mmapped LMDB pages, reclaimable): ${mib(q.file)} -> ${mib(full.file)} MiB: ${fileGrowth >= 0 ? '+' : ''}${mib(fileGrowth)} MiB, ` +
