@@ -561,3 +561,10 @@ test('decodeHistory reads the same causal history as decodeClock, so less() agre
   t.throws(() => decodeHistory(new Uint8Array([9])), { instanceOf: CorruptDataError });
   t.throws(() => decodeHistory(encodeClock(randomHistory(3, 5).flat().pop()!).subarray(0, 3)), { instanceOf: CorruptDataError });
 });
+
+test('contextOfEncodedVV matches encodeContext for every version vector', async (t) => {
+  const { contextOfEncodedVV, encodeVV } = await import('../src/versioning/sibling.js');
+  const vvs: VersionVector[] = [[], [[0, 1]], [[1, 5], [7, 300]], [[3, 2 ** 40]]];
+  for (const vv of vvs) t.is(contextOfEncodedVV(encodeVV(vv)), encodeContext(vv));
+  t.is(contextOfEncodedVV(new Uint8Array(0)), '');
+});

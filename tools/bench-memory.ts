@@ -10,8 +10,8 @@
 // Knobs (env): BENCH_MEMORY_KEYS, BENCH_MEMORY_IN_FLIGHT (512),
 // BENCH_MEMORY_SAMPLE_MS (2000), BENCH_MEMORY_IDLE_MS (60000: idle time
 // sampled after the load; V8 shrinks idle workers' heaps only after ~40 s),
-// BENCH_MEMORY_CACHE_ENTRIES and
-// BENCH_MEMORY_MAP_SIZE_MIB (Cluster's cacheEntries / mapSizeBytes; default:
+// BENCH_MEMORY_CACHE_BYTES and
+// BENCH_MEMORY_MAP_SIZE_MIB (Cluster's cacheBytes / mapSizeBytes; default:
 // the cluster's own defaults), BENCH_MEMORY_KEEP_DIR=1 (keep the data dir).
 import { readdirSync, readFileSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ const KEYS = intEnv('BENCH_MEMORY_KEYS', 2_000_000);
 const IN_FLIGHT = intEnv('BENCH_MEMORY_IN_FLIGHT', 512);
 const SAMPLE_MS = Math.max(1, intEnv('BENCH_MEMORY_SAMPLE_MS', 2000));
 const IDLE_MS = intEnv('BENCH_MEMORY_IDLE_MS', 60_000);
-const CACHE_ENTRIES = optionalIntEnv('BENCH_MEMORY_CACHE_ENTRIES');
+const CACHE_BYTES = optionalIntEnv('BENCH_MEMORY_CACHE_BYTES');
 const MAP_SIZE_MIB = optionalIntEnv('BENCH_MEMORY_MAP_SIZE_MIB');
 const FLAT_LIMIT = 0.15; // anonymous memory may grow < 15% between 25% and 100% of the load
 const VALUE = Buffer.alloc(100, 0x61);
@@ -99,14 +99,14 @@ const options: ClusterOptions = {
   actors: 5,
   n: 3,
   w: 2,
-  ...(CACHE_ENTRIES !== undefined ? { cacheEntries: CACHE_ENTRIES } : {}),
+  ...(CACHE_BYTES !== undefined ? { cacheBytes: CACHE_BYTES } : {}),
   ...(MAP_SIZE_MIB !== undefined ? { mapSizeBytes: MAP_SIZE_MIB * MiB } : {}),
 };
 const gc = (globalThis as { gc?: () => void }).gc;
 
 console.log(`ringkv bench:memory: ${fmt(KEYS)} keys, 100-byte values, 5 actors, N=3 W=2, ${IN_FLIGHT} requests in flight`);
 console.log(
-  `cacheEntries=${CACHE_ENTRIES ?? '(default)'} mapSize=${MAP_SIZE_MIB !== undefined ? `${MAP_SIZE_MIB} MiB` : '(default)'} ` +
+  `cacheBytes=${CACHE_BYTES ?? '(default)'} mapSize=${MAP_SIZE_MIB !== undefined ? `${MAP_SIZE_MIB} MiB` : '(default)'} ` +
     `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(default 4)'} gc=${gc ? 'exposed' : 'not exposed (run with --expose-gc)'}`,
 );
 console.log(`dataDir=${dataDir}\n`);

@@ -7,7 +7,7 @@ import { Ring, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
 import { TOKENS, type Clock, type Timers } from '../runtime/services.js';
 import { ringKey } from '../storage/keys.js';
-import { ActorStore } from '../storage/store.js';
+import { ActorStore, type WriteDone } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
@@ -29,7 +29,7 @@ export interface ActorConfig {
   readonly speculativeRetryMs: number;
   readonly mapSizeBytes: number;
   readonly compressionThresholdBytes: number;
-  readonly cacheEntries: number;
+  readonly cacheBytes: number;
   readonly maxWritesPerCommit: number;
   readonly sync: 'always' | 'periodic';
   readonly syncIntervalMs: number;
@@ -93,6 +93,7 @@ interface PendingGet {
 type PendingOp = PendingPut | PendingGet;
 
 const EMPTY = new Uint8Array(0);
+const IGNORE: WriteDone = () => undefined; // read repairs: best effort, anti-entropy catches the rest
 
 /**
  * A partition-owner actor: it stores the replicas of the keys whose
@@ -201,10 +202,9 @@ export class PartitionActor implements ActorControl {
         return this.coordinateGet(from, m);
       case MsgType.Replicate:
         this.replicaWrites++;
-        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock).then(
-          () => this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: true }),
-          () => this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: false }),
-        );
+        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock, (err) => {
+          this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: err === null });
+        });
         return;
       case MsgType.ReplicateAck:
         return this.onReplicateAck(from, m);
@@ -216,7 +216,7 @@ export class PartitionActor implements ActorControl {
       case MsgType.ReadReply:
         return this.onReadReply(from, m);
       case MsgType.Repair:
-        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock).catch(() => undefined);
+        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock, IGNORE);
         return;
       case MsgType.PutOk:
       case MsgType.GetOk:
@@ -283,10 +283,7 @@ export class PartitionActor implements ActorControl {
       if (replica === this.id) continue;
       if (!this.transport.send(replica, { type: MsgType.Replicate, op, key, clock: bytes })) pending.quorum.fail(replica);
     }
-    this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).then(
-      () => this.putProgress(op, this.id, true),
-      () => this.putProgress(op, this.id, false),
-    );
+    this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
     this.putProgress(op, -1, true);
   }
 
@@ -413,7 +410,7 @@ export class PartitionActor implements ActorControl {
     for (const { actor, clock } of p.quorum.repairs()) {
       this.readRepairs++;
       const bytes = encodeClock(clock);
-      if (actor === this.id) this.mergeLocal(p.key, bytes).catch(() => undefined);
+      if (actor === this.id) this.mergeLocal(p.key, bytes, IGNORE);
       else this.transport.send(actor, { type: MsgType.Repair, key: p.key, clock: bytes });
     }
   }
@@ -422,29 +419,32 @@ export class PartitionActor implements ActorControl {
    * Merge an incoming clock into what this actor stores for `key`, commit
    * the result, resolve once durable. Idempotent: replays and retries are safe.
    */
-  private mergeLocal(key: Buffer, incomingBytes: Uint8Array): Promise<void> {
+  private mergeLocal(key: Buffer, incomingBytes: Uint8Array, done: WriteDone): void {
     try {
-      return this.mergeLocalOrThrow(key, incomingBytes);
+      this.mergeLocalOrThrow(key, incomingBytes, done);
     } catch (err) {
-      return Promise.reject(err as Error);
+      console.error(`ringkv actor ${this.id}: cannot merge a replica write:`, err);
+      done(err as Error);
     }
   }
 
-  private mergeLocalOrThrow(key: Buffer, incomingBytes: Uint8Array): Promise<void> {
+  private mergeLocalOrThrow(key: Buffer, incomingBytes: Uint8Array, done: WriteDone): void {
     const stored = this.store.get(key);
+    const incomingBuffer = Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
-    if (stored === undefined) return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
+    if (stored === undefined) return this.store.write(key, incomingBuffer, done);
     // Common case: the incoming version descends from ours. Histories alone decide that.
-    if (dvv.less(decodeHistory(stored), decodeHistory(incomingBytes))) {
-      return this.store.put(key, Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length));
-    }
+    if (dvv.less(decodeHistory(stored), decodeHistory(incomingBytes))) return this.store.write(key, incomingBuffer, done);
     const incoming = decodeClock(incomingBytes);
     const local = decodeClock(stored);
     let merged = syncClocks(local, incoming);
     if (this.config.lastWriteWins) merged = dvv.lww(merged, newerSibling);
     const bytes = encodeClock(merged);
-    if (compareBytes(bytes, stored) === 0) return this.store.committed(key);
-    return this.store.put(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    if (compareBytes(bytes, stored) === 0) {
+      this.store.committed(key).then(() => done(null), done);
+      return;
+    }
+    this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), done);
   }
 
   /** Deadlines: fail unanswered requests with the count of replicas that did answer. */

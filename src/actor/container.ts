@@ -23,7 +23,7 @@ export function buildActorContainer(config: ActorConfig, parent: DependencyConta
         path: config.dataPath,
         mapSizeBytes: config.mapSizeBytes,
         compressionThresholdBytes: config.compressionThresholdBytes,
-        cacheEntries: config.cacheEntries,
+        cacheBytes: config.cacheBytes,
         maxWritesPerCommit: config.maxWritesPerCommit,
         sync: config.sync,
         syncIntervalMs: config.syncIntervalMs,

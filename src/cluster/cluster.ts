@@ -21,7 +21,7 @@ import { Supervisor, type ActorStatus } from '../supervisor/supervisor.js';
 import { MsgType, type Message } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
-import { decodeClock, decodeContext, decodeVV, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
+import { contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
@@ -134,7 +134,7 @@ export class Cluster {
       speculativeRetryMs: o.speculativeRetryMs,
       mapSizeBytes: o.mapSizeBytes,
       compressionThresholdBytes: this.meta.compressionThresholdBytes,
-      cacheEntries: o.cacheEntries,
+      cacheBytes: o.cacheBytes,
       maxWritesPerCommit: o.maxWritesPerCommit,
       sync: o.sync,
       syncIntervalMs: o.syncIntervalMs,
@@ -191,7 +191,7 @@ export class Cluster {
     const position = ringPosition(keyBytes);
     const reply = await this.send(operation, w, timeoutMs, position, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs }));
     if (reply.type !== MsgType.PutOk) throw new Error('internal: unexpected reply');
-    return { context: encodeContext(decodeVV(reply.context)) };
+    return { context: contextOfEncodedVV(reply.context) };
   }
 
   private timeout(t: number | undefined): number {

@@ -37,8 +37,8 @@ export interface ClusterOptions {
   readonly mapSizeBytes?: number;
   /** Values above this are LZ4-compressed (default 1024; 0 = off). Fixed when the directory is created. */
   readonly compressionThresholdBytes?: number;
-  /** Hot entries cached per actor (default 10 000; 0 = off). */
-  readonly cacheEntries?: number;
+  /** Bytes of hot values each actor keeps in memory (LRU; default 8 MiB; 0 = off). */
+  readonly cacheBytes?: number;
   /** A link's batch is posted early when it reaches this size (default 1 MiB). */
   readonly maxBatchBytes?: number;
   /**
@@ -75,7 +75,7 @@ export interface ResolvedOptions {
   readonly maxPendingOpsPerActor: number;
   readonly mapSizeBytes: number;
   readonly compressionThresholdBytes: number;
-  readonly cacheEntries: number;
+  readonly cacheBytes: number;
   readonly maxBatchBytes: number;
   readonly speculativeRetryMs: number;
   readonly maxWritesPerCommit: number;
@@ -135,7 +135,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     maxPendingOpsPerActor: int('maxPendingOpsPerActor', o.maxPendingOpsPerActor, 100_000, 1, 10_000_000),
     mapSizeBytes: int('mapSizeBytes', o.mapSizeBytes, 8 * 1024 ** 3, 1024 ** 2, 2 ** 50),
     compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
-    cacheEntries: int('cacheEntries', o.cacheEntries, 10_000, 0, 100_000_000),
+    cacheBytes: int('cacheBytes', o.cacheBytes, 8 * 1024 * 1024, 0, 2 ** 40),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
     sync: syncMode(o.sync),
     syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),

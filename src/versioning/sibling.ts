@@ -132,8 +132,11 @@ export function decodeClock(bytes: Uint8Array): Clock {
 }
 
 /** Binary form of a version vector (used on the wire and inside contexts). */
+const vvWriter = new ByteWriter(256);
+
 export function encodeVV(vv: VersionVector): Uint8Array {
-  const w = new ByteWriter(16 + vv.length * 6);
+  const w = vvWriter; // reused: single-threaded, and finish() copies out
+  w.reset();
   w.varint(vv.length);
   for (const [id, c] of vv) w.varint(id).varint(c);
   return w.finish();
@@ -161,6 +164,12 @@ export function decodeVV(bytes: Uint8Array): VersionVector {
 export function encodeContext(vv: VersionVector): string {
   if (vv.length === 0) return '';
   return Buffer.from(encodeVV(vv)).toString('base64url');
+}
+
+/** The context string for a version vector already in wire form (skips a decode/encode round trip). */
+export function contextOfEncodedVV(bytes: Uint8Array): string {
+  if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0)) return '';
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64url');
 }
 
 export function decodeContext(context: string): VersionVector {
