@@ -409,3 +409,36 @@ test.serial('a corrupt stored value fails its requests loudly with a typed error
   t.deepEqual((await c.get('bystander', { r: 'all' })).values, ['ok']);
   t.true(c.members().every((m) => m.status === 'up'));
 });
+
+test.serial('scan visits every live key exactly once with a cursor over the whole ring; deleted keys are left out', async (t) => {
+  const c = await startCluster(t);
+  const written = new Set<string>();
+  await Promise.all(
+    Array.from({ length: 1500 }, async (_, i) => {
+      await c.put(`scan:${i}`, i, { w: 'all' });
+      written.add(`scan:${i}`);
+    }),
+  );
+  for (let i = 0; i < 100; i++) {
+    const r = await c.get(`scan:${i}`);
+    await c.delete(`scan:${i}`, { context: r.context, w: 'all' });
+    written.delete(`scan:${i}`);
+  }
+  for (const count of [1, 7, 500, 5000]) {
+    const seen: string[] = [];
+    let cursor = 0;
+    let calls = 0;
+    do {
+      const page = await c.scan(cursor, { count });
+      t.true(page.keys.length <= count + 5, 'a page holds about count keys');
+      seen.push(...page.keys.map((k) => k.toString()));
+      cursor = page.cursor;
+      calls++;
+    } while (cursor !== 0 && calls < 10_000);
+    t.is(cursor, 0);
+    t.is(seen.length, written.size, `count ${count}: no key twice`);
+    t.deepEqual([...seen].sort(), [...written].sort(), `count ${count}: every live key`);
+  }
+  await t.throwsAsync(c.scan(-1), { instanceOf: InvalidOptionError });
+  await t.throwsAsync(c.scan(0, { count: 0 }), { instanceOf: InvalidOptionError });
+});

@@ -6,12 +6,12 @@ import type { ErrorCode } from '../errors.js';
 import { Ring, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
 import { TOKENS, type Clock, type Timers } from '../runtime/services.js';
-import { ringKey } from '../storage/keys.js';
+import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
 import { ActorStore, type WriteDone } from '../storage/store.js';
-import { MsgType, type ClientGet, type ClientPut, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
+import { MsgType, type ClientGet, type ClientPut, type ClientScan, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeVV, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeVV, isDeleted, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -218,8 +218,11 @@ export class PartitionActor implements ActorControl {
       case MsgType.Repair:
         this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock, IGNORE);
         return;
+      case MsgType.ClientScan:
+        return this.scan(from, m);
       case MsgType.PutOk:
       case MsgType.GetOk:
+      case MsgType.ScanOk:
       case MsgType.Fail:
         throw new Error(`actor ${this.id}: unexpected client reply type ${m.type} from ${from}`);
     }
@@ -445,6 +448,28 @@ export class PartitionActor implements ActorControl {
       return;
     }
     this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), done);
+  }
+
+  /**
+   * Live keys this actor stores in [fromPosition, toPosition], in ring order,
+   * stopping after `limit` keys but never in the middle of a ring position
+   * (so a cursor that is a position never skips a key). Deleted keys (only
+   * tombstones) are left out.
+   */
+  private scan(from: number, m: ClientScan): void {
+    const keys: Uint8Array[] = [];
+    let next = m.toPosition + 1;
+    let lastPosition = -1;
+    for (const { key, value } of this.store.range(m.fromPosition, m.toPosition + 1)) {
+      const position = positionOf(key);
+      if (keys.length >= m.limit && position !== lastPosition) {
+        next = position;
+        break;
+      }
+      lastPosition = position;
+      if (!isDeleted(decodeClock(value))) keys.push(Buffer.from(userKeyOf(key))); // a copy: range buffers may be reused
+    }
+    this.transport.send(from, { type: MsgType.ScanOk, req: m.req, keys, nextPosition: next });
   }
 
   /** Deadlines: fail unanswered requests with the count of replicas that did answer. */

@@ -13,7 +13,7 @@ import {
   UnknownActorError,
   type ErrorCode,
 } from '../errors.js';
-import { allocateTokens, Ring, type RingMember } from '../ring/ring.js';
+import { allocateTokens, Ring, RING_SIZE, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
 import { systemClock, systemTimers } from '../runtime/services.js';
 import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
@@ -64,7 +64,7 @@ export interface MemberInfo {
 }
 
 interface PendingRequest {
-  readonly operation: 'get' | 'put' | 'delete';
+  readonly operation: 'get' | 'put' | 'delete' | 'scan';
   readonly needed: number;
   readonly replicas: number;
   readonly deadlineMs: number;
@@ -200,22 +200,27 @@ export class Cluster {
     return t;
   }
 
+  /** Route to the first live actor of the key's preference list, which coordinates the request. */
   private send(operation: PendingRequest['operation'], needed: number, timeoutMs: number, position: number, build: (req: number) => Message): Promise<Message> {
-    if (this.pending.size >= this.options.maxPendingRequests) {
-      return Promise.reject(new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`));
-    }
     const pref = this.ring.preferenceList(position);
     const coordinator = pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
+    return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
+  }
+
+  private sendTo(coordinator: number, operation: PendingRequest['operation'], needed: number, replicas: number, timeoutMs: number, build: (req: number) => Message): Promise<Message> {
+    if (this.pending.size >= this.options.maxPendingRequests) {
+      return Promise.reject(new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`));
+    }
     const req = this.nextReq++;
     return new Promise<Message>((resolve, reject) => {
-      this.pending.set(req, { operation, needed, replicas: pref.length, deadlineMs: systemClock.monotonicMs() + timeoutMs + COORDINATOR_GRACE_MS, resolve, reject });
+      this.pending.set(req, { operation, needed, replicas, deadlineMs: systemClock.monotonicMs() + timeoutMs + COORDINATOR_GRACE_MS, resolve, reject });
       this.transport.send(coordinator, build(req));
     });
   }
 
   private onReply(m: Message): void {
-    if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
+    if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.ScanOk && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.pending.delete(m.req);
@@ -250,6 +255,40 @@ export class Cluster {
 
   private assertActor(id: unknown): void {
     if (typeof id !== 'number' || !this.ring.members.has(id)) throw new UnknownActorError(id);
+  }
+
+  /**
+   * Iterate over every live key, Redis-SCAN style: pass the returned cursor
+   * back until it is 0 again. The cursor is a ring position, so a full pass
+   * returns every key that existed throughout it (keys written or deleted
+   * during the pass may or may not appear). Each ring arc is read from one
+   * live replica, so a key that reached only other replicas shows up once
+   * repair has brought it there.
+   */
+  async scan(cursor = 0, options: { count?: number; timeoutMs?: number } = {}): Promise<{ cursor: number; keys: Buffer[] }> {
+    this.assertOpen();
+    checkRequestOptions(options, ['count', 'timeoutMs']);
+    if (!Number.isInteger(cursor) || cursor < 0 || cursor >= RING_SIZE) throw new InvalidOptionError(`scan cursor must be an integer in 0..${RING_SIZE - 1}, got ${String(cursor)}`);
+    const count = options.count ?? 10;
+    if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new InvalidOptionError(`scan count must be an integer in 1..100000, got ${String(count)}`);
+    const timeoutMs = this.timeout(options.timeoutMs);
+    const keys: Buffer[] = [];
+    let position = cursor;
+    while (keys.length < count && position < RING_SIZE) {
+      const index = this.ring.arcIndex(position);
+      const arc = this.ring.arc(index);
+      // arc 0 wraps: above the last token it runs to the end of the ring
+      const end = index === 0 && position > arc.end ? RING_SIZE - 1 : arc.end;
+      const owner = arc.preference.find((id) => this.supervisor.status(id) === 'up');
+      if (owner === undefined) throw new QuorumError('get', 0, 1, arc.preference.length, 'no replica of this ring range is up');
+      const from = position;
+      const reply = await this.sendTo(owner, 'scan', 1, arc.preference.length, timeoutMs, (req) => ({ type: MsgType.ClientScan, req, fromPosition: from, toPosition: end, limit: count - keys.length }));
+      if (reply.type !== MsgType.ScanOk) throw new Error('internal: unexpected reply');
+      for (const k of reply.keys) keys.push(Buffer.from(k));
+      if (reply.nextPosition <= position) throw new Error(`internal: scan did not advance at position ${position}`);
+      position = reply.nextPosition;
+    }
+    return { cursor: position >= RING_SIZE ? 0 : position, keys };
   }
 
   /** Each actor: id, zone, tokens owned, share of the key space replicated, status. */
@@ -339,7 +378,7 @@ function checkRequestOptions(options: object, allowed: readonly string[]): void 
   }
 }
 
-function toError(operation: 'get' | 'put' | 'delete', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
+function toError(operation: 'get' | 'put' | 'delete' | 'scan', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
   switch (code) {
     case 'QUORUM_NOT_REACHED':
       return new QuorumError(operation, answered, needed, replicas, detail);

@@ -27,6 +27,10 @@ export const enum MsgType {
   ReadReply = 9,
   /** coordinator → stale replica: merge this clock (read repair; no ack). */
   Repair = 10,
+  /** main → actor: live keys stored in [fromPosition, toPosition], at most about `limit`. */
+  ClientScan = 11,
+  /** actor → main: the keys found and where the next scan starts. */
+  ScanOk = 12,
 }
 
 export interface ClientPut {
@@ -97,7 +101,24 @@ export interface Repair {
   readonly clock: Uint8Array;
 }
 
-export type Message = ClientPut | ClientGet | PutOk | GetOk | Fail | Replicate | ReplicateAck | Read | ReadReply | Repair;
+export interface ClientScan {
+  readonly type: MsgType.ClientScan;
+  readonly req: number;
+  readonly fromPosition: number;
+  /** Inclusive. */
+  readonly toPosition: number;
+  readonly limit: number;
+}
+export interface ScanOk {
+  readonly type: MsgType.ScanOk;
+  readonly req: number;
+  /** User keys (not ring-prefixed), in ring order. */
+  readonly keys: readonly Uint8Array[];
+  /** First position not yet scanned (toPosition + 1 when the range is exhausted; may be 2^32). */
+  readonly nextPosition: number;
+}
+
+export type Message = ClientPut | ClientGet | PutOk | GetOk | Fail | Replicate | ReplicateAck | Read | ReadReply | Repair | ClientScan | ScanOk;
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'QUORUM_NOT_REACHED',
@@ -151,6 +172,13 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
     case MsgType.Repair:
       w.bytes(m.key).bytes(m.clock);
       return;
+    case MsgType.ClientScan:
+      w.varint(m.req).varint(m.fromPosition).varint(m.toPosition).varint(m.limit);
+      return;
+    case MsgType.ScanOk:
+      w.varint(m.req).varint(m.nextPosition).varint(m.keys.length);
+      for (const k of m.keys) w.bytes(k);
+      return;
   }
 }
 
@@ -181,6 +209,17 @@ function decodeOne(r: ByteReader): Message {
       return { type, op: r.varint(), ok: r.u8() === 1, clock: r.bytes() };
     case MsgType.Repair:
       return { type, key: r.bytes(), clock: r.bytes() };
+    case MsgType.ClientScan:
+      return { type, req: r.varint(), fromPosition: r.varint(), toPosition: r.varint(), limit: r.varint() };
+    case MsgType.ScanOk: {
+      const req = r.varint();
+      const nextPosition = r.varint();
+      const n = r.varint();
+      if (n > r.remaining) throw new CorruptDataError(`scan reply claims ${n} keys in ${r.remaining} bytes`);
+      const keys: Uint8Array[] = [];
+      for (let i = 0; i < n; i++) keys.push(r.bytes());
+      return { type, req, keys, nextPosition };
+    }
     default:
       throw new CorruptDataError(`unknown message type ${type}`);
   }
