@@ -21,7 +21,7 @@ import { Supervisor, type ActorStatus } from '../supervisor/supervisor.js';
 import { MsgType, type Message } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
-import { contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
+import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
@@ -46,7 +46,7 @@ export interface PutResult {
 }
 
 export interface GetResult {
-  /** Every concurrent sibling (empty when not found or deleted). */
+  /** Every concurrent sibling, newest first (empty when not found or deleted). */
   readonly values: Value[];
   /** Opaque causal context covering every sibling: pass it to a put to resolve them. */
   readonly context: string;
@@ -167,7 +167,12 @@ export class Cluster {
     if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
     if (reply.clock.length === 0) return { values: [], context: '', found: false };
     const clock = decodeClock(reply.clock);
-    const live = dvv.values(clock).filter((s) => !isTombstone(s));
+    // Newest first (coordinator timestamp, then actor id): front ends that can
+    // show only one value (a Redis GET) show the newest, deterministically.
+    const live = dvv
+      .values(clock)
+      .filter((s) => !isTombstone(s))
+      .sort((a, b) => compareSiblings(b, a));
     return { values: live.map(decodeValue), context: encodeContext(dvv.join(clock)), found: live.length > 0 };
   }
 
@@ -302,10 +307,11 @@ export class Cluster {
     }));
   }
 
-  /** Per-actor counters (keys stored, requests coordinated, messages), from each actor's control plane. */
+  /** Per-actor counters (keys stored, requests coordinated, messages) of every live actor, from its control plane. */
   async stats(): Promise<ActorStats[]> {
     this.assertOpen();
-    return Promise.all(this.supervisor.ids().map((id) => this.supervisor.stats(id)));
+    const live = this.supervisor.ids().filter((id) => this.supervisor.status(id) === 'up');
+    return Promise.all(live.map((id) => this.supervisor.stats(id)));
   }
 
   /**

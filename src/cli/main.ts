@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+// The `ringkv` command: start a server, or talk to one (get/put/del/status).
+// commander does the parsing and --help for every command.
+import 'reflect-metadata';
+import { Command, Option } from 'commander';
+import { Redis } from 'ioredis';
+import { RingkvError } from '../errors.js';
+import { DEFAULT_CONFIG, fromEnv, fromFile, resolveServerConfig } from '../server/config.js';
+import { startServer } from '../server/server.js';
+
+const program = new Command();
+program.name('ringkv').description('A Dynamo-style replicated key-value store: an actor cluster on worker threads, served over RESP and HTTP.');
+
+program
+  .command('start')
+  .description('start ringkv: the cluster on --data-dir, the Redis protocol on --port, the HTTP API on --http-port')
+  .option('--data-dir <dir>', `data directory (default ${DEFAULT_CONFIG.dataDir})`)
+  .option('--host <address>', `address to bind (default ${DEFAULT_CONFIG.host}; non-loopback needs --password or --force-non-loopback)`)
+  .option('--port <port>', `Redis protocol port (default ${DEFAULT_CONFIG.port})`)
+  .option('--http-port <port>', `HTTP API port (default ${DEFAULT_CONFIG.httpPort})`)
+  .option('--actors <count>', 'actors for a new data directory (default: max(n, cores))')
+  .option('--n <replicas>', 'replicas per key for a new data directory (default 3)')
+  .option('--r <count|one|quorum|all>', 'default read quorum (default quorum)')
+  .option('--w <count|one|quorum|all>', 'default write quorum (default quorum)')
+  .option('--password <password>', 'require AUTH <password> before any other command')
+  .option('--max-clients <count>', `most simultaneous Redis connections (default ${DEFAULT_CONFIG.maxClients})`)
+  .addOption(new Option('--sync <mode>', 'always: fsync before acknowledging; periodic: fsync every 100 ms').choices(['always', 'periodic']))
+  .option('--force-non-loopback', 'allow a non-loopback --host without a password')
+  .option('--config <file>', 'JSON config file (flags > RINGKV_* environment > file > defaults)')
+  .action(async (flags: Record<string, unknown>) => {
+    const config = resolveServerConfig(
+      flags.config !== undefined ? fromFile(String(flags.config)) : process.env.RINGKV_CONFIG ? fromFile(process.env.RINGKV_CONFIG) : {},
+      fromEnv(process.env),
+      {
+        dataDir: flags.dataDir,
+        host: flags.host,
+        port: flags.port,
+        httpPort: flags.httpPort,
+        actors: flags.actors,
+        n: flags.n,
+        r: flags.r,
+        w: flags.w,
+        password: flags.password,
+        maxClients: flags.maxClients,
+        sync: flags.sync,
+        forceNonLoopback: flags.forceNonLoopback === true ? true : undefined,
+      },
+    );
+    const server = await startServer(config);
+    const members = server.cluster.members();
+    console.log(
+      `ringkv ready: ${members.length} actors, n=${server.cluster.n}, data in ${config.dataDir}\n` +
+        `  redis: redis-cli -p ${server.respPort}${config.host === '127.0.0.1' ? '' : ` -h ${config.host}`}\n` +
+        `  http:  http://${config.host}:${server.httpPort}/status`,
+    );
+    let signals = 0;
+    const shutdown = (signal: string): void => {
+      if (++signals > 1) {
+        console.error('second signal: exiting now');
+        process.exit(1);
+      }
+      console.log(`${signal}: stopping (finishing in-flight requests, closing every LMDB env)…`);
+      server.stop().then(
+        () => {
+          console.log('stopped cleanly');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          console.error('shutdown failed:', err);
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+/** Options shared by the client commands. */
+function clientCommand(name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('--host <address>', 'server address', '127.0.0.1')
+    .option('--port <port>', 'server Redis port', String(DEFAULT_CONFIG.port))
+    .option('--password <password>', 'AUTH password (or RINGKV_PASSWORD)');
+}
+
+async function withClient<T>(flags: Record<string, unknown>, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const password = (flags.password as string | undefined) ?? process.env.RINGKV_PASSWORD;
+  const redis = new Redis({ host: String(flags.host), port: Number(flags.port), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, ...(password ? { password } : {}) });
+  try {
+    await redis.connect();
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+clientCommand('get', 'print every sibling of <key> and its causal context')
+  .argument('<key>')
+  .action(async (key: string, flags: Record<string, unknown>) => {
+    await withClient(flags, async (redis) => {
+      const reply = (await redis.call('RINGKV.GETALL', key)) as string[];
+      const [context, ...values] = reply;
+      if (values.length === 0) {
+        console.log('(not found)');
+        process.exitCode = 1;
+      }
+      for (const v of values) console.log(v);
+      if (values.length > 1) console.error(`(${values.length} siblings; resolve with: ringkv put ${key} <value> --context ${context})`);
+      else if (context) console.error(`context: ${context}`);
+    });
+  });
+
+clientCommand('put', 'write <value> under <key> (with --context to supersede what you read)')
+  .argument('<key>')
+  .argument('<value>')
+  .option('--context <context>', 'causal context from a previous get')
+  .action(async (key: string, value: string, flags: Record<string, unknown>) => {
+    await withClient(flags, async (redis) => {
+      const args = flags.context ? [key, value, 'CONTEXT', String(flags.context)] : [key, value];
+      console.log(`context: ${String(await redis.call('RINGKV.PUT', ...args))}`);
+    });
+  });
+
+clientCommand('del', 'delete <key> (writes a tombstone superseding the current value)')
+  .argument('<key>')
+  .action(async (key: string, flags: Record<string, unknown>) => {
+    await withClient(flags, async (redis) => console.log(`(deleted ${String(await redis.del(key))})`));
+  });
+
+clientCommand('status', 'actors, zones, tokens, health and hints at a glance').action(async (flags: Record<string, unknown>) => {
+  await withClient(flags, async (redis) => {
+    const info = String(await redis.info('everything'));
+    const field = (name: string): string => /^([a-z_]+):(.*)$/m.exec(info.split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')?.[2]?.trim() ?? '?';
+    const actors = info
+      .split('\n')
+      .filter((l) => /^actor[0-9]+:/.test(l))
+      .map((l) => {
+        const [id, rest] = l.trim().split(':') as [string, string];
+        return { actor: id.replace('actor', ''), ...Object.fromEntries(rest.split(',').map((kv) => kv.split('='))) };
+      });
+    const up = actors.filter((a) => a.status === 'up').length;
+    console.log(`ringkv ${up === actors.length ? 'healthy' : 'DEGRADED'}: ${up}/${actors.length} actors up, n=${field('n')}, r=${field('r_default')}, w=${field('w_default')}, hints pending ${field('hints_pending')}, keys ~${/keys=([0-9]+)/.exec(info)?.[1] ?? '?'}`);
+    console.table(actors);
+  });
+});
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof RingkvError) console.error(`ringkv: ${err.message}`);
+  else console.error(`ringkv: ${(err as Error).message ?? String(err)}`);
+  process.exit(2);
+});

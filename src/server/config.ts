@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { InvalidOptionError } from '../errors.js';
+
+/** Everything `ringkv start` needs. Sources, strongest first: flags, environment (RINGKV_*), config file, defaults. */
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  httpPort: number;
+  actors: number | undefined;
+  n: number | undefined;
+  r: number | string | undefined;
+  w: number | string | undefined;
+  password: string | null;
+  /** Allow binding a non-loopback address without a password. */
+  forceNonLoopback: boolean;
+  maxClients: number;
+  sync: 'always' | 'periodic' | undefined;
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 6380,
+  httpPort: 8098,
+  actors: undefined,
+  n: undefined,
+  r: undefined,
+  w: undefined,
+  password: null,
+  forceNonLoopback: false,
+  maxClients: 10_000,
+  sync: undefined,
+};
+
+type Source = Partial<Record<keyof ServerConfig, unknown>>;
+
+const ENV: Record<keyof ServerConfig, string> = {
+  dataDir: 'RINGKV_DATA_DIR',
+  host: 'RINGKV_HOST',
+  port: 'RINGKV_PORT',
+  httpPort: 'RINGKV_HTTP_PORT',
+  actors: 'RINGKV_ACTORS',
+  n: 'RINGKV_N',
+  r: 'RINGKV_R',
+  w: 'RINGKV_W',
+  password: 'RINGKV_PASSWORD',
+  forceNonLoopback: 'RINGKV_FORCE_NON_LOOPBACK',
+  maxClients: 'RINGKV_MAX_CLIENTS',
+  sync: 'RINGKV_SYNC',
+};
+
+export function fromEnv(env: NodeJS.ProcessEnv): Source {
+  const out: Source = {};
+  for (const [key, name] of Object.entries(ENV) as [keyof ServerConfig, string][]) if (env[name] !== undefined && env[name] !== '') out[key] = env[name];
+  return out;
+}
+
+export function fromFile(path: string): Source {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new InvalidOptionError(`config file ${path}: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidOptionError(`config file ${path}: must hold a JSON object`);
+  const known = new Set(Object.keys(DEFAULT_CONFIG));
+  for (const k of Object.keys(parsed)) if (!known.has(k)) throw new InvalidOptionError(`config file ${path}: unknown setting '${k}' (known: ${[...known].join(', ')})`);
+  return parsed as Source;
+}
+
+function port(name: string, v: unknown): number {
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidOptionError(`${name} must be a port number 0..65535, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function optionalInt(name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new InvalidOptionError(`${name} must be an integer ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function consistency(name: string, v: unknown): number | string | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'one' || v === 'quorum' || v === 'all') return v;
+  return optionalInt(name, v, 1, 64);
+}
+
+function bool(name: string, v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === '1' || v === 'yes') return true;
+  if (v === 'false' || v === '0' || v === 'no') return false;
+  throw new InvalidOptionError(`${name} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/** Merge sources (later ones win) and validate; throws InvalidOptionError with a message that names the setting. */
+export function resolveServerConfig(...sources: Source[]): ServerConfig {
+  const merged: Source = {};
+  for (const s of sources) for (const [k, v] of Object.entries(s)) if (v !== undefined) merged[k as keyof ServerConfig] = v;
+  const host = merged.host ?? DEFAULT_CONFIG.host;
+  if (typeof host !== 'string' || (isIP(host) === 0 && host !== 'localhost')) throw new InvalidOptionError(`host must be an IP address or localhost, got ${JSON.stringify(host)}`);
+  const password = merged.password === undefined || merged.password === null ? null : String(merged.password);
+  if (password !== null && (password.length === 0 || password.length > 512)) throw new InvalidOptionError('password must be 1..512 characters');
+  const sync = merged.sync;
+  if (sync !== undefined && sync !== 'always' && sync !== 'periodic') throw new InvalidOptionError(`sync must be always or periodic, got ${JSON.stringify(sync)}`);
+  const config: ServerConfig = {
+    dataDir: typeof merged.dataDir === 'string' && merged.dataDir !== '' ? merged.dataDir : DEFAULT_CONFIG.dataDir,
+    host,
+    port: port('port', merged.port ?? DEFAULT_CONFIG.port),
+    httpPort: port('http-port', merged.httpPort ?? DEFAULT_CONFIG.httpPort),
+    actors: optionalInt('actors', merged.actors, 1, 1024),
+    n: optionalInt('n', merged.n, 1, 64),
+    r: consistency('r', merged.r),
+    w: consistency('w', merged.w),
+    password,
+    forceNonLoopback: bool('force-non-loopback', merged.forceNonLoopback),
+    maxClients: optionalInt('max-clients', merged.maxClients, 1, 1_000_000) ?? DEFAULT_CONFIG.maxClients,
+    sync,
+  };
+  if (!isLoopback(config.host) && config.password === null && !config.forceNonLoopback) {
+    throw new InvalidOptionError(`refusing to listen on non-loopback address ${config.host} without a password: set --password, or --force-non-loopback if you really mean it`);
+  }
+  return config;
+}

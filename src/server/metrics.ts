@@ -1,0 +1,148 @@
+/**
+ * Prometheus metrics shared by the server front ends (HTTP and RESP).
+ *
+ * One registry per process: request counters and latencies are recorded by
+ * the front ends as requests finish; the per-actor series are filled at
+ * scrape time from the public `Cluster` API (`members()` and `stats()`).
+ *
+ * Series:
+ * - `ringkv_requests_total{front_end, operation, outcome}` (counter). `outcome`
+ *   is `ok`, `not_found`, or an error code in lower case (`quorum_not_reached`,
+ *   `invalid_option`, …): a small, fixed set.
+ * - `ringkv_request_duration_seconds{front_end, operation}` (histogram).
+ * - `ringkv_actor_up{actor, zone}` (gauge): 1 when the actor's thread is up.
+ * - `ringkv_actor_keys{actor}` (gauge): keys the actor stores (tombstones included).
+ * - `ringkv_actor_pending_ops{actor}` (gauge): requests the actor is coordinating.
+ * - `ringkv_actor_coordinated_requests_total{actor, operation}` (counter; `get` or `put`, deletes count as puts).
+ * - `ringkv_actor_read_repairs_total{actor}` (counter).
+ * - `ringkv_actor_lmdb_commits_total{actor}` (counter): LMDB transactions committed.
+ * - `ringkv_actor_stats_available` (gauge): 1 when `cluster.stats()` answered for
+ *   this scrape; 0 when it failed (e.g. an actor is down) and the per-actor
+ *   stats series above were left out.
+ *
+ * The per-actor cumulative counts restart from zero when an actor restarts,
+ * which Prometheus' `rate()` handles as a counter reset.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Cluster } from '../index.js';
+
+export type FrontEnd = 'http' | 'resp';
+
+/** How long a scrape waits for `cluster.stats()` before leaving the stats series out. */
+const STATS_TIMEOUT_MS = 2000;
+
+export const registry = new Registry();
+
+/** The Content-Type of `renderMetrics`' output (Prometheus text exposition format). */
+export const metricsContentType: string = registry.contentType;
+
+const requests = new Counter({
+  name: 'ringkv_requests_total',
+  help: 'Requests served by a front end, by operation and outcome (ok, not_found, or a lower-case error code).',
+  labelNames: ['front_end', 'operation', 'outcome'] as const,
+  registers: [registry],
+});
+
+const latency = new Histogram({
+  name: 'ringkv_request_duration_seconds',
+  help: 'Time from a request arriving at a front end to its reply, by operation.',
+  labelNames: ['front_end', 'operation'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+const actorUp = new Gauge({
+  name: 'ringkv_actor_up',
+  help: 'Whether the actor is up (1) or down/stopped (0).',
+  labelNames: ['actor', 'zone'] as const,
+  registers: [registry],
+});
+
+const actorKeys = new Gauge({
+  name: 'ringkv_actor_keys',
+  help: 'Keys stored by the actor (tombstones included).',
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
+
+const actorPending = new Gauge({
+  name: 'ringkv_actor_pending_ops',
+  help: 'Requests the actor is coordinating right now.',
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
+
+const actorCoordinated = new Counter({
+  name: 'ringkv_actor_coordinated_requests_total',
+  help: 'Requests the actor coordinated since it started, by operation (deletes count as puts).',
+  labelNames: ['actor', 'operation'] as const,
+  registers: [registry],
+});
+
+const actorReadRepairs = new Counter({
+  name: 'ringkv_actor_read_repairs_total',
+  help: 'Read repairs the actor sent since it started.',
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
+
+const actorCommits = new Counter({
+  name: 'ringkv_actor_lmdb_commits_total',
+  help: 'LMDB transactions the actor committed since it started (group commits).',
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
+
+const statsAvailable = new Gauge({
+  name: 'ringkv_actor_stats_available',
+  help: 'Whether cluster.stats() answered for this scrape (1) or not (0: per-actor stats series left out).',
+  registers: [registry],
+});
+
+/** Record one finished request of a front end. */
+export function recordRequest(frontEnd: FrontEnd, op: string, outcome: string, seconds: number): void {
+  requests.inc({ front_end: frontEnd, operation: op, outcome });
+  if (Number.isFinite(seconds) && seconds >= 0) latency.observe({ front_end: frontEnd, operation: op }, seconds);
+}
+
+type StatsSnapshot = Awaited<ReturnType<Cluster['stats']>>;
+
+/** `cluster.stats()`, or null when it fails or takes longer than `timeoutMs`. */
+export async function statsOrNull(cluster: Cluster, timeoutMs = STATS_TIMEOUT_MS): Promise<StatsSnapshot | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      cluster.stats(),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutMs);
+        timer.unref();
+      }),
+    ]);
+  } catch {
+    return null;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/** Fill the per-actor series from `cluster` and render the whole registry in Prometheus text format. */
+export async function renderMetrics(cluster: Cluster): Promise<string> {
+  const stats = await statsOrNull(cluster);
+  const members = cluster.members();
+  // Everything below up to registry.metrics() is synchronous, so concurrent scrapes cannot interleave.
+  for (const m of [actorUp, actorKeys, actorPending, actorCoordinated, actorReadRepairs, actorCommits]) m.reset();
+  for (const m of members) actorUp.set({ actor: String(m.id), zone: m.zone }, m.status === 'up' ? 1 : 0);
+  statsAvailable.set(stats === null ? 0 : 1);
+  if (stats !== null) {
+    for (const s of stats) {
+      const actor = String(s.id);
+      actorKeys.set({ actor }, s.keys);
+      actorPending.set({ actor }, s.pendingOps);
+      actorCoordinated.inc({ actor, operation: 'get' }, s.coordinatedGets);
+      actorCoordinated.inc({ actor, operation: 'put' }, s.coordinatedPuts);
+      actorReadRepairs.inc({ actor }, s.readRepairs);
+      actorCommits.inc({ actor }, s.commits);
+    }
+  }
+  return registry.metrics();
+}

@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Cluster } from '../../cluster/cluster.js';
+import { dispatch, type ClientState, type Reply, type ServerContext } from './commands.js';
+import { RespParser, type RespLimits } from './parser.js';
+import { ReplyWriter } from './reply.js';
+
+export interface RespServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** null: no password; every client is authenticated. */
+  readonly password: string | null;
+  readonly maxClients: number;
+  /** Replies a client may have pending before its socket stops being read. */
+  readonly maxPipelineDepth: number;
+  readonly limits: RespLimits;
+}
+
+/** Redis's limits for clients that have not authenticated yet (networking.c). */
+const UNAUTHENTICATED_LIMITS = { maxArgs: 10, maxBulkBytes: 16 * 1024 } as const;
+
+interface Slot {
+  reply: Reply | null;
+}
+
+/**
+ * One client connection: parse what arrives, run commands (most are
+ * asynchronous cluster requests), and write replies strictly in request
+ * order, coalesced into one socket write per turn.
+ */
+class Connection {
+  private readonly parser: RespParser;
+  private readonly writer = new ReplyWriter(2);
+  private readonly slots: Slot[] = [];
+  private flushScheduled = false;
+  private closing = false;
+  private paused = false;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly state: ClientState,
+    private readonly ctx: ServerContext,
+    private readonly options: RespServerOptions,
+    private readonly onClose: () => void,
+  ) {
+    this.parser = new RespParser(this.limitsFor(state.authenticated));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => undefined); // a reset connection only ends itself
+    socket.on('close', () => {
+      this.closing = true;
+      this.onClose();
+    });
+    socket.on('drain', () => this.maybeResume());
+  }
+
+  private limitsFor(authenticated: boolean): RespLimits {
+    const l = this.options.limits;
+    return authenticated ? l : { ...l, maxArgs: Math.min(l.maxArgs, UNAUTHENTICATED_LIMITS.maxArgs), maxBulkBytes: Math.min(l.maxBulkBytes, UNAUTHENTICATED_LIMITS.maxBulkBytes) };
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    const { commands, error } = this.parser.feed(chunk);
+    for (const args of commands) {
+      if (this.closing) break;
+      if (args.length === 0) continue;
+      const name = args[0]!.toString('latin1').toLowerCase();
+      // Redis: a request that looks like HTTP on the RESP port is a cross-protocol attack.
+      if (name === 'post' || name === 'host:') {
+        console.error(`ringkv: possible security attack: ${name.toUpperCase()} on the Redis port from ${this.state.remote}; connection closed`);
+        this.closing = true;
+        this.flush();
+        this.socket.destroy();
+        return;
+      }
+      const wasAuthenticated = this.state.authenticated;
+      this.enqueue(dispatch(this.ctx, this.state, args));
+      if (!wasAuthenticated && this.state.authenticated) this.parser.setLimits(this.limitsFor(true));
+      if (this.state.closeAfterReply) {
+        this.closing = true;
+        break;
+      }
+    }
+    if (error !== undefined) {
+      this.ctx.counters.protocolErrors++;
+      this.enqueue((w) => w.error(`ERR ${error}`));
+      this.closing = true;
+    }
+    if (this.slots.length >= this.options.maxPipelineDepth && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    this.scheduleFlush();
+  }
+
+  private enqueue(r: Reply | Promise<Reply>): void {
+    if (typeof r === 'function') {
+      this.slots.push({ reply: r });
+      return;
+    }
+    const slot: Slot = { reply: null };
+    this.slots.push(slot);
+    r.then((reply) => {
+      slot.reply = reply;
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Write every reply whose turn has come; end the connection after the last one when closing. */
+  private flush(): void {
+    let n = 0;
+    while (n < this.slots.length && this.slots[n]!.reply !== null) {
+      this.slots[n]!.reply!(this.writer);
+      n++;
+    }
+    if (n > 0) {
+      this.slots.splice(0, n);
+      if (!this.socket.destroyed) this.socket.write(this.writer.take());
+    }
+    if (this.closing && this.slots.length === 0 && !this.socket.destroyed) this.socket.end();
+    this.maybeResume();
+  }
+
+  private maybeResume(): void {
+    if (this.paused && this.slots.length < this.options.maxPipelineDepth / 2 && this.socket.writableLength < 1024 * 1024) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
+
+export interface RespServer {
+  readonly port: number;
+  /** Stop accepting, let in-flight commands answer, close every connection. */
+  close(): Promise<void>;
+}
+
+export async function startRespServer(cluster: Cluster, options: RespServerOptions): Promise<RespServer> {
+  const clients = new Map<number, ClientState>();
+  const sockets = new Set<Socket>();
+  let nextId = 1;
+  let port = options.port;
+  const ctx: ServerContext = {
+    cluster,
+    passwordDigest: options.password === null ? null : createHash('sha256').update(options.password).digest(),
+    startedAtMs: Date.now(),
+    port: () => port,
+    clients: () => clients,
+    counters: { commands: 0, getsWithSiblings: 0, rejectedConnections: 0, protocolErrors: 0 },
+  };
+  const server: Server = createServer((socket) => {
+    if (clients.size >= options.maxClients) {
+      ctx.counters.rejectedConnections++;
+      socket.end('-ERR max number of clients reached\r\n');
+      return;
+    }
+    const state: ClientState = {
+      id: nextId++,
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      connectedAtMs: Date.now(),
+      name: null,
+      authenticated: options.password === null,
+      protocol: 2,
+      r: undefined,
+      w: undefined,
+      closeAfterReply: false,
+    };
+    clients.set(state.id, state);
+    sockets.add(socket);
+    new Connection(socket, state, ctx, options, () => {
+      clients.delete(state.id);
+      sockets.delete(socket);
+    });
+  });
+  server.maxConnections = options.maxClients + 16; // room to send the "max clients" error
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address !== null && typeof address === 'object') port = address.port;
+  return {
+    port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Give in-flight replies a moment, then end every connection.
+      await new Promise((r) => setTimeout(r, 50));
+      for (const s of sockets) s.end();
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+      for (const s of sockets) s.destroy();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { Cluster } from '../cluster/cluster.js';
+import type { Consistency } from '../cluster/options.js';
+import type { ServerConfig } from './config.js';
+import { startHttpServer } from './http/server.js';
+import { startRespServer } from './resp/server.js';
+
+export interface RunningServer {
+  readonly cluster: Cluster;
+  readonly respPort: number;
+  readonly httpPort: number;
+  /** Graceful: stop accepting, finish in-flight requests, close every LMDB env. */
+  stop(): Promise<void>;
+}
+
+/** Start the cluster on config.dataDir and serve it over RESP and HTTP. */
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const cluster = await Cluster.start({
+    dataDir: config.dataDir,
+    ...(config.actors !== undefined ? { actors: config.actors } : {}),
+    ...(config.n !== undefined ? { n: config.n } : {}),
+    ...(config.r !== undefined ? { r: config.r as Consistency } : {}),
+    ...(config.w !== undefined ? { w: config.w as Consistency } : {}),
+    ...(config.sync !== undefined ? { sync: config.sync } : {}),
+  });
+  let resp: Awaited<ReturnType<typeof startRespServer>> | undefined;
+  let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  try {
+    resp = await startRespServer(cluster, {
+      host: config.host,
+      port: config.port,
+      password: config.password,
+      maxClients: config.maxClients,
+      maxPipelineDepth: 4096,
+      limits: {
+        // a pair is at most maxPairBytes; leave room for the command around it
+        maxBulkBytes: cluster.options.maxPairBytes + 1024,
+        maxArgs: 1024 * 1024,
+        maxInlineBytes: 64 * 1024,
+        maxQueryBufferBytes: 64 * 1024 * 1024,
+      },
+    });
+    http = await startHttpServer(cluster, {
+      host: config.host,
+      port: config.httpPort,
+      allowedHosts: [config.host, 'localhost', '127.0.0.1', '[::1]'],
+      bodyLimitBytes: cluster.options.maxPairBytes + 1024,
+    });
+  } catch (err) {
+    await resp?.close();
+    await cluster.close();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    cluster,
+    respPort: resp.port,
+    httpPort: http.port,
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all([resp!.close(), http!.close()]);
+        await cluster.close();
+      })();
+      return stopping;
+    },
+  };
+}

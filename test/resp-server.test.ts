@@ -1,0 +1,267 @@
+import test, { type ExecutionContext } from 'ava';
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import type { Cluster } from '../src/index.js';
+import { startRespServer, type RespServer } from '../src/server/resp/server.js';
+import { startCluster } from './helpers.js';
+
+const run = promisify(execFile);
+
+const LIMITS = { maxBulkBytes: 11 * 1024, maxArgs: 1024 * 1024, maxInlineBytes: 64 * 1024, maxQueryBufferBytes: 64 * 1024 * 1024 };
+
+async function serve(t: ExecutionContext, options: { password?: string; cluster?: Cluster } = {}): Promise<{ cluster: Cluster; server: RespServer }> {
+  const cluster = options.cluster ?? (await startCluster(t, { actors: 3 }));
+  const server = await startRespServer(cluster, { host: '127.0.0.1', port: 0, password: options.password ?? null, maxClients: 100, maxPipelineDepth: 4096, limits: LIMITS });
+  t.teardown(() => server.close());
+  return { cluster, server };
+}
+
+function client(t: ExecutionContext, port: number, extra: Record<string, unknown> = {}): Redis {
+  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 3, ...extra });
+  t.teardown(() => r.disconnect());
+  return r;
+}
+
+/** Send raw bytes, collect everything the server sends until it closes the connection (or timeoutMs). */
+function raw(port: number, bytes: string | Buffer, timeoutMs = 3000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: false });
+    }, timeoutMs);
+    s.on('data', (c) => chunks.push(c));
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed: true });
+    });
+    s.on('error', () => undefined);
+    s.write(bytes);
+  });
+}
+
+test.serial('ioredis: strings, binary values, DEL, EXISTS, MGET, MSET, SET NX/XX/GET', async (t) => {
+  const { server } = await serve(t);
+  const r = client(t, server.port);
+  t.is(await r.ping(), 'PONG');
+  t.is(await r.echo('hi'), 'hi');
+  t.is(await r.set('a', 'alpha'), 'OK');
+  t.is(await r.get('a'), 'alpha');
+  const bin = Buffer.from([0, 255, 13, 10, 1]);
+  await r.set(Buffer.from('bin\r\nkey'), bin);
+  t.deepEqual(await r.getBuffer(Buffer.from('bin\r\nkey')), bin);
+  t.is(await r.get('missing'), null);
+  t.is(await r.mset('m1', 'one', 'm2', 'two'), 'OK');
+  t.deepEqual(await r.mget('m1', 'missing', 'm2'), ['one', null, 'two']);
+  t.is(await r.exists('m1', 'm2', 'missing'), 2);
+  t.is(await r.del('m1', 'missing'), 1);
+  t.is(await r.exists('m1'), 0);
+  t.is(await r.set('a', 'nope', 'NX'), null);
+  t.is(await r.set('fresh', 'yes', 'NX'), 'OK');
+  t.is(await r.set('absent', 'x', 'XX'), null);
+  t.is(await r.set('a', 'beta', 'XX', 'GET'), 'alpha');
+  t.is(await r.get('a'), 'beta');
+  t.is(await r.select(0), 'OK');
+  await t.throwsAsync(r.select(1), { message: /DB index is out of range/ });
+  await t.throwsAsync(r.set('k', 'v', 'EX', 10), { message: /expiry/ });
+  t.true((await r.dbsize()) >= 3);
+  t.is(await r.client('SETNAME', 'tester'), 'OK');
+  t.is(await r.client('GETNAME'), 'tester');
+  t.regex(String(await r.info('ringkv_ring')), /n:3/);
+});
+
+test.serial('pipelines are answered in order', async (t) => {
+  const { server } = await serve(t);
+  const r = client(t, server.port);
+  const p = r.pipeline();
+  for (let i = 0; i < 2000; i++) {
+    p.set(`p${i}`, `v${i}`);
+    p.get(`p${i}`);
+    if (i % 100 === 0) p.ping();
+  }
+  const res = (await p.exec())!;
+  let k = 0;
+  for (let i = 0; i < 2000; i++) {
+    t.deepEqual(res[k++], [null, 'OK']);
+    t.deepEqual(res[k++], [null, `v${i}`]);
+    if (i % 100 === 0) t.deepEqual(res[k++], [null, 'PONG']);
+  }
+});
+
+test.serial('siblings: GET shows the newest, RINGKV.GETALL all of them with a context that resolves them', async (t) => {
+  const { server } = await serve(t);
+  const r = client(t, server.port);
+  const ctx = (await r.call('RINGKV.PUT', 'doc', 'v0')) as string;
+  await r.call('RINGKV.PUT', 'doc', 'left', 'CONTEXT', ctx);
+  await new Promise((res) => setTimeout(res, 3));
+  await r.call('RINGKV.PUT', 'doc', 'right', 'CONTEXT', ctx);
+  t.is(await r.get('doc'), 'right', 'the newest sibling');
+  const [context, ...values] = (await r.call('RINGKV.GETALL', 'doc')) as string[];
+  t.deepEqual(values, ['right', 'left']);
+  t.regex(String(await r.info('ringkv_quorum')), /gets_with_siblings:1/);
+  await r.call('RINGKV.PUT', 'doc', 'merged', 'CONTEXT', context!);
+  t.deepEqual(await r.call('RINGKV.GETALL', 'doc'), [((await r.call('RINGKV.GETALL', 'doc')) as string[])[0], 'merged']);
+  // a plain SET is a blind write: it becomes a sibling rather than silently replacing
+  await r.set('doc', 'blind');
+  t.is(((await r.call('RINGKV.GETALL', 'doc')) as string[]).length, 3);
+  const delCtx = (await r.call('RINGKV.DEL', 'doc', 'CONTEXT', ((await r.call('RINGKV.GETALL', 'doc')) as string[])[0]!)) as string;
+  t.true(delCtx.length > 0);
+  t.is(await r.get('doc'), null);
+  // RESP3: the reply carries an attribute saying how many siblings there were
+  const base = (await r.call('RINGKV.PUT', 'two', 'a')) as string;
+  await r.call('RINGKV.PUT', 'two', 'b', 'CONTEXT', base);
+  await r.call('RINGKV.PUT', 'two', 'c', 'CONTEXT', base);
+  const text = (await raw(server.port, 'HELLO 3\r\nGET two\r\nQUIT\r\n')).text;
+  t.regex(text, /\|1\r\n\$8\r\nsiblings\r\n:2\r\n\$1\r\n[bc]\r\n/);
+});
+
+test.serial('per-connection consistency and its validation', async (t) => {
+  const { server } = await serve(t);
+  const r = client(t, server.port);
+  t.is(await r.call('RINGKV.CONSISTENCY', 'R', '3', 'W', 'all'), 'OK');
+  await r.set('c', '1');
+  t.is(await r.get('c'), '1');
+  await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'R', '4'), { message: /impossible with n=3/ });
+  await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'STRICT', 'no'), { message: /sloppy quorums are not available/ });
+  await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'Q', '1'), { message: /syntax error/ });
+});
+
+test.serial('SCAN with MATCH and COUNT walks the whole ring', async (t) => {
+  const { server } = await serve(t);
+  const r = client(t, server.port);
+  const p = r.pipeline();
+  for (let i = 0; i < 300; i++) p.set(i % 3 === 0 ? `user:${i}` : `other:${i}`, 'x');
+  await p.exec();
+  const seen = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', 'user:*', 'COUNT', 50);
+    for (const k of keys) seen.add(k);
+    cursor = next;
+  } while (cursor !== '0');
+  t.is(seen.size, 100);
+  for (const k of seen) t.true(k.startsWith('user:'));
+  await t.throwsAsync(r.scan('abc'), { message: /invalid cursor/ });
+});
+
+test.serial('errors: unknown command, wrong arity, oversized value (nothing stored)', async (t) => {
+  const { server } = await serve(t);
+  const r = client(t, server.port);
+  await t.throwsAsync(r.call('NOSUCH', 'a', 'b'), { message: "ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b'" });
+  await t.throwsAsync(r.call('GET'), { message: "ERR wrong number of arguments for 'get' command" });
+  await t.throwsAsync(r.call('GET', 'a', 'b'), { message: "ERR wrong number of arguments for 'get' command" });
+  await t.throwsAsync(r.set('big', Buffer.alloc(10 * 1024)), { message: /over the limit/ });
+  t.is(await r.get('big'), null);
+  t.is(await r.ping(), 'PONG', 'the connection still works');
+});
+
+test.serial('malformed RESP gets a Redis protocol error, earlier pipelined replies are still sent, the connection closes, others are untouched', async (t) => {
+  const { server } = await serve(t);
+  const other = client(t, server.port);
+  await other.set('safe', 'kept');
+  const cases: [string, RegExp][] = [
+    ['*3000000000\r\n', /-ERR Protocol error: invalid multibulk length\r\n$/],
+    ['*1\r\nfoo\r\n', /-ERR Protocol error: expected '\$', got 'f'\r\n$/],
+    ['*1\r\n$-10\r\n', /-ERR Protocol error: invalid bulk length\r\n$/],
+    ['*1\r\n$2000000000\r\n', /-ERR Protocol error: invalid bulk length\r\n$/],
+    ['*20000000000000000000\r\n', /-ERR Protocol error: (invalid multibulk length|too big mbulk count string)\r\n$/],
+    ['SET "unbalanced x\r\n', /-ERR Protocol error: unbalanced quotes in request\r\n$/],
+  ];
+  for (const [bytes, expected] of cases) {
+    const { text, closed } = await raw(server.port, `PING\r\n*2\r\n$3\r\nGET\r\n$4\r\nsafe\r\n${bytes}`);
+    t.true(text.startsWith('+PONG\r\n$4\r\nkept\r\n'), JSON.stringify(text));
+    t.regex(text, expected);
+    t.true(closed, `closed after ${JSON.stringify(bytes)}`);
+  }
+  const inline = await raw(server.port, 'A'.repeat(70 * 1024));
+  t.regex(inline.text, /Protocol error: too big inline request/);
+  t.true(inline.closed);
+  t.is(await other.get('safe'), 'kept');
+});
+
+test.serial('a connection that starts like HTTP is closed as an attack', async (t) => {
+  const { server } = await serve(t);
+  for (const req of ['POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n']) {
+    const { closed } = await raw(server.port, req);
+    t.true(closed);
+  }
+});
+
+test.serial('with a password every command but AUTH/HELLO/QUIT is refused until authenticated; unauthenticated limits are tight', async (t) => {
+  const { server } = await serve(t, { password: 's3cret' });
+  const refused = await raw(server.port, 'GET a\r\nPING\r\nQUIT\r\n');
+  t.is(refused.text, '-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n+OK\r\n');
+  const wrong = await raw(server.port, 'AUTH nope\r\nQUIT\r\n');
+  t.regex(wrong.text, /^-WRONGPASS/);
+  const big = await raw(server.port, '*20\r\n');
+  t.regex(big.text, /invalid multibulk length/);
+  const bulk = await raw(server.port, '*2\r\n$4\r\nAUTH\r\n$20000\r\n');
+  t.regex(bulk.text, /invalid bulk length/);
+  const r = client(t, server.port, { password: 's3cret' });
+  t.is(await r.set('a', 'b'), 'OK');
+  const hello = await raw(server.port, 'HELLO 3 AUTH default s3cret\r\nGET a\r\nQUIT\r\n');
+  t.regex(hello.text, /^%7\r\n/);
+  t.regex(hello.text, /\$1\r\nb\r\n\+OK\r\n$/);
+});
+
+test.serial('redis-cli (scripted and interactive) and redis-benchmark work against ringkv', async (t) => {
+  const { server } = await serve(t);
+  const port = String(server.port);
+  const cli = (...args: string[]) => run('redis-cli', ['-p', port, ...args], { timeout: 30_000 });
+  t.is((await cli('SET', 'greeting', 'hello world')).stdout.trim(), 'OK');
+  t.is((await cli('GET', 'greeting')).stdout.trim(), 'hello world');
+  t.is((await cli('--raw', 'RINGKV.GETALL', 'greeting')).stdout.trim().split('\n').length, 2);
+  // interactive mode: commands on stdin, as a person would type them
+  const interactive = await new Promise<string>((resolve, reject) => {
+    const child = execFile('redis-cli', ['-p', port], { timeout: 30_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    child.stdin!.end('PING\nSET x 1\nGET x\nDBSIZE\n');
+  });
+  t.regex(interactive, /PONG[\s\S]*OK[\s\S]*1/);
+  const bench = await run('redis-benchmark', ['-p', port, '-t', 'set,get,mset', '-n', '3000', '-P', '16', '-q'], { timeout: 120_000 });
+  t.regex(bench.stdout, /SET: [0-9.]+ requests per second/);
+  t.regex(bench.stdout, /GET: [0-9.]+ requests per second/);
+  t.regex(bench.stdout, /MSET \(10 keys\): [0-9.]+ requests per second/);
+  t.is((await cli('GET', 'greeting')).stdout.trim(), 'hello world');
+});
+
+test.serial('ioredis reconnects after the server restarts on the same port', async (t) => {
+  const cluster = await startCluster(t, { actors: 3 });
+  const first = await startRespServer(cluster, { host: '127.0.0.1', port: 0, password: null, maxClients: 100, maxPipelineDepth: 4096, limits: LIMITS });
+  const port = first.port;
+  const r = client(t, port, { retryStrategy: () => 50 });
+  await r.set('k', 'before');
+  await first.close();
+  const second = await startRespServer(cluster, { host: '127.0.0.1', port, password: null, maxClients: 100, maxPipelineDepth: 4096, limits: LIMITS });
+  t.teardown(() => second.close());
+  t.is(await r.get('k'), 'before');
+  await r.set('k', 'after');
+  t.is(await r.get('k'), 'after');
+});
+
+test.serial('thousands of idle connections and clients vanishing mid-request do not hurt others', async (t) => {
+  const { server } = await serve(t);
+  const idle = await Promise.all(
+    Array.from({ length: 90 }, () => new Promise<import('node:net').Socket>((resolve) => {
+      const s = connect(server.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => undefined);
+    })),
+  );
+  t.teardown(() => idle.forEach((s) => s.destroy()));
+  for (let i = 0; i < 20; i++) {
+    const s = connect(server.port, '127.0.0.1');
+    s.on('error', () => undefined);
+    s.write('*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$100\r\nabc'); // the rest never comes
+    s.destroy();
+  }
+  const extra = await raw(server.port, 'PING\r\n', 500);
+  t.regex(extra.text, /max number of clients reached|PONG/);
+  idle.slice(0, 10).forEach((s) => s.destroy());
+  await new Promise((r) => setTimeout(r, 100));
+  const r = client(t, server.port);
+  await r.set('fine', 'yes');
+  t.is(await r.get('fine'), 'yes');
+  t.is(await r.get('half'), null);
+});
