@@ -442,3 +442,18 @@ test.serial('scan visits every live key exactly once with a cursor over the whol
   await t.throwsAsync(c.scan(-1), { instanceOf: InvalidOptionError });
   await t.throwsAsync(c.scan(0, { count: 0 }), { instanceOf: InvalidOptionError });
 });
+
+test.serial('overwrite: a write that supersedes whatever the coordinator holds, without reading first', async (t) => {
+  const c = await startCluster(t);
+  const base = await c.put('ow', 'v0');
+  await c.put('ow', 'a', { context: base.context });
+  await c.put('ow', 'b', { context: base.context });
+  t.is((await c.get('ow', { r: 'all' })).values.length, 2);
+  await c.put('ow', 'replaced', { overwrite: true, w: 'all' });
+  t.deepEqual((await c.get('ow', { r: 'all' })).values, ['replaced']);
+  for (let i = 0; i < 200; i++) await c.put('hot', `v${i}`, { overwrite: true });
+  t.deepEqual((await c.get('hot')).values, ['v199'], 'repeated overwrites never pile up siblings');
+  await c.delete('hot', { overwrite: true });
+  t.false((await c.get('hot')).found);
+  await t.throwsAsync(c.put('ow', 'x', { overwrite: 'yes' as never }), { instanceOf: InvalidOptionError });
+});

@@ -263,6 +263,8 @@ export class PartitionActor implements ActorControl {
     const key = ringKey(m.key, m.position);
     const stored = this.store.get(key);
     const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
+    // An overwrite acts as if the client had read what this replica holds.
+    if (m.overwrite) context = dvv.mergeVV(context, dvv.join(local));
     const sibling: Sibling = { kind: m.kind, timestampMs: Math.floor(this.clock.now()), writer: this.id, data: m.data };
     let next = dvv.update(dvv.fromContext(context, sibling), local, this.id, compareSiblings);
     if (this.config.lastWriteWins) next = dvv.lww(next, newerSibling);

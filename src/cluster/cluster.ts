@@ -31,6 +31,12 @@ export interface PutOptions {
   readonly w?: Consistency;
   /** The context of a previous get: this write supersedes what that read saw. */
   readonly context?: string;
+  /**
+   * Supersede every version the coordinating replica holds, without reading
+   * first (what a Redis SET means). Versions it has not seen — writes
+   * concurrent with this one elsewhere — still become siblings.
+   */
+  readonly overwrite?: boolean;
   readonly timeoutMs?: number;
 }
 
@@ -178,7 +184,8 @@ export class Cluster {
 
   private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
     this.assertOpen();
-    checkRequestOptions(options, ['w', 'timeoutMs', 'context']);
+    checkRequestOptions(options, ['w', 'timeoutMs', 'context', 'overwrite']);
+    if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new InvalidOptionError('overwrite must be a boolean');
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
     const { kind, data } = operation === 'delete' ? { kind: ValueKind.Tombstone, data: new Uint8Array(0) } : encodeValue(value);
     checkPairSize(keyBytes, data, this.options.maxPairBytes);
@@ -194,7 +201,7 @@ export class Cluster {
       }
     }
     const position = ringPosition(keyBytes);
-    const reply = await this.send(operation, w, timeoutMs, position, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs }));
+    const reply = await this.send(operation, w, timeoutMs, position, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite: options.overwrite === true }));
     if (reply.type !== MsgType.PutOk) throw new Error('internal: unexpected reply');
     return { context: contextOfEncodedVV(reply.context) };
   }

@@ -44,6 +44,8 @@ export interface ClientPut {
   readonly context: Uint8Array;
   readonly w: number;
   readonly timeoutMs: number;
+  /** Supersede every version the coordinator holds, as if the client had read them (a Redis SET). */
+  readonly overwrite: boolean;
 }
 export interface ClientGet {
   readonly type: MsgType.ClientGet;
@@ -143,7 +145,7 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
   w.u8(m.type);
   switch (m.type) {
     case MsgType.ClientPut:
-      w.varint(m.req).bytes(m.key).u32(m.position).u8(m.kind).bytes(m.data).bytes(m.context).varint(m.w).varint(m.timeoutMs);
+      w.varint(m.req).bytes(m.key).u32(m.position).u8(m.kind).bytes(m.data).bytes(m.context).varint(m.w).varint(m.timeoutMs).u8(m.overwrite ? 1 : 0);
       return;
     case MsgType.ClientGet:
       w.varint(m.req).bytes(m.key).u32(m.position).varint(m.r).varint(m.timeoutMs);
@@ -186,7 +188,7 @@ function decodeOne(r: ByteReader): Message {
   const type = r.u8();
   switch (type) {
     case MsgType.ClientPut:
-      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), kind: r.u8(), data: r.bytes(), context: r.bytes(), w: r.varint(), timeoutMs: r.varint() };
+      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), kind: r.u8(), data: r.bytes(), context: r.bytes(), w: r.varint(), timeoutMs: r.varint(), overwrite: r.u8() === 1 };
     case MsgType.ClientGet:
       return { type, req: r.varint(), key: r.bytes(), position: r.u32(), r: r.varint(), timeoutMs: r.varint() };
     case MsgType.PutOk:

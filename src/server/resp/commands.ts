@@ -303,8 +303,8 @@ const COMMANDS: Record<string, Command> = {
       }
       const key = a[1]!;
       if (!nx && !xx && !get) {
-        // A blind write, as Redis SET is: it supersedes nothing, so concurrent SETs become siblings (GET shows the newest).
-        await ctx.cluster.put(key, a[2]!, { w: client.w });
+        // Redis SET replaces the value: supersede what the coordinating replica holds (no read round trip).
+        await ctx.cluster.put(key, a[2]!, { w: client.w, overwrite: true });
         return OK;
       }
       // NX/XX/GET read first and write with what they read: not atomic across clients (document), but never a blind overwrite.
@@ -345,7 +345,7 @@ const COMMANDS: Record<string, Command> = {
       if (a.length % 2 !== 1) return err("ERR wrong number of arguments for 'mset' command");
       // Each pair is its own replicated write (not atomic as in Redis): the reply waits for all of them.
       const writes: Promise<unknown>[] = [];
-      for (let i = 1; i < a.length; i += 2) writes.push(ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w }));
+      for (let i = 1; i < a.length; i += 2) writes.push(ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w, overwrite: true }));
       await Promise.all(writes);
       return OK;
     },

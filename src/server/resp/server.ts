@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Cluster } from '../../cluster/cluster.js';
 import { dispatch, type ClientState, type Reply, type ServerContext } from './commands.js';
-import { RespParser, type RespLimits } from './parser.js';
+import { RESP_ERRORS, RespParser, type FeedResult, type RespLimits } from './parser.js';
+
+const EMPTY = Buffer.alloc(0);
 import { ReplyWriter } from './reply.js';
 
 export interface RespServerOptions {
@@ -15,9 +17,6 @@ export interface RespServerOptions {
   readonly maxPipelineDepth: number;
   readonly limits: RespLimits;
 }
-
-/** Redis's limits for clients that have not authenticated yet (networking.c). */
-const UNAUTHENTICATED_LIMITS = { maxArgs: 10, maxBulkBytes: 16 * 1024 } as const;
 
 interface Slot {
   reply: Reply | null;
@@ -54,14 +53,33 @@ class Connection {
     socket.on('drain', () => this.maybeResume());
   }
 
+  /** Unauthenticated clients get Redis's tight caps (10 arguments, 16 KiB bulks, 1 MiB buffered). */
   private limitsFor(authenticated: boolean): RespLimits {
-    const l = this.options.limits;
-    return authenticated ? l : { ...l, maxArgs: Math.min(l.maxArgs, UNAUTHENTICATED_LIMITS.maxArgs), maxBulkBytes: Math.min(l.maxBulkBytes, UNAUTHENTICATED_LIMITS.maxBulkBytes) };
+    return authenticated ? this.options.limits : { ...this.options.limits, authRequired: true };
   }
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
-    const { commands, error } = this.parser.feed(chunk);
+    if (this.state.authenticated) {
+      this.handle(this.parser.feed(chunk));
+    } else {
+      // One command at a time until AUTH succeeds, so that the commands after a
+      // pipelined AUTH are parsed under the authenticated limits (as Redis does).
+      let result = this.parser.feed(chunk, 1);
+      for (;;) {
+        this.handle(result);
+        if (this.closing || (result.commands.length === 0 && this.parser.unparsedBytes === 0) || result.error !== undefined) break;
+        result = this.parser.feed(EMPTY, this.state.authenticated ? Infinity : 1);
+      }
+    }
+    if (this.slots.length >= this.options.maxPipelineDepth && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    this.scheduleFlush();
+  }
+
+  private handle({ commands, error }: FeedResult): void {
     for (const args of commands) {
       if (this.closing) break;
       if (args.length === 0) continue;
@@ -82,16 +100,13 @@ class Connection {
         break;
       }
     }
-    if (error !== undefined) {
+    if (error !== undefined && !this.closing) {
       this.ctx.counters.protocolErrors++;
-      this.enqueue((w) => w.error(`ERR ${error}`));
+      // Redis closes a client over its query buffer limit without a reply; every other protocol error is answered first.
+      if (error !== RESP_ERRORS.queryBufferLimit) this.enqueue((w) => w.error(`ERR ${error}`));
+      else console.error(`ringkv: ${error} (${this.state.remote})`);
       this.closing = true;
     }
-    if (this.slots.length >= this.options.maxPipelineDepth && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
-    this.scheduleFlush();
   }
 
   private enqueue(r: Reply | Promise<Reply>): void {

@@ -1,0 +1,91 @@
+import test from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { InvalidOptionError } from '../src/index.js';
+import { fromEnv, fromFile, resolveServerConfig } from '../src/server/config.js';
+import { tempDir } from './helpers.js';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+test('config: flags beat environment beat the config file beat defaults, and everything is validated', (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'ringkv.json');
+  writeFileSync(file, JSON.stringify({ port: 7000, httpPort: 7001, dataDir: '/from/file', n: 3 }));
+  const c = resolveServerConfig(fromFile(file), fromEnv({ RINGKV_PORT: '7100', RINGKV_DATA_DIR: '/from/env' }), { port: '7200' });
+  t.is(c.port, 7200);
+  t.is(c.dataDir, '/from/env');
+  t.is(c.httpPort, 7001);
+  t.is(c.n, 3);
+  t.is(c.host, '127.0.0.1');
+  t.is(resolveServerConfig().dataDir, './data');
+  t.throws(() => resolveServerConfig({ port: 'eighty' }), { instanceOf: InvalidOptionError, message: /port must be a port number/ });
+  t.throws(() => resolveServerConfig({ host: '0.0.0.0' }), { instanceOf: InvalidOptionError, message: /refusing to listen on non-loopback/ });
+  t.is(resolveServerConfig({ host: '0.0.0.0', password: 'pw' }).host, '0.0.0.0');
+  t.is(resolveServerConfig({ host: '0.0.0.0', forceNonLoopback: true }).host, '0.0.0.0');
+  t.throws(() => resolveServerConfig({ r: 'most' }), { instanceOf: InvalidOptionError });
+  t.throws(() => resolveServerConfig({ sync: 'sometimes' }), { instanceOf: InvalidOptionError });
+  writeFileSync(file, JSON.stringify({ prot: 1 }));
+  t.throws(() => fromFile(file), { instanceOf: InvalidOptionError, message: /unknown setting 'prot'/ });
+  writeFileSync(file, '{ nope');
+  t.throws(() => fromFile(file), { instanceOf: InvalidOptionError });
+});
+
+test('every command has --help', async (t) => {
+  for (const cmd of [[], ['start'], ['get'], ['put'], ['del'], ['status']]) {
+    const { stdout } = await run(process.execPath, [CLI, ...cmd, '--help']);
+    t.regex(stdout, /Usage: ringkv/);
+  }
+  const { stdout } = await run(process.execPath, [CLI, 'start', '--help']);
+  for (const flag of ['--data-dir', '--port', '--http-port', '--host', '--actors', '--n', '--r', '--w', '--password']) t.true(stdout.includes(flag), flag);
+});
+
+test('a bad setting stops start with a clear message', async (t) => {
+  const err = await t.throwsAsync(run(process.execPath, [CLI, 'start', '--host', '0.0.0.0', '--data-dir', tempDir(t)]));
+  t.regex(String((err as { stderr?: string }).stderr), /refusing to listen on non-loopback address 0.0.0.0 without a password/);
+});
+
+test.serial('ringkv start serves RESP and HTTP; get/put/del/status talk to it; SIGTERM stops cleanly and a restart serves what was acknowledged', async (t) => {
+  const dataDir = tempDir(t);
+  const start = async (): Promise<{ child: ReturnType<typeof spawn>; port: number; httpPort: number; output: () => string }> => {
+    const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--actors', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.teardown(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += String(d)));
+    child.stderr.on('data', (d) => (out += String(d)));
+    for (let i = 0; i < 300 && !/http:/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    const port = Number(/redis-cli -p ([0-9]+)/.exec(out)?.[1]);
+    const httpPort = Number(/http:\/\/127\.0\.0\.1:([0-9]+)/.exec(out)?.[1]);
+    t.true(port > 0 && httpPort > 0, out);
+    return { child, port, httpPort, output: () => out };
+  };
+  const stop = async (child: ReturnType<typeof spawn>): Promise<number | null> => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    return exited;
+  };
+  const first = await start();
+  const cli = (...args: string[]) => run(process.execPath, [CLI, ...args, '--port', String(first.port)]);
+  t.regex((await cli('put', 'greeting', 'hello')).stdout, /context: \S+/);
+  t.is((await cli('get', 'greeting')).stdout.trim(), 'hello');
+  const status = (await cli('status')).stdout;
+  t.regex(status, /ringkv healthy: 3\/3 actors up, n=3/);
+  t.regex(status, /zone/);
+  const http = await fetch(`http://127.0.0.1:${first.httpPort}/kv/greeting`);
+  t.is(await http.text(), 'hello');
+  t.regex((await cli('del', 'greeting')).stdout, /deleted 1/);
+  await cli('put', 'kept', 'forever');
+  t.is(await stop(first.child), 0);
+  t.regex(first.output(), /stopped cleanly/);
+  const second = await start();
+  const again = await run(process.execPath, [CLI, 'get', 'kept', '--port', String(second.port)]);
+  t.is(again.stdout.trim(), 'forever');
+  const gone = await t.throwsAsync(run(process.execPath, [CLI, 'get', 'greeting', '--port', String(second.port)]));
+  t.regex(String((gone as { stdout?: string }).stdout), /not found/);
+  t.is(await stop(second.child), 0);
+});
