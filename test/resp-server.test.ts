@@ -159,6 +159,11 @@ test.serial('errors: unknown command, wrong arity, oversized value (nothing stor
   await t.throwsAsync(r.set('big', Buffer.alloc(10 * 1024)), { message: /over the limit/ });
   t.is(await r.get('big'), null);
   t.is(await r.ping(), 'PONG', 'the connection still works');
+  const { renderMetrics } = await import('../src/server/metrics.js');
+  const { cluster } = await serve(t);
+  const text = await renderMetrics(cluster);
+  t.regex(text, /ringkv_requests_total\{front_end="resp",operation="set",outcome="pair_too_large"\} [1-9]/);
+  t.regex(text, /ringkv_request_duration_seconds_count\{front_end="resp",operation="ping"\} [1-9]/);
 });
 
 test.serial('malformed RESP gets a Redis protocol error, earlier pipelined replies are still sent, the connection closes, others are untouched', async (t) => {
@@ -279,4 +284,41 @@ test.serial('beyond maxClients a new connection gets an error and is closed; exi
   t.is(extra.text, '-ERR max number of clients reached\r\n');
   t.true(extra.closed);
   t.is(await a.ping(), 'PONG');
+});
+
+test.serial('property: random and malformed byte streams at the RESP port never take the server down or disturb a well-behaved client', async (t) => {
+  const fc = await import('fast-check');
+  const { server } = await serve(t, { maxClients: 500 });
+  const good = client(t, server.port);
+  let round = 0;
+  // RESP-looking fragments make the fuzzer reach deep parser states, not just the first byte.
+  const fragment = fc.oneof(
+    fc.constantFrom('*', '$', '\r\n', '*1\r\n', '*2\r\n', '$3\r\nGET\r\n', '$3\r\nSET\r\n', '$-1\r\n', '*-1\r\n', '$0\r\n\r\n', '"', "'", ' ', 'PING', 'AUTH', 'QUIT\r\n', '\x00', '*99999999999\r\n', '$2147483648\r\n'),
+    fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('latin1')),
+    fc.string({ maxLength: 16 }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(fragment, { maxLength: 24 }), fc.integer({ min: 1, max: 4 }), async (parts, splits) => {
+      const bytes = Buffer.from(parts.join(''), 'latin1');
+      await new Promise<void>((resolve) => {
+        const s = connect(server.port, '127.0.0.1');
+        s.on('error', () => undefined);
+        s.on('close', () => resolve());
+        s.on('connect', async () => {
+          const step = Math.ceil(bytes.length / splits) || 1;
+          for (let i = 0; i < bytes.length; i += step) {
+            s.write(bytes.subarray(i, i + step));
+            await new Promise((r) => setImmediate(r));
+          }
+          setTimeout(() => s.destroy(), 20);
+        });
+      });
+      const key = `fuzz:${round++}`;
+      await good.set(key, key);
+      return (await good.get(key)) === key;
+    }),
+    { numRuns: 150, seed: 42 },
+  );
+  t.is(await good.ping(), 'PONG');
+  t.is(await good.dbsize() >= 150, true);
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Cluster } from '../src/index.js';
 import { ringPosition } from '../src/ring/hash.js';
 import { allocateTokens, Ring, type RingMember } from '../src/ring/ring.js';
+import { benchRedisProtocol } from './bench-redis.js';
 
 const KEYS = Number(process.env.BENCH_KEYS ?? 100_000);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 256);
@@ -140,3 +141,5 @@ console.log(` 'sync: always' fsyncs every group commit before acknowledging; raw
 const s = spreadAndMovement();
 console.log(`\nspread: 5 actors x 256 vnodes, N=3, ${fmt(SPREAD_KEYS)} keys: most loaded actor holds ${s.maxOverMean.toFixed(3)}x the mean (target <= 1.10)`);
 console.log(`movement: adding a 6th actor moves ${(s.movedFraction * 100).toFixed(2)}% of key replicas (ideal 1/6 = 16.67%, bound 1.1/6 = 18.33%); all moves go to the new actor: ${s.movedToNewOnly}`);
+
+await benchRedisProtocol();

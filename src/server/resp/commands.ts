@@ -2,6 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Cluster, GetResult } from '../../cluster/cluster.js';
 import type { Consistency } from '../../cluster/options.js';
 import { RingkvError, QuorumError, OverloadedError, TooManySiblingsError, PairTooLargeError } from '../../errors.js';
+import { recordRequest } from '../metrics.js';
 import { globMatch } from './glob.js';
 import type { ReplyWriter } from './reply.js';
 
@@ -497,10 +498,31 @@ export function dispatch(ctx: ServerContext, client: ClientState, args: Buffer[]
   if ((command.arity > 0 && args.length !== command.arity) || (command.arity < 0 && args.length < -command.arity)) {
     return err(`ERR wrong number of arguments for '${lower(name)}' command`);
   }
+  const op = lower(name);
+  const startedMs = performance.now();
+  const done = (outcome: string): void => recordRequest('resp', op, outcome, (performance.now() - startedMs) / 1000);
   try {
     const r = command.run(ctx, client, args);
-    return r instanceof Promise ? r.catch(errorReply) : r;
+    if (!(r instanceof Promise)) {
+      done('ok');
+      return r;
+    }
+    return r.then(
+      (reply) => {
+        done('ok');
+        return reply;
+      },
+      (e: unknown) => {
+        done(outcomeOf(e));
+        return errorReply(e);
+      },
+    );
   } catch (e) {
+    done(outcomeOf(e));
     return errorReply(e);
   }
+}
+
+function outcomeOf(e: unknown): string {
+  return e instanceof RingkvError ? e.code.toLowerCase() : 'internal';
 }
