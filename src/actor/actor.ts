@@ -5,7 +5,9 @@ import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
 import type { ErrorCode } from '../errors.js';
 import { Ring, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
-import { TOKENS, type Clock, type Timers } from '../runtime/services.js';
+import { TOKENS, type Clock, type Random, type Timers } from '../runtime/services.js';
+import { FailureDetector } from '../membership/failure-detector.js';
+import type { LinkFaults } from '../transport/faults.js';
 import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
 import { ActorStore, type WriteDone } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
@@ -34,6 +36,12 @@ export interface ActorConfig {
   readonly sync: 'always' | 'periodic';
   readonly syncIntervalMs: number;
   readonly maxBatchBytes: number;
+  /** How often this actor gossips its heartbeat table to a random peer. */
+  readonly gossipIntervalMs: number;
+  /** A member whose heartbeat has not advanced for this long is considered down. */
+  readonly failAfterMs: number;
+  /** Shared with the supervisor: `pause` blocks on it, `heal` wakes it early. */
+  readonly pauseSignal: SharedArrayBuffer | null;
 }
 
 export interface ActorStats {
@@ -61,6 +69,10 @@ export interface ActorControl {
   connectClient(port: MessagePort): void;
   stats(): ActorStats;
   close(): Promise<void>;
+  /** Install fault rules for this actor's outgoing links. */
+  setFaults(faults: LinkFaults): void;
+  /** Freeze this actor's thread for `ms` (no messages, no timers), as a hung process or a long GC would. */
+  pause(ms: number): void;
 }
 
 interface PendingPut {
@@ -109,6 +121,10 @@ export class PartitionActor implements ActorControl {
   private nextOp = 1;
   private closing = false;
   private readonly sweep: { cancel(): void };
+  private readonly gossip: { cancel(): void };
+  private readonly detector: FailureDetector;
+  private reportedDown = '';
+  private gossipRounds = 0;
   private coordinatedPuts = 0;
   private coordinatedGets = 0;
   private replicaWrites = 0;
@@ -120,6 +136,7 @@ export class PartitionActor implements ActorControl {
     @inject(TOKENS.transport) private readonly transport: Transport,
     @inject(TOKENS.clock) private readonly clock: Clock,
     @inject(TOKENS.timers) timers: Timers,
+    @inject(TOKENS.random) private readonly random: Random,
   ) {
     this.id = config.id;
     this.ring = Ring.build(config.members, config.n);
@@ -127,6 +144,9 @@ export class PartitionActor implements ActorControl {
     store.claim(this.id);
     transport.onMessage((from, m) => this.handleSafely(from, m));
     this.sweep = timers.setInterval(() => this.expire(), config.sweepIntervalMs);
+    // Heartbeats start at the wall clock (in µs) so a restarted actor's counter is above its old one.
+    this.detector = new FailureDetector(this.id, [...this.ring.members.keys()], config.failAfterMs, clock.monotonicMs(), Math.floor(clock.now()) * 1000);
+    this.gossip = timers.setInterval(() => this.gossipRound(), config.gossipIntervalMs);
   }
 
   // ---- control plane ----
@@ -169,6 +189,7 @@ export class PartitionActor implements ActorControl {
     if (this.closing) return;
     this.closing = true;
     this.sweep.cancel();
+    this.gossip.cancel();
     for (const [op, p] of this.ops) {
       if (!p.answered) this.fail(p.client, p.req, 'CLUSTER_CLOSED', 0, 0, 0, 'actor is shutting down');
       this.ops.delete(op);
@@ -176,6 +197,38 @@ export class PartitionActor implements ActorControl {
     this.transport.flush();
     await this.store.close();
     this.transport.close();
+  }
+
+  setFaults(faults: LinkFaults): void {
+    this.transport.setFaults(faults);
+  }
+
+  pause(ms: number): void {
+    if (this.config.pauseSignal === null) throw new Error('this actor was started without a pause signal');
+    const signal = new Int32Array(this.config.pauseSignal);
+    Atomics.wait(signal, 0, 0, ms); // the whole thread stops; heal() notifies to end it early
+    Atomics.store(signal, 0, 0);
+  }
+
+  /**
+   * One gossip round: bump our heartbeat, send the table to one random
+   * connected peer, and tell the main thread which members we now consider
+   * down (on change, and every 10 rounds in case a report was missed).
+   */
+  private gossipRound(): void {
+    const now = this.clock.monotonicMs();
+    this.detector.tick(now);
+    const peers = this.transport.peers().filter((p) => p >= 0);
+    if (peers.length > 0) {
+      const peer = peers[Math.floor(this.random.next() * peers.length)]!;
+      this.transport.send(peer, { type: MsgType.Gossip, heartbeats: this.detector.heartbeats() });
+    }
+    const down = this.detector.down(now);
+    const key = down.join(',');
+    if (key !== this.reportedDown || ++this.gossipRounds % 10 === 0) {
+      this.reportedDown = key;
+      this.transport.send(-1, { type: MsgType.MemberView, down });
+    }
   }
 
   // ---- message handling ----
@@ -220,6 +273,16 @@ export class PartitionActor implements ActorControl {
         return;
       case MsgType.ClientScan:
         return this.scan(from, m);
+      case MsgType.ClientInspect: {
+        const stored = this.store.get(ringKey(m.key, m.position));
+        this.transport.send(from, { type: MsgType.GetOk, req: m.req, clock: stored ?? EMPTY });
+        return;
+      }
+      case MsgType.Gossip:
+        this.detector.merge(m.heartbeats, this.clock.monotonicMs());
+        return;
+      case MsgType.MemberView:
+        throw new Error(`actor ${this.id}: unexpected member view from ${from}`);
       case MsgType.PutOk:
       case MsgType.GetOk:
       case MsgType.ScanOk:

@@ -31,7 +31,7 @@ export function buildActorContainer(config: ActorConfig, parent: DependencyConta
     });
   }
   if (!c.isRegistered(TOKENS.transport, true)) {
-    c.register(TOKENS.transport, { useValue: new Transport(config.id, c.resolve(TOKENS.timers), { maxBatchBytes: config.maxBatchBytes }) });
+    c.register(TOKENS.transport, { useValue: new Transport(config.id, c.resolve(TOKENS.timers), { maxBatchBytes: config.maxBatchBytes }, c.resolve(TOKENS.random)) });
   }
   c.registerSingleton(PartitionActor);
   return c;

@@ -18,6 +18,7 @@ import { ringPosition } from '../ring/hash.js';
 import { systemClock, systemTimers } from '../runtime/services.js';
 import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
 import { Supervisor, type ActorStatus } from '../supervisor/supervisor.js';
+import { clusterView } from '../membership/failure-detector.js';
 import { MsgType, type Message } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
@@ -59,6 +60,18 @@ export interface GetResult {
   readonly found: boolean;
 }
 
+/** What one replica stores for a key, as is (no quorum, no reconciliation). */
+export interface ReplicaView {
+  readonly actor: number;
+  readonly status: ActorStatus;
+  /** null when the actor could not be asked (down) or did not answer. */
+  readonly found: boolean | null;
+  /** Every stored version, tombstones included, newest first. */
+  readonly versions: { value: Value | null; deleted: boolean; timestampMs: number; writer: number }[];
+  /** The causal context of what this replica holds ('' when nothing). */
+  readonly context: string;
+}
+
 export interface MemberInfo {
   readonly id: number;
   readonly zone: string;
@@ -90,6 +103,9 @@ export class Cluster {
   private readonly transport: Transport;
   private readonly supervisor: Supervisor;
   private readonly pending = new Map<number, PendingRequest>();
+  /** Each live actor's latest gossip verdict: the members it considers down. */
+  private readonly views = new Map<number, readonly number[]>();
+  private gossipDown = new Set<number>();
   private nextReq = 1;
   private closed = false;
   private readonly sweeper: { cancel(): void };
@@ -100,7 +116,7 @@ export class Cluster {
     readonly ring: Ring,
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
-    this.transport.onMessage((_from, m) => this.onReply(m));
+    this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
     this.supervisor = new Supervisor(this.transport, () => undefined);
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
   }
@@ -145,6 +161,9 @@ export class Cluster {
       sync: o.sync,
       syncIntervalMs: o.syncIntervalMs,
       maxBatchBytes: o.maxBatchBytes,
+      gossipIntervalMs: o.gossipIntervalMs,
+      failAfterMs: o.failAfterMs,
+      pauseSignal: new SharedArrayBuffer(4),
     };
   }
 
@@ -215,7 +234,7 @@ export class Cluster {
   /** Route to the first live actor of the key's preference list, which coordinates the request. */
   private send(operation: PendingRequest['operation'], needed: number, timeoutMs: number, position: number, build: (req: number) => Message): Promise<Message> {
     const pref = this.ring.preferenceList(position);
-    const coordinator = pref.find((id) => this.supervisor.status(id) === 'up');
+    const coordinator = pref.find((id) => this.isUp(id)) ?? pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
     return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
   }
@@ -229,6 +248,26 @@ export class Cluster {
       this.pending.set(req, { operation, needed, replicas, deadlineMs: systemClock.monotonicMs() + timeoutMs + COORDINATOR_GRACE_MS, resolve, reject });
       this.transport.send(coordinator, build(req));
     });
+  }
+
+  private onMemberView(from: number, down: readonly number[]): void {
+    this.views.set(from, down);
+    this.recomputeView();
+  }
+
+  private recomputeView(): void {
+    const live = new Map([...this.views].filter(([id]) => this.supervisor.status(id) === 'up'));
+    this.gossipDown = clusterView(live, [...this.ring.members.keys()]);
+  }
+
+  /** Up as the cluster sees it: its thread runs (supervisor) and the gossip majority hears its heartbeat. */
+  private isUp(id: number): boolean {
+    return this.supervisor.status(id) === 'up' && !this.gossipDown.has(id);
+  }
+
+  private statusOf(id: number): ActorStatus {
+    const s = this.supervisor.status(id);
+    return s === 'up' && this.gossipDown.has(id) ? 'down' : s;
   }
 
   private onReply(m: Message): void {
@@ -249,13 +288,19 @@ export class Cluster {
     }
   }
 
-  /** Fault injection (the failure issue extends this with pause, partition, drop, delay, wipe). */
+  /**
+   * Fault injection. Every fault acts in the one transport all actor
+   * messages pass through (or on an actor's thread as a whole): coordinators,
+   * gossip and repair only ever see lost, late or unanswered messages.
+   */
   readonly faults = {
     /** End actor `id`'s thread abruptly; its data stays on disk. */
     kill: async (id: number): Promise<void> => {
       this.assertOpen();
       this.assertActor(id);
+      this.views.delete(id);
       await this.supervisor.kill(id);
+      this.recomputeView();
     },
     /** Bring a killed actor back from its data directory. */
     restart: async (id: number): Promise<void> => {
@@ -263,10 +308,96 @@ export class Cluster {
       this.assertActor(id);
       await this.supervisor.restart(id);
     },
+    /** Freeze actor `id` for `ms` (no messages, no timers, no gossip); it is not told. */
+    pause: (id: number, ms: number): void => {
+      this.assertOpen();
+      this.assertActor(id);
+      if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw new InvalidOptionError(`pause ms must be an integer in 1..3600000, got ${String(ms)}`);
+      this.supervisor.pause(id, ms);
+    },
+    /** Cut every link between the two groups, both ways. */
+    partition: async (groupA: readonly number[], groupB: readonly number[]): Promise<void> => {
+      this.assertOpen();
+      for (const id of [...groupA, ...groupB]) this.assertActor(id);
+      if (groupA.some((id) => groupB.includes(id))) throw new InvalidOptionError('partition groups must not overlap');
+      const cut = async (from: number, others: readonly number[]): Promise<void> => {
+        const f = this.supervisor.faultsOf(from);
+        await this.supervisor.setFaults(from, { ...f, blocked: [...new Set([...f.blocked, ...others])] });
+      };
+      for (const a of groupA) await cut(a, groupB);
+      for (const b of groupB) await cut(b, groupA);
+    },
+    /** Lose `fraction` (0..1) of the messages `from` sends to `to`. */
+    drop: async (from: number, to: number, fraction: number): Promise<void> => {
+      this.assertOpen();
+      this.assertActor(from);
+      this.assertActor(to);
+      if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) throw new InvalidOptionError(`drop fraction must be in 0..1, got ${String(fraction)}`);
+      const f = this.supervisor.faultsOf(from);
+      await this.supervisor.setFaults(from, { ...f, drop: [...f.drop.filter(([p]) => p !== to), [to, fraction]] });
+    },
+    /** Deliver the messages `from` sends to `to` `ms` late. */
+    delay: async (from: number, to: number, ms: number): Promise<void> => {
+      this.assertOpen();
+      this.assertActor(from);
+      this.assertActor(to);
+      if (!Number.isInteger(ms) || ms < 0 || ms > 600_000) throw new InvalidOptionError(`delay ms must be an integer in 0..600000, got ${String(ms)}`);
+      const f = this.supervisor.faultsOf(from);
+      await this.supervisor.setFaults(from, { ...f, delayMs: [...f.delayMs.filter(([p]) => p !== to), [to, ms]] });
+    },
+    /** Restore every link and wake every paused actor (killed actors stay down until restarted). */
+    heal: async (): Promise<void> => {
+      this.assertOpen();
+      await this.supervisor.heal();
+    },
+    /** A permanent disk loss: the actor restarts with an empty data directory. */
+    wipe: async (id: number): Promise<void> => {
+      this.assertOpen();
+      this.assertActor(id);
+      this.views.delete(id);
+      await this.supervisor.kill(id);
+      rmSync(actorDataPath(this.options.dataDir, id), { recursive: true, force: true });
+      await this.supervisor.restart(id);
+      this.recomputeView();
+    },
   };
 
   private assertActor(id: unknown): void {
     if (typeof id !== 'number' || !this.ring.members.has(id)) throw new UnknownActorError(id);
+  }
+
+  /**
+   * What each actor of the key's preference list stores for it, read
+   * directly from each replica (no quorum, no repair): for checking
+   * convergence in tests and tools.
+   */
+  async inspect(key: Key, options: { timeoutMs?: number } = {}): Promise<ReplicaView[]> {
+    this.assertOpen();
+    checkRequestOptions(options, ['timeoutMs']);
+    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
+    const timeoutMs = this.timeout(options.timeoutMs);
+    const position = ringPosition(keyBytes);
+    const pref = this.ring.preferenceList(position);
+    return Promise.all(
+      pref.map(async (actor): Promise<ReplicaView> => {
+        const status = this.statusOf(actor);
+        if (this.supervisor.status(actor) !== 'up') return { actor, status, found: null, versions: [], context: '' };
+        try {
+          const reply = await this.sendTo(actor, 'get', 1, pref.length, timeoutMs, (req) => ({ type: MsgType.ClientInspect, req, key: keyBytes, position }));
+          if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
+          if (reply.clock.length === 0) return { actor, status, found: false, versions: [], context: '' };
+          const clock = decodeClock(reply.clock);
+          const versions = dvv
+            .values(clock)
+            .sort((a, b) => compareSiblings(b, a))
+            .map((s) => ({ value: isTombstone(s) ? null : decodeValue(s), deleted: isTombstone(s), timestampMs: s.timestampMs, writer: s.writer }));
+          return { actor, status, found: versions.some((v) => !v.deleted), versions, context: encodeContext(dvv.join(clock)) };
+        } catch (err) {
+          if (err instanceof QuorumError) return { actor, status, found: null, versions: [], context: '' };
+          throw err;
+        }
+      }),
+    );
   }
 
   /**
@@ -291,7 +422,7 @@ export class Cluster {
       const arc = this.ring.arc(index);
       // arc 0 wraps: above the last token it runs to the end of the ring
       const end = index === 0 && position > arc.end ? RING_SIZE - 1 : arc.end;
-      const owner = arc.preference.find((id) => this.supervisor.status(id) === 'up');
+      const owner = arc.preference.find((id) => this.isUp(id)) ?? arc.preference.find((id) => this.supervisor.status(id) === 'up');
       if (owner === undefined) throw new QuorumError('get', 0, 1, arc.preference.length, 'no replica of this ring range is up');
       const from = position;
       const reply = await this.sendTo(owner, 'scan', 1, arc.preference.length, timeoutMs, (req) => ({ type: MsgType.ClientScan, req, fromPosition: from, toPosition: end, limit: count - keys.length }));
@@ -310,7 +441,7 @@ export class Cluster {
       zone: m.zone,
       tokens: m.tokens.length,
       replicaShare: this.ring.replicaShare(m.id),
-      status: this.closed ? 'stopped' : this.supervisor.status(m.id),
+      status: this.closed ? 'stopped' : this.statusOf(m.id),
     }));
   }
 

@@ -51,6 +51,10 @@ export interface ClusterOptions {
   readonly sync?: 'always' | 'periodic';
   /** fsync interval for sync: 'periodic' (default 100 ms). */
   readonly syncIntervalMs?: number;
+  /** How often each actor gossips its heartbeat table to a random peer (default 100 ms). */
+  readonly gossipIntervalMs?: number;
+  /** A member whose heartbeat has not advanced for this long is considered down (default 1000 ms). */
+  readonly failAfterMs?: number;
   /** Most writes one LMDB transaction carries (group commit; default 1000). */
   readonly maxWritesPerCommit?: number;
   /** A read short of R replies after this long also asks the other replicas (default 20 ms). */
@@ -79,6 +83,8 @@ export interface ResolvedOptions {
   readonly maxBatchBytes: number;
   readonly speculativeRetryMs: number;
   readonly maxWritesPerCommit: number;
+  readonly gossipIntervalMs: number;
+  readonly failAfterMs: number;
   readonly sync: 'always' | 'periodic';
   readonly syncIntervalMs: number;
 }
@@ -116,6 +122,9 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     throw new InvalidOptionError('zones must be a non-empty array of non-empty strings (max 64 chars)');
   }
   if (o.lastWriteWins !== undefined && typeof o.lastWriteWins !== 'boolean') throw new InvalidOptionError('lastWriteWins must be a boolean');
+  const gossipIntervalMs = int('gossipIntervalMs', o.gossipIntervalMs, 100, 5, 60_000);
+  const failAfterMs = int('failAfterMs', o.failAfterMs, 1000, 10, 600_000);
+  if (failAfterMs < 3 * gossipIntervalMs) throw new InvalidOptionError(`failAfterMs (${failAfterMs}) must be at least 3 gossip rounds (3 x gossipIntervalMs = ${3 * gossipIntervalMs})`);
   const maxPairBytes = int('maxPairBytes', o.maxPairBytes, 10 * 1024, 16, 64 * 1024 * 1024);
   return {
     dataDir: o.dataDir,
@@ -137,6 +146,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
     cacheBytes: int('cacheBytes', o.cacheBytes, 8 * 1024 * 1024, 0, 2 ** 40),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
+    gossipIntervalMs,
+    failAfterMs,
     sync: syncMode(o.sync),
     syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
     maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),

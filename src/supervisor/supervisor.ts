@@ -3,6 +3,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ActorConfig, ActorControl, ActorStats } from '../actor/actor.js';
 import type { Transport } from '../transport/transport.js';
+import { NO_FAULTS, type LinkFaults } from '../transport/faults.js';
 
 export type ActorStatus = 'up' | 'down' | 'stopped';
 
@@ -23,6 +24,8 @@ const ACTOR_ENTRY = new URL('../../workers/actor.js', import.meta.url);
  */
 export class Supervisor {
   private readonly actors = new Map<number, ActorHandle>();
+  /** Fault rules per actor, kept so that a restarted actor gets them again. */
+  private readonly faults = new Map<number, LinkFaults>();
 
   constructor(
     private readonly clientTransport: Transport,
@@ -89,6 +92,40 @@ export class Supervisor {
       if (other.config.id !== id && other.status === 'up') await this.link(id, other.config.id);
     }
     await this.linkClient(id);
+    const faults = this.faults.get(id);
+    if (faults !== undefined) await this.handle(id).control.setFaults(faults);
+  }
+
+  /** Replace actor `id`'s outgoing fault rules (kept across its restarts). */
+  async setFaults(id: number, faults: LinkFaults): Promise<void> {
+    this.faults.set(id, faults);
+    const h = this.handle(id);
+    if (h.status === 'up') await h.control.setFaults(faults);
+  }
+
+  faultsOf(id: number): LinkFaults {
+    return this.faults.get(id) ?? NO_FAULTS;
+  }
+
+  /** Freeze actor `id`'s thread for `ms`; it is not told and cannot answer meanwhile. */
+  pause(id: number, ms: number): void {
+    const h = this.handle(id);
+    if (h.status !== 'up') return;
+    // Not awaited: the call returns only when the pause ends.
+    h.control.pause(ms).catch(() => undefined);
+  }
+
+  /** Wake every paused actor and clear every fault rule. */
+  async heal(): Promise<void> {
+    for (const h of this.actors.values()) {
+      if (h.config.pauseSignal !== null) {
+        const signal = new Int32Array(h.config.pauseSignal);
+        Atomics.store(signal, 0, 1);
+        Atomics.notify(signal, 0);
+      }
+    }
+    this.faults.clear();
+    await Promise.all([...this.actors.values()].filter((h) => h.status === 'up').map((h) => h.control.setFaults(NO_FAULTS)));
   }
 
   private handle(id: number): ActorHandle {

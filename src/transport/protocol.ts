@@ -31,6 +31,12 @@ export const enum MsgType {
   ClientScan = 11,
   /** actor → main: the keys found and where the next scan starts. */
   ScanOk = 12,
+  /** actor → random peer: my membership table (heartbeat counters). */
+  Gossip = 13,
+  /** actor → main: the members this actor currently considers down. */
+  MemberView = 14,
+  /** main → actor: send what you store for this key, as is (replied with GetOk). */
+  ClientInspect = 15,
 }
 
 export interface ClientPut {
@@ -120,7 +126,23 @@ export interface ScanOk {
   readonly nextPosition: number;
 }
 
-export type Message = ClientPut | ClientGet | PutOk | GetOk | Fail | Replicate | ReplicateAck | Read | ReadReply | Repair | ClientScan | ScanOk;
+export interface Gossip {
+  readonly type: MsgType.Gossip;
+  /** [actor id, heartbeat counter] pairs. */
+  readonly heartbeats: readonly (readonly [number, number])[];
+}
+export interface MemberView {
+  readonly type: MsgType.MemberView;
+  readonly down: readonly number[];
+}
+export interface ClientInspect {
+  readonly type: MsgType.ClientInspect;
+  readonly req: number;
+  readonly key: Uint8Array;
+  readonly position: number;
+}
+
+export type Message = ClientPut | ClientGet | PutOk | GetOk | Fail | Replicate | ReplicateAck | Read | ReadReply | Repair | ClientScan | ScanOk | Gossip | MemberView | ClientInspect;
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'QUORUM_NOT_REACHED',
@@ -181,6 +203,17 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
       w.varint(m.req).varint(m.nextPosition).varint(m.keys.length);
       for (const k of m.keys) w.bytes(k);
       return;
+    case MsgType.Gossip:
+      w.varint(m.heartbeats.length);
+      for (const [id, hb] of m.heartbeats) w.varint(id).varint(hb);
+      return;
+    case MsgType.MemberView:
+      w.varint(m.down.length);
+      for (const id of m.down) w.varint(id);
+      return;
+    case MsgType.ClientInspect:
+      w.varint(m.req).bytes(m.key).u32(m.position);
+      return;
   }
 }
 
@@ -222,6 +255,22 @@ function decodeOne(r: ByteReader): Message {
       for (let i = 0; i < n; i++) keys.push(r.bytes());
       return { type, req, keys, nextPosition };
     }
+    case MsgType.Gossip: {
+      const n = r.varint();
+      if (n > r.remaining) throw new CorruptDataError(`gossip claims ${n} members in ${r.remaining} bytes`);
+      const heartbeats: [number, number][] = [];
+      for (let i = 0; i < n; i++) heartbeats.push([r.varint(), r.varint()]);
+      return { type, heartbeats };
+    }
+    case MsgType.MemberView: {
+      const n = r.varint();
+      if (n > r.remaining) throw new CorruptDataError(`member view claims ${n} members in ${r.remaining} bytes`);
+      const down: number[] = [];
+      for (let i = 0; i < n; i++) down.push(r.varint());
+      return { type, down };
+    }
+    case MsgType.ClientInspect:
+      return { type, req: r.varint(), key: r.bytes(), position: r.u32() };
     default:
       throw new CorruptDataError(`unknown message type ${type}`);
   }

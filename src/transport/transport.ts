@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { ByteWriter } from '../encoding/bytes.js';
-import type { Timers } from '../runtime/services.js';
+import type { Random, Timers } from '../runtime/services.js';
+import { decide, isEmpty, NO_FAULTS, type LinkFaults } from './faults.js';
 import { decodeBatch, encodeMessage, type Message } from './protocol.js';
 
 /** Link id of the main thread (actors are 0, 1, 2, ...). */
@@ -9,6 +10,8 @@ export const MAIN_THREAD = -1;
 export interface TransportOptions {
   /** A link's pending batch is posted as soon as it reaches this size, without waiting for the tick. */
   readonly maxBatchBytes: number;
+  /** Messages held back by an injected delay at once; beyond it they are dropped (and counted). */
+  readonly maxDelayedMessages?: number;
 }
 
 export interface TransportMetrics {
@@ -19,6 +22,10 @@ export interface TransportMetrics {
   bytesSent: number;
   /** Messages addressed to a peer with no link (unknown, or not connected). */
   undeliverable: number;
+  /** Messages lost to injected faults (partition, drop, delay overflow). */
+  dropped: number;
+  /** Messages delivered late by an injected delay. */
+  delayed: number;
 }
 
 interface Link {
@@ -41,13 +48,25 @@ export class Transport {
   private handler: (from: number, m: Message) => void = () => {
     throw new Error('transport: no message handler installed');
   };
-  readonly metrics: TransportMetrics = { messagesSent: 0, messagesReceived: 0, batchesSent: 0, batchesReceived: 0, bytesSent: 0, undeliverable: 0 };
+  readonly metrics: TransportMetrics = { messagesSent: 0, messagesReceived: 0, batchesSent: 0, batchesReceived: 0, bytesSent: 0, undeliverable: 0, dropped: 0, delayed: 0 };
+  private faults: LinkFaults = NO_FAULTS;
+  private delayedNow = 0;
 
   constructor(
     readonly selfId: number,
     private readonly timers: Timers,
     private readonly options: TransportOptions,
+    private readonly random: Random = { next: () => Math.random() },
   ) {}
+
+  /**
+   * Install fault rules for this endpoint's outgoing actor links (the main
+   * thread's client link is never faulted). Fault injection lives here and
+   * nowhere else: coordinators, gossip and repair see only lost or late messages.
+   */
+  setFaults(faults: LinkFaults): void {
+    this.faults = faults;
+  }
 
   onMessage(handler: (from: number, m: Message) => void): void {
     this.handler = handler;
@@ -77,8 +96,32 @@ export class Transport {
     return this.links.has(peer);
   }
 
-  /** Queue a message for `peer`; false when there is no link to it. */
+  /** Queue a message for `peer`; false when there is no link to it. A message lost to a fault still returns true, as on a network. */
   send(peer: number, m: Message): boolean {
+    if (peer >= 0 && this.faults !== NO_FAULTS && !isEmpty(this.faults)) {
+      const d = decide(this.faults, peer, () => this.random.next());
+      if (d.kind === 'drop') {
+        this.metrics.dropped++;
+        return this.links.has(peer);
+      }
+      if (d.kind === 'delay') {
+        if (this.delayedNow >= (this.options.maxDelayedMessages ?? 100_000)) {
+          this.metrics.dropped++;
+          return this.links.has(peer);
+        }
+        this.delayedNow++;
+        this.metrics.delayed++;
+        this.timers.setTimeout(() => {
+          this.delayedNow--;
+          this.deliver(peer, m);
+        }, d.ms);
+        return this.links.has(peer);
+      }
+    }
+    return this.deliver(peer, m);
+  }
+
+  private deliver(peer: number, m: Message): boolean {
     const link = this.links.get(peer);
     if (link === undefined) {
       this.metrics.undeliverable++;

@@ -1,0 +1,108 @@
+import test, { type ExecutionContext } from 'ava';
+import { readdirSync } from 'node:fs';
+import { Cluster, InvalidOptionError, QuorumError, UnknownActorError } from '../src/index.js';
+import { ringPosition } from '../src/ring/hash.js';
+import { startCluster } from './helpers.js';
+
+const FAST_GOSSIP = { gossipIntervalMs: 25, failAfterMs: 400 };
+
+async function until(t: ExecutionContext, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await check()) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.fail(`timed out waiting for: ${what}`);
+  return -1;
+}
+
+function keyWithPreference(c: Cluster, pref: readonly number[]): string {
+  for (let i = 0; ; i++) {
+    const k = `probe-${i}`;
+    if (c.ring.preferenceList(ringPosition(Buffer.from(k))).join() === pref.join()) return k;
+  }
+}
+
+const status = (c: Cluster, id: number) => c.members().find((m) => m.id === id)!.status;
+
+test.serial('a paused actor is marked down by gossip and up again after the pause; others keep serving', async (t) => {
+  const c = await startCluster(t, FAST_GOSSIP);
+  c.faults.pause(2, 2500);
+  const detectedMs = await until(t, 'actor 2 down', () => status(c, 2) === 'down');
+  t.true(detectedMs < 2000, `detected after ${detectedMs} ms`);
+  // requests keep succeeding: routing skips the paused coordinator, W=2/R=2 need only two replicas
+  for (let i = 0; i < 50; i++) await c.put(`during-pause-${i}`, i);
+  for (let i = 0; i < 50; i++) t.deepEqual((await c.get(`during-pause-${i}`)).values, [i]);
+  await until(t, 'actor 2 up again', () => status(c, 2) === 'up', 6000);
+  t.true(c.members().every((m) => m.status === 'up'));
+});
+
+test.serial('a partitioned actor is detected; quorums across the cut fail with counts; heal restores everything', async (t) => {
+  const c = await startCluster(t, { ...FAST_GOSSIP, timeoutMs: 400 });
+  const pref = c.ring.preferenceList(c.ring.arc(3).end);
+  const key = keyWithPreference(c, pref);
+  const isolated = pref[2]!;
+  await c.faults.partition([isolated], [0, 1, 2, 3, 4].filter((id) => id !== isolated));
+  await until(t, 'isolated actor down', () => status(c, isolated) === 'down');
+  t.is(c.members().filter((m) => m.status === 'down').length, 1, 'only the isolated actor is down');
+  const err = await t.throwsAsync(c.put(key, 'x', { w: 'all' }), { instanceOf: QuorumError });
+  t.is(err?.answered, 2);
+  t.is(err?.needed, 3);
+  await c.put(key, 'majority', { w: 2 });
+  const views = await c.inspect(key);
+  t.deepEqual(
+    views.filter((v) => v.actor !== isolated).map((v) => v.versions[0]?.value),
+    ['majority', 'majority'],
+  );
+  t.false(views.find((v) => v.actor === isolated)!.found ?? false, 'the isolated replica never got it');
+  await c.faults.heal();
+  await until(t, 'everyone up', () => c.members().every((m) => m.status === 'up'));
+  await c.put(key, 'after-heal', { w: 'all', context: (await c.get(key)).context });
+  t.deepEqual((await c.inspect(key)).map((v) => v.versions.map((x) => x.value)), [['after-heal'], ['after-heal'], ['after-heal']]);
+});
+
+test.serial('drop loses messages on one link; read repair fixes the stale replica; inspect shows each replica', async (t) => {
+  const c = await startCluster(t, { timeoutMs: 400 });
+  const pref = c.ring.preferenceList(c.ring.arc(11).end);
+  const key = keyWithPreference(c, pref);
+  const [coordinator, , victim] = pref as [number, number, number];
+  await c.faults.drop(coordinator, victim, 1);
+  await t.throwsAsync(c.put(key, 'v1', { w: 'all' }), { instanceOf: QuorumError });
+  const before = await c.inspect(key);
+  t.deepEqual(before.map((v) => v.actor), [...pref]);
+  t.is(before.find((v) => v.actor === victim)!.found, false);
+  t.is(before.find((v) => v.actor === coordinator)!.versions[0]!.value, 'v1');
+  await c.faults.heal();
+  t.deepEqual((await c.get(key, { r: 'all' })).values, ['v1']);
+  await until(t, 'read repair reached the victim', async () => (await c.inspect(key)).every((v) => v.found === true));
+  await t.throwsAsync(c.faults.drop(coordinator, victim, 1.5), { instanceOf: InvalidOptionError });
+  await t.throwsAsync(c.faults.drop(coordinator, 42, 0.5), { instanceOf: UnknownActorError });
+});
+
+test.serial('delay makes one link slow; a W=1 write does not wait for it', async (t) => {
+  const c = await startCluster(t);
+  const pref = c.ring.preferenceList(c.ring.arc(5).end);
+  const key = keyWithPreference(c, pref);
+  await c.faults.delay(pref[0]!, pref[2]!, 400);
+  await c.faults.delay(pref[0]!, pref[1]!, 400);
+  let start = Date.now();
+  await c.put(key, 'fast', { w: 1 });
+  t.true(Date.now() - start < 300, `W=1 took ${Date.now() - start} ms`);
+  start = Date.now();
+  await c.put(key, 'slow', { w: 'all', context: (await c.get(key, { r: 1 })).context });
+  t.true(Date.now() - start >= 380, `W=all took ${Date.now() - start} ms`);
+  await c.faults.heal();
+});
+
+test.serial('wipe: the actor restarts with an empty data directory; reads repair what they touch', async (t) => {
+  const c = await startCluster(t);
+  await Promise.all(Array.from({ length: 300 }, (_, i) => c.put(`w${i}`, i, { w: 'all' })));
+  const victim = 1;
+  const keysBefore = (await c.stats()).find((s) => s.id === victim)!.keys;
+  t.true(keysBefore > 100);
+  await c.faults.wipe(victim);
+  t.is((await c.stats()).find((s) => s.id === victim)!.keys, 0);
+  t.true(readdirSync(c.options.dataDir + '/actors').includes(String(victim)));
+  for (let i = 0; i < 300; i++) t.deepEqual((await c.get(`w${i}`, { r: 'all' })).values, [i]);
+  await until(t, 'read repair refilled the wiped actor', async () => (await c.stats()).find((s) => s.id === victim)!.keys === keysBefore);
+});
