@@ -200,11 +200,11 @@ test.serial('bad keys, values, contexts and options are refused with typed error
 
 test.serial('a quorum that cannot be reached fails at the deadline saying how many replicas answered', async (t) => {
   const c = await startCluster(t, { timeoutMs: 300 });
-  // find a key whose preference list is [x, y, z], then kill y and z
+  // find a key whose preference list is [x, y, z]; x's messages to y and z are lost (they look alive)
   const pref = c.ring.preferenceList(c.ring.arc(0).end);
   const key = await findKeyWithPreference(c, pref);
-  await c.faults.kill(pref[1]!);
-  await c.faults.kill(pref[2]!);
+  await c.faults.drop(pref[0]!, pref[1]!, 1);
+  await c.faults.drop(pref[0]!, pref[2]!, 1);
   const err = await t.throwsAsync(c.put(key, 'v', { w: 2 }), { instanceOf: QuorumError });
   t.is(err?.answered, 1);
   t.is(err?.needed, 2);
@@ -213,10 +213,27 @@ test.serial('a quorum that cannot be reached fails at the deadline saying how ma
   const rerr = await t.throwsAsync(c.get(key, { r: 3 }), { instanceOf: QuorumError });
   t.is(rerr?.answered, 1);
   t.is(rerr?.needed, 3);
-  // W=1 still works with one replica alive, and R=1 reads it
+  // W=1 and R=1 are answered by the coordinator alone
   await c.put(key, 'one', { w: 1 });
   t.true((await c.get(key, { r: 1 })).values.includes('one'));
+});
+
+test.serial('strict mode with two replicas down refuses W=2 at once and writes nothing', async (t) => {
+  const c = await startCluster(t, { strict: true });
+  const pref = c.ring.preferenceList(c.ring.arc(0).end);
+  const key = await findKeyWithPreference(c, pref);
+  await c.faults.kill(pref[1]!);
+  await c.faults.kill(pref[2]!);
+  const err = await t.throwsAsync(c.put(key, 'v', { w: 2 }), { instanceOf: QuorumError });
+  t.is(err?.needed, 2);
+  t.regex(err!.message, /strict: only 1 of the key's 3 replicas are up/);
+  t.false((await c.get(key, { r: 1 })).found, 'nothing was written');
+  t.deepEqual((await c.inspect(key)).filter((v) => v.found === true), []);
   t.is(c.members().filter((m) => m.status === 'down').length, 2);
+  // a non-strict write of the same key takes sloppy substitutes instead
+  await c.put(key, 'sloppy', { w: 2, strict: false });
+  const views = await c.inspect(key);
+  t.true(views.some((v) => v.role === 'hint' && v.versions[0]?.value === 'sloppy'));
 });
 
 async function findKeyWithPreference(c: Cluster, pref: readonly number[]): Promise<string> {

@@ -45,11 +45,13 @@ test.serial('a partitioned actor is detected; quorums across the cut fail with c
   await c.faults.partition([isolated], [0, 1, 2, 3, 4].filter((id) => id !== isolated));
   await until(t, 'isolated actor down', () => status(c, isolated) === 'down');
   t.is(c.members().filter((m) => m.status === 'down').length, 1, 'only the isolated actor is down');
-  const err = await t.throwsAsync(c.put(key, 'x', { w: 'all' }), { instanceOf: QuorumError });
-  t.is(err?.answered, 2);
+  // strict: only the key's own replicas count, and only two of them are reachable
+  const err = await t.throwsAsync(c.put(key, 'x', { w: 'all', strict: true }), { instanceOf: QuorumError });
   t.is(err?.needed, 3);
+  t.regex(err!.message, /only 2 of the key's 3 replicas are up/);
+  t.false((await c.get(key, { r: 2 })).found, 'the refused strict write left nothing');
   await c.put(key, 'majority', { w: 2 });
-  const views = await c.inspect(key);
+  const views = (await c.inspect(key)).filter((v) => v.role === 'replica');
   t.deepEqual(
     views.filter((v) => v.actor !== isolated).map((v) => v.versions[0]?.value),
     ['majority', 'majority'],
@@ -58,7 +60,8 @@ test.serial('a partitioned actor is detected; quorums across the cut fail with c
   await c.faults.heal();
   await until(t, 'everyone up', () => c.members().every((m) => m.status === 'up'));
   await c.put(key, 'after-heal', { w: 'all', context: (await c.get(key)).context });
-  t.deepEqual((await c.inspect(key)).map((v) => v.versions.map((x) => x.value)), [['after-heal'], ['after-heal'], ['after-heal']]);
+  const replicas = (await c.inspect(key)).filter((v) => v.role === 'replica');
+  t.deepEqual(replicas.map((v) => v.versions.map((x) => x.value)), [['after-heal'], ['after-heal'], ['after-heal']]);
 });
 
 test.serial('drop loses messages on one link; read repair fixes the stale replica; inspect shows each replica', async (t) => {
@@ -68,13 +71,13 @@ test.serial('drop loses messages on one link; read repair fixes the stale replic
   const [coordinator, , victim] = pref as [number, number, number];
   await c.faults.drop(coordinator, victim, 1);
   await t.throwsAsync(c.put(key, 'v1', { w: 'all' }), { instanceOf: QuorumError });
-  const before = await c.inspect(key);
+  const before = (await c.inspect(key)).filter((v) => v.role === 'replica');
   t.deepEqual(before.map((v) => v.actor), [...pref]);
   t.is(before.find((v) => v.actor === victim)!.found, false);
   t.is(before.find((v) => v.actor === coordinator)!.versions[0]!.value, 'v1');
   await c.faults.heal();
   t.deepEqual((await c.get(key, { r: 'all' })).values, ['v1']);
-  await until(t, 'read repair reached the victim', async () => (await c.inspect(key)).every((v) => v.found === true));
+  await until(t, 'read repair reached the victim', async () => (await c.inspect(key)).filter((v) => v.role === 'replica').every((v) => v.found === true));
   await t.throwsAsync(c.faults.drop(coordinator, victim, 1.5), { instanceOf: InvalidOptionError });
   await t.throwsAsync(c.faults.drop(coordinator, 42, 0.5), { instanceOf: UnknownActorError });
 });

@@ -42,6 +42,13 @@ export interface ActorConfig {
   readonly failAfterMs: number;
   /** Shared with the supervisor: `pause` blocks on it, `heal` wakes it early. */
   readonly pauseSignal: SharedArrayBuffer | null;
+  /** Hints this actor holds at most; a sloppy write beyond it is refused (and counted as dropped). */
+  readonly maxHints: number;
+  /** Hints older than this are dropped (and counted): anti-entropy repairs what they carried. */
+  readonly maxHintAgeMs: number;
+  /** How often hints for owners that are back are handed off, and how many per round. */
+  readonly handoffIntervalMs: number;
+  readonly maxHintsPerHandoff: number;
 }
 
 export interface ActorStats {
@@ -53,6 +60,13 @@ export interface ActorStats {
   readonly coordinatedGets: number;
   readonly replicaWrites: number;
   readonly readRepairs: number;
+  /** Hints held now, ever stored, handed off to their owner, and dropped (store full or too old). */
+  readonly hintsPending: number;
+  readonly hintsStored: number;
+  readonly hintsHandedOff: number;
+  readonly hintsDropped: number;
+  /** Writes this actor coordinated that went to a sloppy substitute. */
+  readonly sloppyWrites: number;
   /** LMDB transactions committed, and the writes they carried (group commit). */
   readonly commits: number;
   readonly committedWrites: number;
@@ -71,6 +85,8 @@ export interface ActorControl {
   close(): Promise<void>;
   /** Install fault rules for this actor's outgoing links. */
   setFaults(faults: LinkFaults): void;
+  /** The supervisor saw `peer`'s thread end: treat it as down at once (the fast path before gossip notices). */
+  peerDown(peer: number): void;
   /** Freeze this actor's thread for `ms` (no messages, no timers), as a hung process or a long GC would. */
   pause(ms: number): void;
 }
@@ -105,7 +121,9 @@ interface PendingGet {
 type PendingOp = PendingPut | PendingGet;
 
 const EMPTY = new Uint8Array(0);
-const IGNORE: WriteDone = () => undefined; // read repairs: best effort, anti-entropy catches the rest
+const IGNORE: WriteDone = () => undefined;
+/** A stored hint: 8-byte creation time (ms, big-endian double), then the clock. */
+const HINT_HEADER_BYTES = 8; // read repairs: best effort, anti-entropy catches the rest
 
 /**
  * A partition-owner actor: it stores the replicas of the keys whose
@@ -124,6 +142,16 @@ export class PartitionActor implements ActorControl {
   private readonly gossip: { cancel(): void };
   private readonly detector: FailureDetector;
   private reportedDown = '';
+  /** Peers this actor's failure detector considers down (refreshed every gossip round). */
+  private downPeers = new Set<number>();
+  private readonly handoff: { cancel(): void };
+  /** Handoffs in flight: op → the hint sent and its exact bytes (deleted only if unchanged when acked). */
+  private readonly handoffs = new Map<number, { hintKey: Buffer; bytes: Buffer }>();
+  private hintsStored = 0;
+  private hintsHandedOff = 0;
+  private hintsDropped = 0;
+  private sloppyWrites = 0;
+  private handoffWaits = 0;
   private gossipRounds = 0;
   private coordinatedPuts = 0;
   private coordinatedGets = 0;
@@ -147,6 +175,7 @@ export class PartitionActor implements ActorControl {
     // Heartbeats start at the wall clock (in µs) so a restarted actor's counter is above its old one.
     this.detector = new FailureDetector(this.id, [...this.ring.members.keys()], config.failAfterMs, clock.monotonicMs(), Math.floor(clock.now()) * 1000);
     this.gossip = timers.setInterval(() => this.gossipRound(), config.gossipIntervalMs);
+    this.handoff = timers.setInterval(() => this.handoffRound(), config.handoffIntervalMs);
   }
 
   // ---- control plane ----
@@ -175,6 +204,11 @@ export class PartitionActor implements ActorControl {
       coordinatedGets: this.coordinatedGets,
       replicaWrites: this.replicaWrites,
       readRepairs: this.readRepairs,
+      hintsPending: this.store.hintCount(),
+      hintsStored: this.hintsStored,
+      hintsHandedOff: this.hintsHandedOff,
+      hintsDropped: this.hintsDropped,
+      sloppyWrites: this.sloppyWrites,
       commits: this.store.commits,
       committedWrites: this.store.committedWrites,
       messagesSent: t.messagesSent,
@@ -190,6 +224,7 @@ export class PartitionActor implements ActorControl {
     this.closing = true;
     this.sweep.cancel();
     this.gossip.cancel();
+    this.handoff.cancel();
     for (const [op, p] of this.ops) {
       if (!p.answered) this.fail(p.client, p.req, 'CLUSTER_CLOSED', 0, 0, 0, 'actor is shutting down');
       this.ops.delete(op);
@@ -201,6 +236,12 @@ export class PartitionActor implements ActorControl {
 
   setFaults(faults: LinkFaults): void {
     this.transport.setFaults(faults);
+  }
+
+  peerDown(peer: number): void {
+    const now = this.clock.monotonicMs();
+    this.detector.suspect(peer, now);
+    this.downPeers = new Set(this.detector.down(now));
   }
 
   pause(ms: number): void {
@@ -224,6 +265,7 @@ export class PartitionActor implements ActorControl {
       this.transport.send(peer, { type: MsgType.Gossip, heartbeats: this.detector.heartbeats() });
     }
     const down = this.detector.down(now);
+    this.downPeers = new Set(down);
     const key = down.join(',');
     if (key !== this.reportedDown || ++this.gossipRounds % 10 === 0) {
       this.reportedDown = key;
@@ -274,10 +316,22 @@ export class PartitionActor implements ActorControl {
       case MsgType.ClientScan:
         return this.scan(from, m);
       case MsgType.ClientInspect: {
-        const stored = this.store.get(ringKey(m.key, m.position));
-        this.transport.send(from, { type: MsgType.GetOk, req: m.req, clock: stored ?? EMPTY });
+        const key = ringKey(m.key, m.position);
+        const hints: [number, Uint8Array][] = [];
+        for (const owner of this.ring.members.keys()) {
+          const hint = this.store.getHint(ActorStore.hintKey(owner, key));
+          if (hint !== undefined) hints.push([owner, hint.subarray(HINT_HEADER_BYTES)]);
+        }
+        this.transport.send(from, { type: MsgType.InspectOk, req: m.req, clock: this.store.get(key) ?? EMPTY, hints });
         return;
       }
+      case MsgType.ReplicateHint:
+        this.storeHint(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.owner, m.clock, (err) => {
+          this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: err === null });
+        });
+        return;
+      case MsgType.InspectOk:
+        throw new Error(`actor ${this.id}: unexpected inspect reply from ${from}`);
       case MsgType.Gossip:
         this.detector.merge(m.heartbeats, this.clock.monotonicMs());
         return;
@@ -335,28 +389,117 @@ export class PartitionActor implements ActorControl {
     if (siblings > this.config.maxSiblings) {
       return this.fail(from, m.req, 'TOO_MANY_SIBLINGS', siblings, this.config.maxSiblings, pref.length, '');
     }
+    // Sloppy quorum (Dynamo): a preference-list actor this one sees down is
+    // replaced by the next healthy actor clockwise, which keeps the write as a
+    // hint for it. Strict requests take no substitutes, and fail at once when
+    // too few of the key's own replicas are up to make W.
+    const owners = pref.filter((id) => id === this.id || (!this.downPeers.has(id) && this.transport.isConnected(id)));
+    const hintFor = new Map<number, number>();
+    if (!m.strict && owners.length < pref.length) {
+      const walk = this.ring.walk(m.position);
+      const missing = pref.filter((id) => !owners.includes(id));
+      for (const candidate of walk) {
+        if (missing.length === 0) break;
+        if (pref.includes(candidate) || this.downPeers.has(candidate) || !this.transport.isConnected(candidate)) continue;
+        hintFor.set(candidate, missing.shift()!);
+      }
+    }
+    const targets = [...owners, ...hintFor.keys()];
+    if (targets.length < m.w) {
+      const why = m.strict ? `strict: only ${owners.length} of the key's ${pref.length} replicas are up` : `only ${targets.length} healthy actors can take it`;
+      return this.fail(from, m.req, 'QUORUM_NOT_REACHED', 0, m.w, pref.length, why);
+    }
     const bytes = encodeClock(next);
     const op = this.nextOp++;
     const pending: PendingPut = {
       kind: 'put',
       client: from,
       req: m.req,
-      quorum: new WriteQuorum(pref, m.w),
+      quorum: new WriteQuorum(targets, m.w),
       deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
       context: encodeVV(dvv.join(next)),
       answered: false,
     };
     this.ops.set(op, pending);
-    for (const replica of pref) {
+    for (const replica of owners) {
       if (replica === this.id) continue;
       if (!this.transport.send(replica, { type: MsgType.Replicate, op, key, clock: bytes })) pending.quorum.fail(replica);
     }
-    this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
+    for (const [substitute, owner] of hintFor) {
+      this.sloppyWrites++;
+      if (!this.transport.send(substitute, { type: MsgType.ReplicateHint, op, key, clock: bytes, owner })) pending.quorum.fail(substitute);
+    }
+    if (owners.includes(this.id)) {
+      this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
+    }
     this.putProgress(op, -1, true);
   }
 
   private onReplicateAck(from: number, m: ReplicateAck): void {
+    const handoff = this.handoffs.get(m.op);
+    if (handoff !== undefined) return this.handoffAcked(m.op, handoff, m.ok);
     this.putProgress(m.op, from, m.ok);
+  }
+
+  // ---- hinted handoff ----
+
+  /** Keep a write for `owner` as a durable hint, merged with any hint already held for that key. */
+  private storeHint(key: Buffer, owner: number, clockBytes: Uint8Array, done: WriteDone): void {
+    try {
+      const hintKey = ActorStore.hintKey(owner, key);
+      const existing = this.store.getHint(hintKey);
+      if (existing === undefined && this.store.hintCount() >= this.config.maxHints) {
+        this.hintsDropped++;
+        return done(new Error(`actor ${this.id} holds ${this.config.maxHints} hints (maxHints)`));
+      }
+      let clock = decodeClock(clockBytes);
+      if (existing !== undefined) clock = syncClocks(decodeClock(existing.subarray(HINT_HEADER_BYTES)), clock);
+      if (this.config.lastWriteWins) clock = dvv.lww(clock, newerSibling);
+      const encoded = encodeClock(clock);
+      const value = Buffer.allocUnsafe(HINT_HEADER_BYTES + encoded.length);
+      value.writeDoubleBE(existing === undefined ? this.clock.now() : existing.readDoubleBE(0), 0);
+      value.set(encoded, HINT_HEADER_BYTES);
+      this.hintsStored++;
+      this.store.writeHint(hintKey, value, done);
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  /**
+   * Hand hints to owners that are back, in bounded batches: each goes as a
+   * Replicate (an idempotent merge on the owner) and is deleted only after
+   * the owner committed it, and only if no newer hint replaced it meanwhile.
+   */
+  private handoffRound(): void {
+    // A handoff round waits for the previous one's acks; one lost ack only delays (the owner's merge is idempotent).
+    if (this.handoffs.size > 0 && ++this.handoffWaits < 10) return;
+    this.handoffs.clear();
+    this.handoffWaits = 0;
+    if (this.closing || this.store.hintCount() === 0) return;
+    const now = this.clock.now();
+    for (const { key: hintKey, value } of this.store.hintEntries(this.config.maxHintsPerHandoff)) {
+      const owner = hintKey.readUInt32BE(0);
+      if (now - value.readDoubleBE(0) > this.config.maxHintAgeMs || !this.ring.members.has(owner)) {
+        this.hintsDropped++;
+        this.store.writeHint(hintKey, null, IGNORE);
+        continue;
+      }
+      if (this.downPeers.has(owner) || !this.transport.isConnected(owner)) continue;
+      const op = this.nextOp++;
+      this.handoffs.set(op, { hintKey, bytes: value });
+      this.transport.send(owner, { type: MsgType.Replicate, op, key: hintKey.subarray(4), clock: value.subarray(HINT_HEADER_BYTES) });
+    }
+  }
+
+  private handoffAcked(op: number, h: { hintKey: Buffer; bytes: Buffer }, ok: boolean): void {
+    this.handoffs.delete(op);
+    if (!ok) return;
+    const current = this.store.getHint(h.hintKey);
+    if (current !== undefined && compareBytes(current, h.bytes) === 0) {
+      this.hintsHandedOff++;
+      this.store.writeHint(h.hintKey, null, IGNORE);
+    }
   }
 
   private putProgress(op: number, actor: number, ok: boolean): void {

@@ -38,6 +38,8 @@ export interface PutOptions {
    * concurrent with this one elsewhere — still become siblings.
    */
   readonly overwrite?: boolean;
+  /** Refuse sloppy substitutes for this write (default: the cluster's `strict`). */
+  readonly strict?: boolean;
   readonly timeoutMs?: number;
 }
 
@@ -64,6 +66,9 @@ export interface GetResult {
 export interface ReplicaView {
   readonly actor: number;
   readonly status: ActorStatus;
+  /** 'replica': the actor is in the key's preference list; 'hint': it holds a hint for `hintFor`. */
+  readonly role: 'replica' | 'hint';
+  readonly hintFor?: number;
   /** null when the actor could not be asked (down) or did not answer. */
   readonly found: boolean | null;
   /** Every stored version, tombstones included, newest first. */
@@ -164,6 +169,10 @@ export class Cluster {
       gossipIntervalMs: o.gossipIntervalMs,
       failAfterMs: o.failAfterMs,
       pauseSignal: new SharedArrayBuffer(4),
+      maxHints: o.maxHints,
+      maxHintAgeMs: o.maxHintAgeMs,
+      handoffIntervalMs: o.handoffIntervalMs,
+      maxHintsPerHandoff: o.maxHintsPerHandoff,
     };
   }
 
@@ -203,8 +212,10 @@ export class Cluster {
 
   private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
     this.assertOpen();
-    checkRequestOptions(options, ['w', 'timeoutMs', 'context', 'overwrite']);
+    checkRequestOptions(options, ['w', 'timeoutMs', 'context', 'overwrite', 'strict']);
     if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new InvalidOptionError('overwrite must be a boolean');
+    if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new InvalidOptionError('strict must be a boolean');
+    const strict = options.strict ?? this.options.strict;
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
     const { kind, data } = operation === 'delete' ? { kind: ValueKind.Tombstone, data: new Uint8Array(0) } : encodeValue(value);
     checkPairSize(keyBytes, data, this.options.maxPairBytes);
@@ -220,7 +231,7 @@ export class Cluster {
       }
     }
     const position = ringPosition(keyBytes);
-    const reply = await this.send(operation, w, timeoutMs, position, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite: options.overwrite === true }));
+    const reply = await this.send(operation, w, timeoutMs, position, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite: options.overwrite === true, strict }));
     if (reply.type !== MsgType.PutOk) throw new Error('internal: unexpected reply');
     return { context: contextOfEncodedVV(reply.context) };
   }
@@ -271,7 +282,7 @@ export class Cluster {
   }
 
   private onReply(m: Message): void {
-    if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.ScanOk && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
+    if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.ScanOk && m.type !== MsgType.InspectOk && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.pending.delete(m.req);
@@ -378,26 +389,47 @@ export class Cluster {
     const timeoutMs = this.timeout(options.timeoutMs);
     const position = ringPosition(keyBytes);
     const pref = this.ring.preferenceList(position);
-    return Promise.all(
-      pref.map(async (actor): Promise<ReplicaView> => {
+    const toVersions = (bytes: Uint8Array): { versions: ReplicaView['versions']; context: string } => {
+      const clock = decodeClock(bytes);
+      const versions = dvv
+        .values(clock)
+        .sort((a, b) => compareSiblings(b, a))
+        .map((s) => ({ value: isTombstone(s) ? null : decodeValue(s), deleted: isTombstone(s), timestampMs: s.timestampMs, writer: s.writer }));
+      return { versions, context: encodeContext(dvv.join(clock)) };
+    };
+    // Ask every live actor: the replicas for what they store, every actor for hints it holds.
+    const views = await Promise.all(
+      [...this.ring.members.keys()].map(async (actor): Promise<ReplicaView[]> => {
         const status = this.statusOf(actor);
-        if (this.supervisor.status(actor) !== 'up') return { actor, status, found: null, versions: [], context: '' };
+        const isReplica = pref.includes(actor);
+        const unknown: ReplicaView = { actor, status, role: 'replica', found: null, versions: [], context: '' };
+        if (this.supervisor.status(actor) !== 'up') return isReplica ? [unknown] : [];
+        let reply: Message;
         try {
-          const reply = await this.sendTo(actor, 'get', 1, pref.length, timeoutMs, (req) => ({ type: MsgType.ClientInspect, req, key: keyBytes, position }));
-          if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
-          if (reply.clock.length === 0) return { actor, status, found: false, versions: [], context: '' };
-          const clock = decodeClock(reply.clock);
-          const versions = dvv
-            .values(clock)
-            .sort((a, b) => compareSiblings(b, a))
-            .map((s) => ({ value: isTombstone(s) ? null : decodeValue(s), deleted: isTombstone(s), timestampMs: s.timestampMs, writer: s.writer }));
-          return { actor, status, found: versions.some((v) => !v.deleted), versions, context: encodeContext(dvv.join(clock)) };
+          reply = await this.sendTo(actor, 'get', 1, pref.length, timeoutMs, (req) => ({ type: MsgType.ClientInspect, req, key: keyBytes, position }));
         } catch (err) {
-          if (err instanceof QuorumError) return { actor, status, found: null, versions: [], context: '' };
+          if (err instanceof QuorumError) return isReplica ? [unknown] : [];
           throw err;
         }
+        if (reply.type !== MsgType.InspectOk) throw new Error('internal: unexpected reply');
+        const out: ReplicaView[] = [];
+        if (isReplica) {
+          if (reply.clock.length === 0) out.push({ actor, status, role: 'replica', found: false, versions: [], context: '' });
+          else {
+            const v = toVersions(reply.clock);
+            out.push({ actor, status, role: 'replica', found: v.versions.some((x) => !x.deleted), ...v });
+          }
+        }
+        for (const [owner, clock] of reply.hints) {
+          const v = toVersions(clock);
+          out.push({ actor, status, role: 'hint', hintFor: owner, found: v.versions.some((x) => !x.deleted), ...v });
+        }
+        return out;
       }),
     );
+    const all = views.flat();
+    // replicas in preference-list order, then hint holders
+    return [...pref.map((id) => all.find((v) => v.actor === id && v.role === 'replica')!), ...all.filter((v) => v.role === 'hint')];
   }
 
   /**

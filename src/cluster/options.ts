@@ -51,6 +51,19 @@ export interface ClusterOptions {
   readonly sync?: 'always' | 'periodic';
   /** fsync interval for sync: 'periodic' (default 100 ms). */
   readonly syncIntervalMs?: number;
+  /**
+   * Refuse sloppy substitutes by default: only a key's own replicas may
+   * acknowledge its writes, so W + R > N keeps its read-your-writes meaning
+   * (default false: Dynamo-style sloppy quorum with hinted handoff).
+   */
+  readonly strict?: boolean;
+  /** Hints one actor holds at most (default 100 000); a sloppy write beyond that is refused by that substitute. */
+  readonly maxHints?: number;
+  /** Hints older than this are dropped, counted, and left to anti-entropy (default 3 h, like Cassandra's hint window). */
+  readonly maxHintAgeMs?: number;
+  /** How often hints are handed off to owners that are back (default 200 ms), and how many per round (default 256). */
+  readonly handoffIntervalMs?: number;
+  readonly maxHintsPerHandoff?: number;
   /** How often each actor gossips its heartbeat table to a random peer (default 100 ms). */
   readonly gossipIntervalMs?: number;
   /** A member whose heartbeat has not advanced for this long is considered down (default 1000 ms). */
@@ -85,6 +98,11 @@ export interface ResolvedOptions {
   readonly maxWritesPerCommit: number;
   readonly gossipIntervalMs: number;
   readonly failAfterMs: number;
+  readonly strict: boolean;
+  readonly maxHints: number;
+  readonly maxHintAgeMs: number;
+  readonly handoffIntervalMs: number;
+  readonly maxHintsPerHandoff: number;
   readonly sync: 'always' | 'periodic';
   readonly syncIntervalMs: number;
 }
@@ -148,6 +166,11 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
     gossipIntervalMs,
     failAfterMs,
+    strict: bool('strict', o.strict, false),
+    maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
+    maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),
+    handoffIntervalMs: int('handoffIntervalMs', o.handoffIntervalMs, 200, 5, 600_000),
+    maxHintsPerHandoff: int('maxHintsPerHandoff', o.maxHintsPerHandoff, 256, 1, 100_000),
     sync: syncMode(o.sync),
     syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
     maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
@@ -159,4 +182,10 @@ function syncMode(v: unknown): 'always' | 'periodic' {
   if (v === undefined) return 'periodic';
   if (v === 'always' || v === 'periodic') return v;
   throw new InvalidOptionError(`sync must be 'always' or 'periodic', got ${JSON.stringify(v)}`);
+}
+
+function bool(name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new InvalidOptionError(`${name} must be a boolean, got ${JSON.stringify(v)}`);
+  return v;
 }

@@ -47,6 +47,12 @@ export class FailureDetector {
     }
   }
 
+  /** Consider `id` down now (the supervisor saw its thread end); it is up again once its heartbeat advances. */
+  suspect(id: number, nowMs: number): void {
+    const m = this.members.get(id);
+    if (m !== undefined && id !== this.selfId) m.lastChangeMs = nowMs - this.failAfterMs - 1;
+  }
+
   /** Forget a member's history (a restarted actor starts counting from 0 again). */
   reset(id: number, nowMs: number): void {
     const m = this.members.get(id);

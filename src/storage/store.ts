@@ -103,6 +103,7 @@ export class ActorStore {
     private readonly root: RootDatabase,
     readonly data: Database<Buffer, Buffer>,
     private readonly meta: Database<unknown, string>,
+    private readonly hints: Database<Buffer, Buffer>,
     private readonly maxWritesPerCommit: number,
     cacheBytes: number,
   ) {
@@ -126,7 +127,8 @@ export class ActorStore {
       compression: options.compressionThresholdBytes > 0 ? { threshold: options.compressionThresholdBytes } : false,
     } as never);
     const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
-    const store = new ActorStore(options.path, root, data, meta, options.maxWritesPerCommit, options.cacheBytes);
+    const hints = root.openDB<Buffer, Buffer>({ name: 'hints', encoding: 'binary', keyEncoding: 'binary' });
+    const store = new ActorStore(options.path, root, data, meta, hints, options.maxWritesPerCommit, options.cacheBytes);
     if (options.sync === 'periodic') store.startPeriodicSync(options.syncIntervalMs);
     return store;
   }
@@ -268,6 +270,63 @@ export class ActorStore {
     const options: { start: Buffer; end?: Buffer } = { start: positionBound(fromPosition) };
     if (toPosition < 2 ** 32) options.end = positionBound(toPosition);
     for (const { key, value } of this.data.getRange(options)) yield { key: key as Buffer, value: value as Buffer };
+  }
+
+  // ---- hints: writes held for an owner that was down (sloppy quorum) ----
+  // Stored under 4-byte owner id + stored key; value = 8-byte creation time (ms) + clock.
+  // Few and rarely read-before-write in the same turn, but a hint for one
+  // (owner, key) is merged on arrival, so they get their own small overlay.
+  private readonly pendingHints = new Map<string, Buffer | null>();
+  private hintCountCache: number | null = null;
+
+  static hintKey(owner: number, storedKey: Uint8Array): Buffer {
+    const k = Buffer.allocUnsafe(4 + storedKey.length);
+    k.writeUInt32BE(owner, 0);
+    k.set(storedKey, 4);
+    return k;
+  }
+
+  getHint(hintKey: Buffer): Buffer | undefined {
+    const p = this.pendingHints.get(hintKey.toString('latin1'));
+    if (p !== undefined) return p ?? undefined;
+    return this.hints.get(hintKey) ?? undefined;
+  }
+
+  /** Store (value) or delete (null) a hint; `done` once committed. */
+  writeHint(hintKey: Buffer, value: Buffer | null, done: WriteDone): void {
+    if (this.closed) {
+      done(new StorageError('store is closed'));
+      return;
+    }
+    const k = hintKey.toString('latin1');
+    const existed = this.getHint(hintKey) !== undefined;
+    if (this.hintCountCache !== null) this.hintCountCache += (value !== null ? 1 : 0) - (existed ? 1 : 0);
+    this.pendingHints.set(k, value);
+    const op = value === null ? this.hints.remove(hintKey) : this.hints.put(hintKey, value);
+    this.dirtySinceSync = true;
+    op.then(
+      () => {
+        if (this.pendingHints.get(k) === value) this.pendingHints.delete(k);
+        done(null);
+      },
+      (err: unknown) => {
+        if (this.pendingHints.get(k) === value) this.pendingHints.delete(k);
+        this.hintCountCache = null;
+        done(err instanceof Error ? err : new StorageError(String(err)));
+      },
+    );
+  }
+
+  /** Committed hints, oldest owner/key order; at most `limit`. */
+  hintEntries(limit: number): StoredEntry[] {
+    const out: StoredEntry[] = [];
+    for (const { key, value } of this.hints.getRange({ limit })) out.push({ key: Buffer.from(key as Buffer), value: Buffer.from(value as Buffer) });
+    return out;
+  }
+
+  hintCount(): number {
+    this.hintCountCache ??= this.hints.getCount();
+    return this.hintCountCache;
   }
 
   count(): number {

@@ -56,6 +56,7 @@ export class Supervisor {
       if (handle.status !== 'up' || this.actors.get(config.id) !== handle) return;
       handle.status = 'down';
       this.onActorExit(config.id, code);
+      void this.announceDown(config.id);
     });
     await control.ping();
   }
@@ -81,6 +82,14 @@ export class Supervisor {
     h.controlPort.close();
     await h.worker.terminate();
     this.onActorExit(id, 1);
+    await this.announceDown(id);
+  }
+
+  /** Tell every live actor that `id`'s thread ended (the fast path; gossip would notice too, later). */
+  private async announceDown(id: number): Promise<void> {
+    await Promise.all(
+      [...this.actors.values()].filter((o) => o.status === 'up' && o.config.id !== id).map((o) => o.control.peerDown(id).catch(() => undefined)),
+    );
   }
 
   /** Start a stopped or killed actor again from its data directory and re-link it to every live peer. */

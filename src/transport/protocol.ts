@@ -35,8 +35,11 @@ export const enum MsgType {
   Gossip = 13,
   /** actor → main: the members this actor currently considers down. */
   MemberView = 14,
-  /** main → actor: send what you store for this key, as is (replied with GetOk). */
+  /** main → actor: send what you store for this key, as is, and any hints you hold for it. */
   ClientInspect = 15,
+  InspectOk = 16,
+  /** coordinator → sloppy substitute: keep this write as a hint for `owner` (acked like Replicate). */
+  ReplicateHint = 17,
 }
 
 export interface ClientPut {
@@ -52,6 +55,8 @@ export interface ClientPut {
   readonly timeoutMs: number;
   /** Supersede every version the coordinator holds, as if the client had read them (a Redis SET). */
   readonly overwrite: boolean;
+  /** Refuse sloppy substitutes: only the key's own preference list may acknowledge. */
+  readonly strict: boolean;
 }
 export interface ClientGet {
   readonly type: MsgType.ClientGet;
@@ -142,7 +147,40 @@ export interface ClientInspect {
   readonly position: number;
 }
 
-export type Message = ClientPut | ClientGet | PutOk | GetOk | Fail | Replicate | ReplicateAck | Read | ReadReply | Repair | ClientScan | ScanOk | Gossip | MemberView | ClientInspect;
+export interface InspectOk {
+  readonly type: MsgType.InspectOk;
+  readonly req: number;
+  /** What this actor stores as a replica (empty = nothing). */
+  readonly clock: Uint8Array;
+  /** Hints it holds for this key: [intended owner, clock]. */
+  readonly hints: readonly (readonly [number, Uint8Array])[];
+}
+export interface ReplicateHint {
+  readonly type: MsgType.ReplicateHint;
+  readonly op: number;
+  readonly key: Uint8Array;
+  readonly clock: Uint8Array;
+  readonly owner: number;
+}
+
+export type Message =
+  | ClientPut
+  | ClientGet
+  | PutOk
+  | GetOk
+  | Fail
+  | Replicate
+  | ReplicateAck
+  | Read
+  | ReadReply
+  | Repair
+  | ClientScan
+  | ScanOk
+  | Gossip
+  | MemberView
+  | ClientInspect
+  | InspectOk
+  | ReplicateHint;
 
 const ERROR_CODES: readonly ErrorCode[] = [
   'QUORUM_NOT_REACHED',
@@ -167,7 +205,7 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
   w.u8(m.type);
   switch (m.type) {
     case MsgType.ClientPut:
-      w.varint(m.req).bytes(m.key).u32(m.position).u8(m.kind).bytes(m.data).bytes(m.context).varint(m.w).varint(m.timeoutMs).u8(m.overwrite ? 1 : 0);
+      w.varint(m.req).bytes(m.key).u32(m.position).u8(m.kind).bytes(m.data).bytes(m.context).varint(m.w).varint(m.timeoutMs).u8((m.overwrite ? 1 : 0) | (m.strict ? 2 : 0));
       return;
     case MsgType.ClientGet:
       w.varint(m.req).bytes(m.key).u32(m.position).varint(m.r).varint(m.timeoutMs);
@@ -214,14 +252,26 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
     case MsgType.ClientInspect:
       w.varint(m.req).bytes(m.key).u32(m.position);
       return;
+    case MsgType.InspectOk:
+      w.varint(m.req).bytes(m.clock).varint(m.hints.length);
+      for (const [owner, clock] of m.hints) w.varint(owner).bytes(clock);
+      return;
+    case MsgType.ReplicateHint:
+      w.varint(m.op).bytes(m.key).bytes(m.clock).varint(m.owner);
+      return;
   }
+}
+
+function putFlags(bits: number): { overwrite: boolean; strict: boolean } {
+  if (bits > 3) throw new CorruptDataError(`unknown put flags ${bits}`);
+  return { overwrite: (bits & 1) !== 0, strict: (bits & 2) !== 0 };
 }
 
 function decodeOne(r: ByteReader): Message {
   const type = r.u8();
   switch (type) {
     case MsgType.ClientPut:
-      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), kind: r.u8(), data: r.bytes(), context: r.bytes(), w: r.varint(), timeoutMs: r.varint(), overwrite: r.u8() === 1 };
+      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), kind: r.u8(), data: r.bytes(), context: r.bytes(), w: r.varint(), timeoutMs: r.varint(), ...putFlags(r.u8()) };
     case MsgType.ClientGet:
       return { type, req: r.varint(), key: r.bytes(), position: r.u32(), r: r.varint(), timeoutMs: r.varint() };
     case MsgType.PutOk:
@@ -271,6 +321,17 @@ function decodeOne(r: ByteReader): Message {
     }
     case MsgType.ClientInspect:
       return { type, req: r.varint(), key: r.bytes(), position: r.u32() };
+    case MsgType.InspectOk: {
+      const req = r.varint();
+      const clock = r.bytes();
+      const n = r.varint();
+      if (n > r.remaining) throw new CorruptDataError(`inspect reply claims ${n} hints in ${r.remaining} bytes`);
+      const hints: [number, Uint8Array][] = [];
+      for (let i = 0; i < n; i++) hints.push([r.varint(), r.bytes()]);
+      return { type, req, clock, hints };
+    }
+    case MsgType.ReplicateHint:
+      return { type, op: r.varint(), key: r.bytes(), clock: r.bytes(), owner: r.varint() };
     default:
       throw new CorruptDataError(`unknown message type ${type}`);
   }

@@ -1,0 +1,32 @@
+import { positionBound } from '../storage/keys.js';
+import { openReadOnlyData } from '../storage/store.js';
+import { arcRanges } from './digests.js';
+import { buildArcTree, type ArcTree } from './merkle.js';
+
+export interface MerkleTask {
+  readonly path: string;
+  readonly compressionThresholdBytes: number;
+  readonly arcs: readonly { index: number; start: number; end: number }[];
+}
+
+/** Runs in a piscina thread: one range scan per arc over a read-only snapshot, one tree per arc (in `arcs` order). */
+export default async function merkleTask(task: MerkleTask): Promise<ArcTree[]> {
+  const env = openReadOnlyData(task.path, task.compressionThresholdBytes);
+  try {
+    env.resetReadTxn(); // an idle pool thread would otherwise read an old snapshot
+    return task.arcs.map((arc) => buildArcTree(arc.index, arc.start, arc.end, scanArc(env.data, arc.start, arc.end)));
+  } finally {
+    await env.close();
+  }
+}
+
+type Data = ReturnType<typeof openReadOnlyData>['data'];
+
+/** The arc's entries in ring order; a wrapping arc is two scans. */
+function* scanArc(data: Data, start: number, end: number): Generator<{ key: Buffer; value: Buffer }> {
+  for (const r of arcRanges(start, end)) {
+    const options: { start: Buffer; end?: Buffer } = { start: positionBound(r.from) };
+    if (r.to < 2 ** 32) options.end = positionBound(r.to);
+    for (const { key, value } of data.getRange(options)) yield { key: key as Buffer, value: value as Buffer };
+  }
+}

@@ -1,0 +1,92 @@
+import test, { type ExecutionContext } from 'ava';
+import { Cluster } from '../src/index.js';
+import { ringPosition } from '../src/ring/hash.js';
+import { startCluster, tempDir } from './helpers.js';
+
+async function until(t: ExecutionContext, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.fail(`timed out waiting for: ${what}`);
+}
+
+/** Keys whose preference list contains `actor` but is not coordinated by it. */
+function keysReplicatedBy(c: Cluster, actor: number, count: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < count; i++) {
+    const k = `h${i}`;
+    const pref = c.ring.preferenceList(ringPosition(Buffer.from(k)));
+    if (pref.includes(actor) && pref[0] !== actor) out.push(k);
+  }
+  return out;
+}
+
+const sum = async (c: Cluster, field: 'hintsPending' | 'hintsHandedOff' | 'hintsDropped' | 'sloppyWrites'): Promise<number> =>
+  (await c.stats()).reduce((s, a) => s + a[field], 0);
+
+test.serial('W=2 succeeds with a replica killed; the hint reaches the owner after restart; all three replicas end equal', async (t) => {
+  const c = await startCluster(t, { handoffIntervalMs: 50 });
+  const owner = 3;
+  const keys = keysReplicatedBy(c, owner, 40);
+  await c.faults.kill(owner);
+  for (const k of keys) await c.put(k, `while-${owner}-down`, { w: 2 });
+  t.true((await sum(c, 'sloppyWrites')) >= keys.length, 'every write took a sloppy substitute for the dead owner');
+  t.is(await sum(c, 'hintsPending'), keys.length);
+  const held = (await c.inspect(keys[0]!)).filter((v) => v.role === 'hint');
+  t.is(held.length, 1);
+  t.is(held[0]!.hintFor, owner);
+  t.deepEqual(held[0]!.versions.map((v) => v.value), [`while-${owner}-down`]);
+  await c.faults.restart(owner);
+  await until(t, 'hints handed off', async () => (await sum(c, 'hintsPending')) === 0);
+  t.is(await sum(c, 'hintsHandedOff'), keys.length);
+  for (const k of keys) {
+    const views = await c.inspect(k);
+    t.deepEqual(views.filter((v) => v.role === 'hint'), [], 'no hint left');
+    const replicas = views.filter((v) => v.role === 'replica');
+    t.is(replicas.length, 3);
+    t.deepEqual(new Set(replicas.map((v) => v.context)).size, 1, `${k}: all three replicas hold the same version`);
+    t.true(replicas.every((v) => v.versions[0]?.value === `while-${owner}-down`));
+  }
+});
+
+test.serial('hints are durable: they survive a restart of the whole cluster and are handed off afterwards', async (t) => {
+  const dataDir = tempDir(t);
+  let c = await Cluster.start({ dataDir, actors: 5, handoffIntervalMs: 50 });
+  const owner = 1;
+  const keys = keysReplicatedBy(c, owner, 20);
+  await c.faults.kill(owner);
+  for (const k of keys) await c.put(k, 'durable-hint', { w: 2 });
+  t.is(await sum(c, 'hintsPending'), keys.length);
+  await c.close();
+  c = await Cluster.start({ dataDir, handoffIntervalMs: 50 });
+  t.teardown(() => c.close());
+  await until(t, 'hints handed off after restart', async () => (await sum(c, 'hintsPending')) === 0);
+  for (const k of keys) t.true((await c.inspect(k)).find((v) => v.actor === owner)!.found === true, k);
+});
+
+test.serial('hint storage is bounded: beyond maxHints a substitute refuses, and the drop is counted', async (t) => {
+  const c = await startCluster(t, { maxHints: 3, handoffIntervalMs: 50, timeoutMs: 500 });
+  const owner = 2;
+  await c.faults.kill(owner);
+  const keys = keysReplicatedBy(c, owner, 60);
+  const results = await Promise.allSettled(keys.map((k) => c.put(k, 'x', { w: 3 })));
+  const stats = await c.stats();
+  for (const s of stats) t.true(s.hintsPending <= 3, `actor ${s.id} holds ${s.hintsPending} hints`);
+  t.true((await sum(c, 'hintsDropped')) > 0);
+  t.true(results.some((r) => r.status === 'rejected'), 'W=3 writes fail when their substitute is full');
+});
+
+test.serial('hints older than maxHintAgeMs are dropped and counted instead of handed off', async (t) => {
+  const c = await startCluster(t, { maxHintAgeMs: 1000, handoffIntervalMs: 50 });
+  const owner = 4;
+  const keys = keysReplicatedBy(c, owner, 5);
+  await c.faults.kill(owner);
+  for (const k of keys) await c.put(k, 'old', { w: 2 });
+  await new Promise((r) => setTimeout(r, 1300));
+  await c.faults.restart(owner);
+  await until(t, 'old hints dropped', async () => (await sum(c, 'hintsPending')) === 0);
+  t.is(await sum(c, 'hintsDropped'), keys.length);
+  t.is(await sum(c, 'hintsHandedOff'), 0);
+});

@@ -1,0 +1,1 @@
+export { default } from '../src/antientropy/merkle-task.js';
