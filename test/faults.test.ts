@@ -60,8 +60,12 @@ test.serial('a partitioned actor is detected; quorums across the cut fail with c
   await c.faults.heal();
   await until(t, 'everyone up', () => c.members().every((m) => m.status === 'up'));
   await c.put(key, 'after-heal', { w: 'all', context: (await c.get(key)).context });
-  const replicas = (await c.inspect(key)).filter((v) => v.role === 'replica');
-  t.deepEqual(replicas.map((v) => v.versions.map((x) => x.value)), [['after-heal'], ['after-heal'], ['after-heal']]);
+  // The coordinator may still see the healed actor as down for a gossip round or two and use a
+  // sloppy substitute: the hint then reaches it. Either way all three replicas converge.
+  await until(t, 'all three replicas equal', async () => {
+    const replicas = (await c.inspect(key)).filter((v) => v.role === 'replica');
+    return replicas.every((v) => v.versions.length === 1 && v.versions[0]!.value === 'after-heal');
+  });
 });
 
 test.serial('drop loses messages on one link; read repair fixes the stale replica; inspect shows each replica', async (t) => {
