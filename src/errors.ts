@@ -32,7 +32,7 @@ export class RingkvError extends Error {
 export class QuorumError extends RingkvError {
   override readonly name = 'QuorumError';
   constructor(
-    readonly operation: 'get' | 'put' | 'delete' | 'scan',
+    readonly operation: 'get' | 'put' | 'delete' | 'scan' | 'repair',
     /** Replicas that answered (acked a write, or returned a read) in time. */
     readonly answered: number,
     /** Replies the request needed (its R or W). */

@@ -10,10 +10,10 @@ import { FailureDetector } from '../membership/failure-detector.js';
 import type { LinkFaults } from '../transport/faults.js';
 import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
 import { ActorStore, type WriteDone } from '../storage/store.js';
-import { MsgType, type ClientGet, type ClientPut, type ClientScan, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
+import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeVV, isDeleted, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeVV, isDeleted, isTombstone, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -120,6 +120,15 @@ interface PendingGet {
 
 type PendingOp = PendingPut | PendingGet;
 
+interface SyncJob {
+  readonly client: number;
+  readonly req: number;
+  outstanding: number;
+  keys: number;
+  bytes: number;
+  failed: number;
+}
+
 const EMPTY = new Uint8Array(0);
 const IGNORE: WriteDone = () => undefined;
 /** A stored hint: 8-byte creation time (ms, big-endian double), then the clock. */
@@ -152,6 +161,8 @@ export class PartitionActor implements ActorControl {
   private hintsDropped = 0;
   private sloppyWrites = 0;
   private handoffWaits = 0;
+  /** Anti-entropy pushes in flight: op → the sync request it belongs to. */
+  private readonly syncs = new Map<number, SyncJob>();
   private gossipRounds = 0;
   private coordinatedPuts = 0;
   private coordinatedGets = 0;
@@ -330,8 +341,14 @@ export class PartitionActor implements ActorControl {
           this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: err === null });
         });
         return;
+      case MsgType.SyncRanges:
+        return this.syncRanges(from, m);
+      case MsgType.ReapRanges:
+        return this.reapRanges(from, m);
       case MsgType.InspectOk:
-        throw new Error(`actor ${this.id}: unexpected inspect reply from ${from}`);
+      case MsgType.SyncDone:
+      case MsgType.ReapDone:
+        throw new Error(`actor ${this.id}: unexpected reply type ${m.type} from ${from}`);
       case MsgType.Gossip:
         this.detector.merge(m.heartbeats, this.clock.monotonicMs());
         return;
@@ -436,6 +453,13 @@ export class PartitionActor implements ActorControl {
   }
 
   private onReplicateAck(from: number, m: ReplicateAck): void {
+    const sync = this.syncs.get(m.op);
+    if (sync !== undefined) {
+      this.syncs.delete(m.op);
+      if (!m.ok) sync.failed++;
+      if (--sync.outstanding === 0) this.syncFinished(sync);
+      return;
+    }
     const handoff = this.handoffs.get(m.op);
     if (handoff !== undefined) return this.handoffAcked(m.op, handoff, m.ok);
     this.putProgress(m.op, from, m.ok);
@@ -678,6 +702,60 @@ export class PartitionActor implements ActorControl {
       if (!isDeleted(decodeClock(value))) keys.push(Buffer.from(userKeyOf(key))); // a copy: range buffers may be reused
     }
     this.transport.send(from, { type: MsgType.ScanOk, req: m.req, keys, nextPosition: next });
+  }
+
+  // ---- anti-entropy ----
+
+  /**
+   * Push every entry this replica holds in the given ranges (the leaves whose
+   * Merkle hashes differ) to the other replicas as acked Replicate messages;
+   * they merge as any replica write does (siblings kept, tombstones
+   * respected). Only differing leaves are named, so what moves is
+   * proportional to the difference, not to the data.
+   */
+  private syncRanges(from: number, m: SyncRanges): void {
+    const job: SyncJob = { client: from, req: m.req, outstanding: 1, keys: 0, bytes: 0, failed: 0 };
+    for (const [lo, hi] of m.ranges) {
+      for (const { key, value } of this.store.range(lo, hi)) {
+        job.keys++;
+        for (const peer of m.peers) {
+          const op = this.nextOp++;
+          if (this.transport.send(peer, { type: MsgType.Replicate, op, key: Buffer.from(key), clock: Buffer.from(value) })) {
+            this.syncs.set(op, job);
+            job.outstanding++;
+            job.bytes += key.length + value.length;
+          } else {
+            job.failed++;
+          }
+        }
+      }
+    }
+    if (--job.outstanding === 0) this.syncFinished(job);
+  }
+
+  private syncFinished(job: SyncJob): void {
+    this.transport.send(job.client, { type: MsgType.SyncDone, req: job.req, keys: job.keys, bytes: job.bytes, failed: job.failed });
+  }
+
+  /**
+   * Remove tombstone-only entries whose tombstones are all older than the
+   * cutoff. The main thread asks only for arcs whose replicas were all up
+   * and identical, with no hints pending anywhere; the check is repeated
+   * here on the current value, so a write that raced in is never removed.
+   */
+  private reapRanges(from: number, m: ReapRanges): void {
+    let reaped = 0;
+    for (const [lo, hi] of m.ranges) {
+      for (const { key, value } of this.store.range(lo, hi)) {
+        const current = this.store.get(key);
+        if (current === undefined || compareBytes(current, value) !== 0) continue;
+        const siblings = dvv.values(decodeClock(value));
+        if (siblings.length === 0 || !siblings.every((s) => isTombstone(s) && s.timestampMs < m.cutoffMs)) continue;
+        this.store.write(Buffer.from(key), null, IGNORE);
+        reaped++;
+      }
+    }
+    this.transport.send(from, { type: MsgType.ReapDone, req: m.req, reaped });
   }
 
   /** Deadlines: fail unanswered requests with the count of replicas that did answer. */

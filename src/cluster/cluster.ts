@@ -23,7 +23,9 @@ import { MsgType, type Message } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
 import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
-import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
+import { arcRanges, compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
+import { differingLeaves, leafRanges } from '../antientropy/merkle.js';
+import { buildTrees } from '../antientropy/trees.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
 
@@ -40,12 +42,16 @@ export interface PutOptions {
   readonly overwrite?: boolean;
   /** Refuse sloppy substitutes for this write (default: the cluster's `strict`). */
   readonly strict?: boolean;
+  /** Have this actor of the key's preference list coordinate (as a client connected to that node would); default: the first live one. */
+  readonly via?: number;
   readonly timeoutMs?: number;
 }
 
 export interface GetOptions {
   /** Replies needed (default: the cluster's r). */
   readonly r?: Consistency;
+  /** Have this actor of the key's preference list coordinate; default: the first live one. */
+  readonly via?: number;
   readonly timeoutMs?: number;
 }
 
@@ -77,6 +83,23 @@ export interface ReplicaView {
   readonly context: string;
 }
 
+/** What one anti-entropy pass found and moved. */
+export interface RepairReport {
+  readonly arcs: number;
+  /** Arcs whose replicas were all up, so compared in full (others compare their live replicas only). */
+  readonly arcsComplete: number;
+  readonly arcsDiffering: number;
+  readonly leavesDiffering: number;
+  /** Entries pushed between replicas, and their bytes (keys + stored clocks), each counted once per receiving peer. */
+  readonly keysSent: number;
+  readonly bytesSent: number;
+  /** Keys held by the replicas compared (each replica's copy counted): the size the exchange is measured against. */
+  readonly keysCompared: number;
+  readonly bytesCompared: number;
+  readonly tombstonesReaped: number;
+  readonly durationMs: number;
+}
+
 export interface MemberInfo {
   readonly id: number;
   readonly zone: string;
@@ -88,7 +111,7 @@ export interface MemberInfo {
 }
 
 interface PendingRequest {
-  readonly operation: 'get' | 'put' | 'delete' | 'scan';
+  readonly operation: 'get' | 'put' | 'delete' | 'scan' | 'repair';
   readonly needed: number;
   readonly replicas: number;
   readonly deadlineMs: number;
@@ -108,6 +131,10 @@ export class Cluster {
   private readonly transport: Transport;
   private readonly supervisor: Supervisor;
   private readonly pending = new Map<number, PendingRequest>();
+  /** Anti-entropy passes finished (by repair() or the periodic timer). */
+  repairs = 0;
+  private antiEntropy: { cancel(): void } | null = null;
+  private repairing = false;
   /** Each live actor's latest gossip verdict: the members it considers down. */
   private readonly views = new Map<number, readonly number[]>();
   private gossipDown = new Set<number>();
@@ -144,6 +171,7 @@ export class Cluster {
       if (/layout version|belongs to actor/.test(message)) throw new LayoutMismatchError(message);
       throw err;
     }
+    cluster.startAntiEntropy();
     return cluster;
   }
 
@@ -192,12 +220,12 @@ export class Cluster {
 
   async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
     this.assertOpen();
-    checkRequestOptions(options, ['r', 'timeoutMs']);
+    checkRequestOptions(options, ['r', 'timeoutMs', 'via']);
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
     const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
     const timeoutMs = this.timeout(options.timeoutMs);
     const position = ringPosition(keyBytes);
-    const reply = await this.send('get', r, timeoutMs, position, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
+    const reply = await this.send('get', r, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
     if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
     if (reply.clock.length === 0) return { values: [], context: '', found: false };
     const clock = decodeClock(reply.clock);
@@ -212,7 +240,7 @@ export class Cluster {
 
   private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
     this.assertOpen();
-    checkRequestOptions(options, ['w', 'timeoutMs', 'context', 'overwrite', 'strict']);
+    checkRequestOptions(options, ['w', 'timeoutMs', 'context', 'overwrite', 'strict', 'via']);
     if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new InvalidOptionError('overwrite must be a boolean');
     if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new InvalidOptionError('strict must be a boolean');
     const strict = options.strict ?? this.options.strict;
@@ -231,7 +259,7 @@ export class Cluster {
       }
     }
     const position = ringPosition(keyBytes);
-    const reply = await this.send(operation, w, timeoutMs, position, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite: options.overwrite === true, strict }));
+    const reply = await this.send(operation, w, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite: options.overwrite === true, strict }));
     if (reply.type !== MsgType.PutOk) throw new Error('internal: unexpected reply');
     return { context: contextOfEncodedVV(reply.context) };
   }
@@ -243,8 +271,12 @@ export class Cluster {
   }
 
   /** Route to the first live actor of the key's preference list, which coordinates the request. */
-  private send(operation: PendingRequest['operation'], needed: number, timeoutMs: number, position: number, build: (req: number) => Message): Promise<Message> {
+  private send(operation: PendingRequest['operation'], needed: number, timeoutMs: number, position: number, via: number | undefined, build: (req: number) => Message): Promise<Message> {
     const pref = this.ring.preferenceList(position);
+    if (via !== undefined) {
+      if (!pref.includes(via)) return Promise.reject(new InvalidOptionError(`via: actor ${String(via)} is not in this key's preference list [${pref.join(', ')}]`));
+      return this.sendTo(via, operation, needed, pref.length, timeoutMs, build);
+    }
     const coordinator = pref.find((id) => this.isUp(id)) ?? pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
     return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
@@ -259,6 +291,18 @@ export class Cluster {
       this.pending.set(req, { operation, needed, replicas, deadlineMs: systemClock.monotonicMs() + timeoutMs + COORDINATOR_GRACE_MS, resolve, reject });
       this.transport.send(coordinator, build(req));
     });
+  }
+
+  /** Periodic anti-entropy in the background (antiEntropyIntervalMs; 0 = only on demand). */
+  private startAntiEntropy(): void {
+    if (this.options.antiEntropyIntervalMs === 0) return;
+    this.antiEntropy = systemTimers.setInterval(() => {
+      if (this.repairing || this.closed) return;
+      this.repairing = true;
+      this.repair()
+        .catch((err: unknown) => console.error('ringkv: anti-entropy pass failed:', (err as Error).message))
+        .finally(() => (this.repairing = false));
+    }, this.options.antiEntropyIntervalMs);
   }
 
   private onMemberView(from: number, down: readonly number[]): void {
@@ -282,7 +326,7 @@ export class Cluster {
   }
 
   private onReply(m: Message): void {
-    if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.ScanOk && m.type !== MsgType.InspectOk && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
+    if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.ScanOk && m.type !== MsgType.InspectOk && m.type !== MsgType.SyncDone && m.type !== MsgType.ReapDone && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.pending.delete(m.req);
@@ -433,6 +477,105 @@ export class Cluster {
   }
 
   /**
+   * One full anti-entropy pass over every ring arc. Each live replica's
+   * Merkle trees are built in the piscina pool over read-only snapshots;
+   * for each arc, replicas whose roots differ compare leaves, and only the
+   * differing leaves' entries are exchanged between them (actor to actor,
+   * merged as any replica write is). Then tombstones are reaped where it is
+   * safe: every replica of the arc up and identical, no hint pending
+   * anywhere, and the tombstone older than `tombstoneGraceMs`. Resolves when
+   * the pass has finished.
+   */
+  async repair(options: { tombstoneGraceMs?: number; timeoutMs?: number } = {}): Promise<RepairReport> {
+    this.assertOpen();
+    checkRequestOptions(options, ['tombstoneGraceMs', 'timeoutMs']);
+    const graceMs = options.tombstoneGraceMs ?? this.options.tombstoneGraceMs;
+    if (!Number.isInteger(graceMs) || graceMs < 0) throw new InvalidOptionError(`tombstoneGraceMs must be a non-negative integer, got ${String(graceMs)}`);
+    const timeoutMs = options.timeoutMs ?? Math.max(this.options.timeoutMs, 60_000);
+    const started = systemClock.monotonicMs();
+    const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
+    const hintsPending = (await this.stats()).reduce((s, a) => s + a.hintsPending, 0);
+    const trees = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+    let arcsComplete = 0;
+    let arcsDiffering = 0;
+    let leavesDiffering = 0;
+    let keysCompared = 0;
+    let bytesCompared = 0;
+    // per actor: ranges to push and to whom; ranges to reap
+    const pushes = new Map<number, { ranges: [number, number][]; peers: Set<number> }[]>();
+    const reaps = new Map<number, [number, number][]>();
+    for (const arc of this.ring.arcs()) {
+      const replicas = arc.preference.filter((id) => trees.has(id));
+      const arcTrees = replicas.map((id) => trees.get(id)!.get(arc.index)!);
+      for (const t of arcTrees) {
+        keysCompared += t.keys;
+        bytesCompared += t.bytes;
+      }
+      const complete = replicas.length === arc.preference.length;
+      if (complete) arcsComplete++;
+      if (replicas.length < 2) continue;
+      const leaves = differingLeaves(arcTrees);
+      if (leaves.length === 0) {
+        if (complete && hintsPending === 0) {
+          for (const id of replicas) (reaps.get(id) ?? reaps.set(id, []).get(id)!).push(...arcRanges(arc.start, arc.end).map((r) => [r.from, r.to] as [number, number]));
+        }
+        continue;
+      }
+      arcsDiffering++;
+      leavesDiffering += leaves.length;
+      // Per differing leaf, replicas with the same hash hold the same entries: the first of
+      // each group pushes that leaf to the replicas outside its group, nobody else does.
+      for (const leaf of leaves) {
+        const groups = new Map<string, number[]>();
+        replicas.forEach((id, i) => (groups.get(arcTrees[i]!.leaves[leaf]!) ?? groups.set(arcTrees[i]!.leaves[leaf]!, []).get(arcTrees[i]!.leaves[leaf]!)!).push(id));
+        const ranges = leafRanges(arc.start, arc.end, leaf).map((r) => [r.from, r.to] as [number, number]);
+        for (const members of groups.values()) {
+          const pusher = members[0]!;
+          const peers = replicas.filter((id) => !members.includes(id));
+          const jobs = pushes.get(pusher) ?? pushes.set(pusher, []).get(pusher)!;
+          const same = jobs.find((j) => j.peers.size === peers.length && peers.every((p) => j.peers.has(p)));
+          if (same !== undefined) same.ranges.push(...ranges);
+          else jobs.push({ ranges: [...ranges], peers: new Set(peers) });
+        }
+      }
+    }
+    let keysSent = 0;
+    let bytesSent = 0;
+    await Promise.all(
+      [...pushes].flatMap(([id, jobs]) =>
+        jobs.map(async ({ ranges, peers }) => {
+          const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [...peers] }));
+          if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
+          keysSent += reply.keys * peers.size;
+          bytesSent += reply.bytes;
+        }),
+      ),
+    );
+    let tombstonesReaped = 0;
+    const cutoffMs = Math.floor(systemClock.now()) - graceMs;
+    await Promise.all(
+      [...reaps].map(async ([id, ranges]) => {
+        const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.ReapRanges, req, ranges, cutoffMs: Math.max(0, cutoffMs) }));
+        if (reply.type !== MsgType.ReapDone) throw new Error('internal: unexpected reply');
+        tombstonesReaped += reply.reaped;
+      }),
+    );
+    this.repairs++;
+    return {
+      arcs: this.ring.arcCount,
+      arcsComplete,
+      arcsDiffering,
+      leavesDiffering,
+      keysSent,
+      bytesSent,
+      keysCompared,
+      bytesCompared,
+      tombstonesReaped,
+      durationMs: Math.round(systemClock.monotonicMs() - started),
+    };
+  }
+
+  /**
    * Iterate over every live key, Redis-SCAN style: pass the returned cursor
    * back until it is 0 again. The cursor is a ring position, so a full pass
    * returns every key that existed throughout it (keys written or deleted
@@ -499,6 +642,7 @@ export class Cluster {
     if (this.closed) return;
     this.closed = true;
     this.sweeper.cancel();
+    this.antiEntropy?.cancel();
     await this.supervisor.stopAll();
     for (const p of this.pending.values()) p.reject(new ClusterClosedError());
     this.pending.clear();
@@ -554,7 +698,7 @@ function checkRequestOptions(options: object, allowed: readonly string[]): void 
   }
 }
 
-function toError(operation: 'get' | 'put' | 'delete' | 'scan', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
+function toError(operation: 'get' | 'put' | 'delete' | 'scan' | 'repair', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
   switch (code) {
     case 'QUORUM_NOT_REACHED':
       return new QuorumError(operation, answered, needed, replicas, detail);

@@ -64,6 +64,10 @@ export interface ClusterOptions {
   /** How often hints are handed off to owners that are back (default 200 ms), and how many per round (default 256). */
   readonly handoffIntervalMs?: number;
   readonly maxHintsPerHandoff?: number;
+  /** How often a background anti-entropy pass runs (default 60 000 ms; 0 = only when repair() is called). */
+  readonly antiEntropyIntervalMs?: number;
+  /** A tombstone is reaped only after this long, and only when every replica holds it (default 1 h). */
+  readonly tombstoneGraceMs?: number;
   /** How often each actor gossips its heartbeat table to a random peer (default 100 ms). */
   readonly gossipIntervalMs?: number;
   /** A member whose heartbeat has not advanced for this long is considered down (default 1000 ms). */
@@ -99,6 +103,8 @@ export interface ResolvedOptions {
   readonly gossipIntervalMs: number;
   readonly failAfterMs: number;
   readonly strict: boolean;
+  readonly antiEntropyIntervalMs: number;
+  readonly tombstoneGraceMs: number;
   readonly maxHints: number;
   readonly maxHintAgeMs: number;
   readonly handoffIntervalMs: number;
@@ -167,6 +173,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     gossipIntervalMs,
     failAfterMs,
     strict: bool('strict', o.strict, false),
+    antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
+    tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
     maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),
     handoffIntervalMs: int('handoffIntervalMs', o.handoffIntervalMs, 200, 5, 600_000),

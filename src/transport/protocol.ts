@@ -40,6 +40,12 @@ export const enum MsgType {
   InspectOk = 16,
   /** coordinator → sloppy substitute: keep this write as a hint for `owner` (acked like Replicate). */
   ReplicateHint = 17,
+  /** main → replica (anti-entropy): push your entries in these ranges to these peers, then say how much moved. */
+  SyncRanges = 18,
+  SyncDone = 19,
+  /** main → replica: remove tombstone-only entries in these ranges whose tombstones are all older than cutoffMs. */
+  ReapRanges = 20,
+  ReapDone = 21,
 }
 
 export interface ClientPut {
@@ -163,7 +169,37 @@ export interface ReplicateHint {
   readonly owner: number;
 }
 
+export interface SyncRanges {
+  readonly type: MsgType.SyncRanges;
+  readonly req: number;
+  /** [from, to) position ranges; to may be 2^32. */
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly peers: readonly number[];
+}
+export interface SyncDone {
+  readonly type: MsgType.SyncDone;
+  readonly req: number;
+  readonly keys: number;
+  readonly bytes: number;
+  readonly failed: number;
+}
+export interface ReapRanges {
+  readonly type: MsgType.ReapRanges;
+  readonly req: number;
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly cutoffMs: number;
+}
+export interface ReapDone {
+  readonly type: MsgType.ReapDone;
+  readonly req: number;
+  readonly reaped: number;
+}
+
 export type Message =
+  | SyncRanges
+  | SyncDone
+  | ReapRanges
+  | ReapDone
   | ClientPut
   | ClientGet
   | PutOk
@@ -259,7 +295,32 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
     case MsgType.ReplicateHint:
       w.varint(m.op).bytes(m.key).bytes(m.clock).varint(m.owner);
       return;
+    case MsgType.SyncRanges:
+      w.varint(m.req).varint(m.ranges.length);
+      for (const [from, to] of m.ranges) w.varint(from).varint(to);
+      w.varint(m.peers.length);
+      for (const p of m.peers) w.varint(p);
+      return;
+    case MsgType.SyncDone:
+      w.varint(m.req).varint(m.keys).varint(m.bytes).varint(m.failed);
+      return;
+    case MsgType.ReapRanges:
+      w.varint(m.req).varint(m.ranges.length);
+      for (const [from, to] of m.ranges) w.varint(from).varint(to);
+      w.varint(m.cutoffMs);
+      return;
+    case MsgType.ReapDone:
+      w.varint(m.req).varint(m.reaped);
+      return;
   }
+}
+
+function readRanges(r: ByteReader): [number, number][] {
+  const n = r.varint();
+  if (n > r.remaining) throw new CorruptDataError(`claims ${n} ranges in ${r.remaining} bytes`);
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i++) out.push([r.varint(), r.varint()]);
+  return out;
 }
 
 function putFlags(bits: number): { overwrite: boolean; strict: boolean } {
@@ -332,6 +393,21 @@ function decodeOne(r: ByteReader): Message {
     }
     case MsgType.ReplicateHint:
       return { type, op: r.varint(), key: r.bytes(), clock: r.bytes(), owner: r.varint() };
+    case MsgType.SyncRanges: {
+      const req = r.varint();
+      const ranges = readRanges(r);
+      const n = r.varint();
+      if (n > r.remaining) throw new CorruptDataError(`sync claims ${n} peers in ${r.remaining} bytes`);
+      const peers: number[] = [];
+      for (let i = 0; i < n; i++) peers.push(r.varint());
+      return { type, req, ranges, peers };
+    }
+    case MsgType.SyncDone:
+      return { type, req: r.varint(), keys: r.varint(), bytes: r.varint(), failed: r.varint() };
+    case MsgType.ReapRanges:
+      return { type, req: r.varint(), ranges: readRanges(r), cutoffMs: r.varint() };
+    case MsgType.ReapDone:
+      return { type, req: r.varint(), reaped: r.varint() };
     default:
       throw new CorruptDataError(`unknown message type ${type}`);
   }

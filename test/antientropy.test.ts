@@ -1,0 +1,172 @@
+import test, { type ExecutionContext } from 'ava';
+import { Cluster } from '../src/index.js';
+import { ringPosition } from '../src/ring/hash.js';
+import { prng, startCluster } from './helpers.js';
+
+const QUIET = { antiEntropyIntervalMs: 0, handoffIntervalMs: 50, gossipIntervalMs: 25, failAfterMs: 400 };
+
+async function until(t: ExecutionContext, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.fail(`timed out waiting for: ${what}`);
+}
+
+function keyWithPreference(c: Cluster, pref: readonly number[], prefix = 'k'): string {
+  for (let i = 0; ; i++) {
+    const k = `${prefix}-${i}`;
+    if (c.ring.preferenceList(ringPosition(Buffer.from(k))).join() === pref.join()) return k;
+  }
+}
+
+test.serial('a wiped actor converges back to holding every key it owns after repair', async (t) => {
+  const c = await startCluster(t, QUIET);
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`wipe:${i}`, `v${i}`, { w: 'all' })));
+  const before = (await c.compareReplicas()).keysPerActor;
+  t.is((await c.compareReplicas()).divergent.length, 0);
+  const victim = 2;
+  await c.faults.wipe(victim);
+  t.is((await c.stats()).find((s) => s.id === victim)!.keys, 0);
+  const report = await c.repair();
+  t.true(report.arcsDiffering > 0);
+  t.true(report.keysSent >= before[victim]!, `sent ${report.keysSent} for ${before[victim]} lost keys`);
+  const after = await c.compareReplicas();
+  t.is(after.divergent.length, 0, 'every replica of every arc identical');
+  t.deepEqual(after.keysPerActor, before);
+  t.log(`wiped actor held ${before[victim]} keys; repair moved ${report.keysSent} keys / ${report.bytesSent} bytes in ${report.durationMs} ms`);
+});
+
+test.serial('repairing one missed key moves a handful of keys, not the range', async (t) => {
+  const c = await startCluster(t, QUIET);
+  await Promise.all(Array.from({ length: 5000 }, (_, i) => c.put(`bulk:${i}`, `v${i}`, { w: 'all' })));
+  const pref = c.ring.preferenceList(c.ring.arc(9).end);
+  const key = keyWithPreference(c, pref, 'missed');
+  await c.faults.drop(pref[0]!, pref[2]!, 1);
+  await c.put(key, 'only-two', { w: 2 });
+  await c.faults.heal();
+  t.false((await c.inspect(key)).find((v) => v.actor === pref[2])!.found!);
+  const report = await c.repair();
+  t.is(report.arcsDiffering, 1);
+  t.is(report.leavesDiffering, 1);
+  t.true(report.keysSent <= 12, `moved ${report.keysSent} keys`);
+  t.true(report.keysSent * 100 < report.keysCompared, `moved ${report.keysSent} of ${report.keysCompared} compared`);
+  t.true((await c.inspect(key)).filter((v) => v.role === 'replica').every((v) => v.versions[0]?.value === 'only-two'));
+  t.is((await c.compareReplicas()).divergent.length, 0);
+  t.log(`one missing key: repair moved ${report.keysSent} keys / ${report.bytesSent} bytes; compared ${report.keysCompared} keys / ${report.bytesCompared} bytes`);
+  const again = await c.repair();
+  t.is(again.keysSent, 0, 'a second pass finds nothing to do');
+});
+
+test.serial('partition a minority, write on both sides with W=1, heal and repair: siblings hold both writes', async (t) => {
+  const c = await startCluster(t, QUIET);
+  const pref = c.ring.preferenceList(c.ring.arc(21).end);
+  const key = keyWithPreference(c, pref, 'split');
+  const base = await c.put(key, 'base', { w: 'all' });
+  const minority = [pref[0]!];
+  const majority = [0, 1, 2, 3, 4].filter((id) => !minority.includes(id));
+  await c.faults.partition(minority, majority);
+  await until(t, 'minority detected', () => c.members().find((m) => m.id === minority[0])!.status === 'down');
+  // Clients on each side write through an actor on their side, from the same context.
+  await c.put(key, 'majority-side', { w: 1, context: base.context, via: pref[1]! });
+  await c.put(key, 'minority-side', { w: 1, context: base.context, via: pref[0]! });
+  const acknowledged = ['majority-side', 'minority-side'];
+  t.deepEqual((await c.get(key, { r: 1, via: pref[0]! })).values, ['minority-side'], 'the minority sees only its own write');
+  await c.faults.heal();
+  await until(t, 'healed', () => c.members().every((m) => m.status === 'up'));
+  await c.repair();
+  await until(t, 'hints handed off', async () => (await c.stats()).every((s) => s.hintsPending === 0));
+  await c.repair();
+  const res = await c.get(key, { r: 'all' });
+  t.deepEqual([...res.values].sort(), [...acknowledged].sort());
+  const replicas = (await c.inspect(key)).filter((v) => v.role === 'replica');
+  t.is(new Set(replicas.map((v) => v.context)).size, 1, 'all replicas identical');
+});
+
+test.serial('a tombstone is reaped only once every replica holds it: delete with a replica down, reap, restart, repair', async (t) => {
+  const c = await startCluster(t, { ...QUIET, tombstoneGraceMs: 0 });
+  const pref = c.ring.preferenceList(c.ring.arc(30).end);
+  const key = keyWithPreference(c, pref, 'tomb');
+  const w = await c.put(key, 'alive', { w: 'all' });
+  const down = pref[2]!;
+  await c.faults.kill(down);
+  await c.delete(key, { context: w.context, w: 2 });
+  const whileDown = await c.repair();
+  t.is(whileDown.tombstonesReaped, 0, 'nothing reaped while a replica is down (and a hint is pending)');
+  await c.faults.restart(down);
+  await until(t, 'hint handed off', async () => (await c.stats()).every((s) => s.hintsPending === 0));
+  let reaped = 0;
+  for (let pass = 0; pass < 3 && reaped === 0; pass++) reaped += (await c.repair()).tombstonesReaped;
+  t.true(reaped >= 3, `reaped ${reaped}`);
+  const views = await c.inspect(key);
+  t.deepEqual(
+    views.map((v) => [v.found, v.versions.length]),
+    [
+      [false, 0],
+      [false, 0],
+      [false, 0],
+    ],
+    'the tombstone is gone from every replica',
+  );
+  t.false((await c.get(key, { r: 'all' })).found, 'the key stays deleted');
+  await c.repair();
+  t.false((await c.get(key, { r: 'all' })).found, 'and nothing brings it back');
+});
+
+test.serial('mixed workload from concurrent clients under kills, pauses and partitions: after heal and repair nothing acknowledged is lost and replicas are identical', async (t) => {
+  const c = await startCluster(t, { ...QUIET, timeoutMs: 1000 });
+  const random = prng(2026);
+  const keys = Array.from({ length: 60 }, (_, i) => `mix:${i}`);
+  const acked = new Map<string, Set<string>>(keys.map((k) => [k, new Set()]));
+  let stop = false;
+  let ok = 0;
+  let failed = 0;
+  const client = async (id: number): Promise<void> => {
+    for (let op = 0; !stop; op++) {
+      const key = keys[Math.floor(random() * keys.length)]!;
+      try {
+        const current = await c.get(key, { r: 1 });
+        const union = new Set<string>();
+        for (const v of current.values) for (const e of v as string[]) union.add(e);
+        const element = `${id}-${op}`;
+        union.add(element);
+        await c.put(key, [...union], { context: current.context, w: 2 });
+        acked.get(key)!.add(element);
+        ok++;
+      } catch {
+        failed++;
+      }
+    }
+  };
+  const clients = Array.from({ length: 8 }, (_, i) => client(i));
+  const nemesis = async (): Promise<void> => {
+    await new Promise((r) => setTimeout(r, 300));
+    await c.faults.kill(1);
+    await new Promise((r) => setTimeout(r, 600));
+    await c.faults.restart(1);
+    c.faults.pause(3, 800);
+    await new Promise((r) => setTimeout(r, 1000));
+    await c.faults.partition([0, 4], [1, 2, 3]);
+    await new Promise((r) => setTimeout(r, 800));
+    await c.faults.heal();
+    await new Promise((r) => setTimeout(r, 300));
+  };
+  await nemesis();
+  stop = true;
+  await Promise.all(clients);
+  t.true(ok > 100, `${ok} acknowledged writes (${failed} failed)`);
+  await until(t, 'everyone up', () => c.members().every((m) => m.status === 'up'));
+  await until(t, 'hints handed off', async () => (await c.stats()).every((s) => s.hintsPending === 0));
+  await c.repair();
+  let lost = 0;
+  for (const key of keys) {
+    const seen = new Set<string>();
+    for (const v of (await c.get(key, { r: 'all' })).values) for (const e of v as string[]) seen.add(e);
+    for (const e of acked.get(key)!) if (!seen.has(e)) lost++;
+  }
+  t.is(lost, 0, 'every acknowledged add is readable');
+  await c.repair();
+  t.is((await c.compareReplicas()).divergent.length, 0, 'all replicas identical');
+  t.log(`${ok} acknowledged writes, ${failed} failed during faults`);
+});
