@@ -128,7 +128,13 @@ test.serial('per-connection consistency and its validation', async (t) => {
   await r.set('c', '1');
   t.is(await r.get('c'), '1');
   await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'R', '4'), { message: /impossible with n=3/ });
-  await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'STRICT', 'no'), { message: /sloppy quorums are not available/ });
+  t.is(await r.call('RINGKV.CONSISTENCY', 'STRICT', 'yes'), 'OK');
+  t.regex(JSON.stringify(await r.call('RINGKV.CONSISTENCY')), /strict","yes/);
+  await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'STRICT', 'maybe'), { message: /STRICT takes yes or no/ });
+  const views = (await r.call('RINGKV.INSPECT', 'c')) as unknown[][];
+  t.is(views.length, 3);
+  t.regex(JSON.stringify(views), /"versions","1"/);
+  t.regex(String(await r.info('ringkv_hints')), /hints_pending:0/);
   await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'Q', '1'), { message: /syntax error/ });
 });
 
@@ -164,6 +170,7 @@ test.serial('errors: unknown command, wrong arity, oversized value (nothing stor
   const text = await renderMetrics(cluster);
   t.regex(text, /ringkv_requests_total\{front_end="resp",operation="set",outcome="pair_too_large"\} [1-9]/);
   t.regex(text, /ringkv_request_duration_seconds_count\{front_end="resp",operation="ping"\} [1-9]/);
+  t.regex(text, /ringkv_actor_hints_pending\{actor="0"\} 0/);
 });
 
 test.serial('malformed RESP gets a Redis protocol error, earlier pipelined replies are still sent, the connection closes, others are untouched', async (t) => {

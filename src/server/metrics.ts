@@ -86,6 +86,26 @@ const actorReadRepairs = new Counter({
   registers: [registry],
 });
 
+const actorHints = new Gauge({
+  name: 'ringkv_actor_hints_pending',
+  help: 'Hints the actor holds for owners that were down (sloppy quorum), not yet handed off.',
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
+
+const actorHintEvents = new Counter({
+  name: 'ringkv_actor_hints_total',
+  help: 'Hints the actor stored, handed off to their owner, or dropped (store full or too old).',
+  labelNames: ['actor', 'event'] as const,
+  registers: [registry],
+});
+
+const repairPasses = new Gauge({
+  name: 'ringkv_anti_entropy_passes',
+  help: 'Anti-entropy passes finished since the cluster started.',
+  registers: [registry],
+});
+
 const actorCommits = new Counter({
   name: 'ringkv_actor_lmdb_commits_total',
   help: 'LMDB transactions the actor committed since it started (group commits).',
@@ -130,7 +150,8 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
   const stats = await statsOrNull(cluster);
   const members = cluster.members();
   // Everything below up to registry.metrics() is synchronous, so concurrent scrapes cannot interleave.
-  for (const m of [actorUp, actorKeys, actorPending, actorCoordinated, actorReadRepairs, actorCommits]) m.reset();
+  for (const m of [actorUp, actorKeys, actorPending, actorCoordinated, actorReadRepairs, actorCommits, actorHints, actorHintEvents]) m.reset();
+  repairPasses.set(cluster.repairs);
   for (const m of members) actorUp.set({ actor: String(m.id), zone: m.zone }, m.status === 'up' ? 1 : 0);
   statsAvailable.set(stats === null ? 0 : 1);
   if (stats !== null) {
@@ -142,6 +163,10 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
       actorCoordinated.inc({ actor, operation: 'put' }, s.coordinatedPuts);
       actorReadRepairs.inc({ actor }, s.readRepairs);
       actorCommits.inc({ actor }, s.commits);
+      actorHints.set({ actor }, s.hintsPending);
+      actorHintEvents.inc({ actor, event: 'stored' }, s.hintsStored);
+      actorHintEvents.inc({ actor, event: 'handed_off' }, s.hintsHandedOff);
+      actorHintEvents.inc({ actor, event: 'dropped' }, s.hintsDropped);
     }
   }
   return registry.metrics();

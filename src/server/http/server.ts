@@ -335,6 +335,7 @@ interface QueryOptions {
   r?: Consistency;
   w?: Consistency;
   timeoutMs?: number;
+  strict?: boolean;
 }
 
 /** Validate the query string: only `allowed` parameters, each once, each well-formed. */
@@ -355,8 +356,9 @@ function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' |
         out.timeoutMs = Number(raw);
         break;
       case 'strict':
-        if (raw === 'false') throw new InvalidOptionError('strict=false: sloppy quorums are not available yet (every quorum is strict); omit strict or pass strict=true');
-        if (raw !== 'true') throw new InvalidOptionError(`strict must be 'true' (or 'false', not available yet), got ${JSON.stringify(raw)}`);
+        // strict=true refuses sloppy substitutes (writes); reads always use the key's own replicas
+        if (raw !== 'true' && raw !== 'false') throw new InvalidOptionError(`strict must be 'true' or 'false', got ${JSON.stringify(raw)}`);
+        out.strict = raw === 'true';
         break;
     }
   }
@@ -369,11 +371,12 @@ function consistency(name: 'r' | 'w', raw: string): Consistency {
   throw new InvalidOptionError(`${name} must be a number or one|quorum|all, got ${JSON.stringify(raw)}`);
 }
 
-function writeOptions(q: QueryOptions, context: string | string[] | undefined): { w?: Consistency; timeoutMs?: number; context?: string } {
+function writeOptions(q: QueryOptions, context: string | string[] | undefined): { w?: Consistency; timeoutMs?: number; context?: string; strict?: boolean } {
   if (Array.isArray(context)) throw new HttpError(400, 'INVALID_CONTEXT', 'X-Ringkv-Context must be given once');
   return {
     ...(q.w !== undefined && { w: q.w }),
     ...(q.timeoutMs !== undefined && { timeoutMs: q.timeoutMs }),
+    ...(q.strict !== undefined && { strict: q.strict }),
     ...(context !== undefined && context !== '' && { context }),
   };
 }

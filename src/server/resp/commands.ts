@@ -19,6 +19,7 @@ export interface ClientState {
   /** Per-connection consistency (RINGKV.CONSISTENCY); undefined = the cluster default. */
   r: Consistency | undefined;
   w: Consistency | undefined;
+  strict: boolean | undefined;
   /** Close the connection once this command's reply is written (QUIT). */
   closeAfterReply: boolean;
 }
@@ -101,7 +102,7 @@ function checkPassword(ctx: ServerContext, given: Buffer): boolean {
 async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promise<boolean> {
   const current = await ctx.cluster.get(key, { r: client.r });
   if (!current.found) return false;
-  await ctx.cluster.delete(key, { context: current.context, w: client.w });
+  await ctx.cluster.delete(key, { context: current.context, w: client.w, strict: client.strict });
   return true;
 }
 
@@ -134,8 +135,14 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
       `sync:${c.options.sync}`,
       `gets_with_siblings:${ctx.counters.getsWithSiblings}`,
     ],
-    // Hinted handoff is not built yet: nothing can be pending.
-    ringkv_hints: ['hints_pending:0'],
+    ringkv_hints: [
+      `hints_pending:${stats.reduce((s, a) => s + a.hintsPending, 0)}`,
+      `hints_stored:${stats.reduce((s, a) => s + a.hintsStored, 0)}`,
+      `hints_handed_off:${stats.reduce((s, a) => s + a.hintsHandedOff, 0)}`,
+      `hints_dropped:${stats.reduce((s, a) => s + a.hintsDropped, 0)}`,
+      `sloppy_writes:${stats.reduce((s, a) => s + a.sloppyWrites, 0)}`,
+      `anti_entropy_passes:${c.repairs}`,
+    ],
   };
   const names = section === '' || section === 'all' || section === 'everything' || section === 'default' ? Object.keys(sections) : [section];
   const out: string[] = [];
@@ -305,14 +312,14 @@ const COMMANDS: Record<string, Command> = {
       const key = a[1]!;
       if (!nx && !xx && !get) {
         // Redis SET replaces the value: supersede what the coordinating replica holds (no read round trip).
-        await ctx.cluster.put(key, a[2]!, { w: client.w, overwrite: true });
+        await ctx.cluster.put(key, a[2]!, { w: client.w, overwrite: true, strict: client.strict });
         return OK;
       }
       // NX/XX/GET read first and write with what they read: not atomic across clients (document), but never a blind overwrite.
       const current = await ctx.cluster.get(key, { r: client.r });
       const old = current.found ? toBytes(current.values[0]) : null;
       if ((nx && current.found) || (xx && !current.found)) return get ? (w) => w.bulk(old) : nil;
-      await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context || undefined });
+      await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context || undefined, strict: client.strict });
       return get ? (w) => w.bulk(old) : OK;
     },
   },
@@ -346,7 +353,7 @@ const COMMANDS: Record<string, Command> = {
       if (a.length % 2 !== 1) return err("ERR wrong number of arguments for 'mset' command");
       // Each pair is its own replicated write (not atomic as in Redis): the reply waits for all of them.
       const writes: Promise<unknown>[] = [];
-      for (let i = 1; i < a.length; i += 2) writes.push(ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w, overwrite: true }));
+      for (let i = 1; i < a.length; i += 2) writes.push(ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w, overwrite: true, strict: client.strict }));
       await Promise.all(writes);
       return OK;
     },
@@ -395,18 +402,21 @@ const COMMANDS: Record<string, Command> = {
             ['r', String(client.r ?? ctx.cluster.options.r)],
             ['w', String(client.w ?? ctx.cluster.options.w)],
             ['n', ctx.cluster.n],
+            ['strict', (client.strict ?? ctx.cluster.options.strict) ? 'yes' : 'no'],
           ]);
       }
       let r = client.r;
       let wq = client.w;
+      let strict = client.strict;
       for (let i = 1; i < a.length; i += 2) {
         if (i + 1 >= a.length) return err('ERR syntax error');
         const opt = lower(a[i]!);
         if (opt === 'r') r = parseConsistency(a[i + 1]!);
         else if (opt === 'w') wq = parseConsistency(a[i + 1]!);
         else if (opt === 'strict') {
-          // Every quorum is strict today (no sloppy quorum exists yet); refuse to pretend otherwise.
-          if (lower(a[i + 1]!) !== 'yes') return err('ERR sloppy quorums are not available yet: only STRICT yes');
+          const v = lower(a[i + 1]!);
+          if (v !== 'yes' && v !== 'no') return err('ERR STRICT takes yes or no');
+          strict = v === 'yes';
         } else return err('ERR syntax error');
       }
       // Validate against N now, so a bad setting fails here and not on every later command.
@@ -416,6 +426,7 @@ const COMMANDS: Record<string, Command> = {
       }
       client.r = r;
       client.w = wq;
+      client.strict = strict;
       return OK;
     },
   },
@@ -438,7 +449,7 @@ const COMMANDS: Record<string, Command> = {
         if (lower(a[i]!) !== 'context' || i + 1 >= a.length) return err('ERR syntax error');
         context = a[i + 1]!.toString('latin1') || undefined;
       }
-      const res = await ctx.cluster.put(a[1]!, a[2]!, { w: client.w, context });
+      const res = await ctx.cluster.put(a[1]!, a[2]!, { w: client.w, context, strict: client.strict });
       return (w) => w.bulk(res.context);
     },
   },
@@ -450,8 +461,42 @@ const COMMANDS: Record<string, Command> = {
         if (lower(a[i]!) !== 'context' || i + 1 >= a.length) return err('ERR syntax error');
         context = a[i + 1]!.toString('latin1') || undefined;
       }
-      const res = await ctx.cluster.delete(a[1]!, { w: client.w, context });
+      const res = await ctx.cluster.delete(a[1]!, { w: client.w, context, strict: client.strict });
       return (w) => w.bulk(res.context);
+    },
+  },
+  'ringkv.inspect': {
+    arity: 2,
+    run: async (ctx, _client, a) => {
+      const views = await ctx.cluster.inspect(a[1]!);
+      return (w) => {
+        w.arrayHeader(views.length);
+        for (const v of views) {
+          w.map([
+            ['actor', v.actor],
+            ['role', v.hintFor === undefined ? v.role : `hint for ${v.hintFor}`],
+            ['status', v.status],
+            ['found', v.found === null ? 'unknown' : v.found ? 'yes' : 'no'],
+            ['context', v.context],
+            ['versions', v.versions.map((x) => (x.deleted ? '(deleted)' : toBytes(x.value).toString())).join(' | ')],
+          ]);
+        }
+      };
+    },
+  },
+  'ringkv.repair': {
+    arity: 1,
+    run: async (ctx) => {
+      const r = await ctx.cluster.repair();
+      return (w) =>
+        w.map([
+          ['arcs_differing', r.arcsDiffering],
+          ['leaves_differing', r.leavesDiffering],
+          ['keys_sent', r.keysSent],
+          ['bytes_sent', r.bytesSent],
+          ['tombstones_reaped', r.tombstonesReaped],
+          ['duration_ms', r.durationMs],
+        ]);
     },
   },
   'ringkv.status': {

@@ -188,6 +188,7 @@ export async function startRespServer(cluster: Cluster, options: RespServerOptio
       protocol: 2,
       r: undefined,
       w: undefined,
+      strict: undefined,
       closeAfterReply: false,
     };
     clients.set(state.id, state);
