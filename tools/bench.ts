@@ -142,4 +142,45 @@ const s = spreadAndMovement();
 console.log(`\nspread: 5 actors x 256 vnodes, N=3, ${fmt(SPREAD_KEYS)} keys: most loaded actor holds ${s.maxOverMean.toFixed(3)}x the mean (target <= 1.10)`);
 console.log(`movement: adding a 6th actor moves ${(s.movedFraction * 100).toFixed(2)}% of key replicas (ideal 1/6 = 16.67%, bound 1.1/6 = 18.33%); all moves go to the new actor: ${s.movedToNewOnly}`);
 
+/** Failures: throughput with one actor down (sloppy quorum + hints) beside healthy, and a wiped actor's convergence. */
+async function failureBench(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-faults-'));
+  const cluster = await Cluster.start({ dataDir, actors: 5, n: 3, r: 2, w: 2, antiEntropyIntervalMs: 0 });
+  try {
+    const healthyPut = await drive((i) => cluster.put(`key:${i}`, VALUE));
+    const healthyGet = await drive((i) => cluster.get(`key:${i}`));
+    await cluster.faults.kill(2);
+    const downPut = await drive((i) => cluster.put(`key:${i}`, VALUE, { overwrite: true }));
+    const downGet = await drive((i) => cluster.get(`key:${i}`));
+    const hints = (await cluster.stats()).reduce((s, a) => s + a.hintsPending, 0);
+    const handoffStart = performance.now();
+    await cluster.faults.restart(2);
+    while ((await cluster.stats()).reduce((s, a) => s + a.hintsPending, 0) > 0) await new Promise((r) => setTimeout(r, 50));
+    const handoffMs = performance.now() - handoffStart;
+    console.table({
+      'put, healthy': { 'ops/s': fmt(healthyPut.opsPerSec), 'p99 ms': healthyPut.p99Ms.toFixed(2) },
+      'put, actor 2 down (sloppy quorum, hints)': { 'ops/s': fmt(downPut.opsPerSec), 'p99 ms': downPut.p99Ms.toFixed(2) },
+      'get, healthy': { 'ops/s': fmt(healthyGet.opsPerSec), 'p99 ms': healthyGet.p99Ms.toFixed(2) },
+      'get, actor 2 down': { 'ops/s': fmt(downGet.opsPerSec), 'p99 ms': downGet.p99Ms.toFixed(2) },
+    });
+    console.log(`hints held while actor 2 was down: ${fmt(hints)}; handed off in ${(handoffMs / 1000).toFixed(2)} s after its restart`);
+    const victimKeys = (await cluster.stats()).find((a) => a.id === 3)!.keys;
+    await cluster.faults.wipe(3);
+    const t0 = performance.now();
+    const report = await cluster.repair();
+    const seconds = (performance.now() - t0) / 1000;
+    const cmp = await cluster.compareReplicas();
+    console.log(
+      `wiped actor 3 (held ${fmt(victimKeys)} keys): one repair pass in ${seconds.toFixed(2)} s moved ${fmt(report.keysSent)} keys / ${fmt(report.bytesSent)} bytes ` +
+        `(of ${fmt(report.keysCompared)} keys compared); replicas identical afterwards: ${cmp.divergent.length === 0}`,
+    );
+  } finally {
+    await cluster.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+console.log(`\nfailures: ${fmt(KEYS)} keys, 5 actors, N=3 R=2 W=2`);
+await failureBench();
+
 await benchRedisProtocol();
