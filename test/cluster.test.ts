@@ -246,7 +246,7 @@ async function findKeyWithPreference(c: Cluster, pref: readonly number[]): Promi
 }
 
 test.serial('read repair: a replica that missed a write is fixed by a read', async (t) => {
-  const c = await startCluster(t);
+  const c = await startCluster(t, { strict: true }); // no hint: the restarted replica stays stale until a read repairs it
   const pref = c.ring.preferenceList(c.ring.arc(7).end);
   const key = await findKeyWithPreference(c, pref);
   await c.faults.kill(pref[2]!);

@@ -87,6 +87,8 @@ export interface ActorControl {
   setFaults(faults: LinkFaults): void;
   /** The supervisor saw `peer`'s thread end: treat it as down at once (the fast path before gossip notices). */
   peerDown(peer: number): void;
+  /** The supervisor (re)started `peer`: count it up now, without waiting for its heartbeat to travel. */
+  peerUp(peer: number): void;
   /** Freeze this actor's thread for `ms` (no messages, no timers), as a hung process or a long GC would. */
   pause(ms: number): void;
 }
@@ -252,6 +254,12 @@ export class PartitionActor implements ActorControl {
   peerDown(peer: number): void {
     const now = this.clock.monotonicMs();
     this.detector.suspect(peer, now);
+    this.downPeers = new Set(this.detector.down(now));
+  }
+
+  peerUp(peer: number): void {
+    const now = this.clock.monotonicMs();
+    this.detector.reset(peer, now);
     this.downPeers = new Set(this.detector.down(now));
   }
 
@@ -565,7 +573,8 @@ export class PartitionActor implements ActorControl {
       startedMs: now,
       deadlineMs: now + m.timeoutMs,
       raw: new Map(),
-      spare: pref.filter((id) => id !== this.id),
+      // replicas this actor sees down are asked last, so a dead one does not cost a speculative retry
+      spare: [...pref.filter((id) => id !== this.id && !this.downPeers.has(id)), ...pref.filter((id) => id !== this.id && this.downPeers.has(id))],
       outstanding: 1,
       answered: false,
     };

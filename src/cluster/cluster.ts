@@ -362,6 +362,7 @@ export class Cluster {
       this.assertOpen();
       this.assertActor(id);
       await this.supervisor.restart(id);
+      this.forgetDownVotes(id);
     },
     /** Freeze actor `id` for `ms` (no messages, no timers, no gossip); it is not told. */
     pause: (id: number, ms: number): void => {
@@ -413,9 +414,16 @@ export class Cluster {
       await this.supervisor.kill(id);
       rmSync(actorDataPath(this.options.dataDir, id), { recursive: true, force: true });
       await this.supervisor.restart(id);
-      this.recomputeView();
+      this.forgetDownVotes(id);
     },
   };
+
+  /** A restarted actor is up: drop the stale "down" votes the others sent before they were told. */
+  private forgetDownVotes(id: number): void {
+    for (const [observer, down] of this.views) if (down.includes(id)) this.views.set(observer, down.filter((x) => x !== id));
+    this.views.delete(id);
+    this.recomputeView();
+  }
 
   private assertActor(id: unknown): void {
     if (typeof id !== 'number' || !this.ring.members.has(id)) throw new UnknownActorError(id);

@@ -61,7 +61,7 @@ export interface ClusterOptions {
   readonly maxHints?: number;
   /** Hints older than this are dropped, counted, and left to anti-entropy (default 3 h, like Cassandra's hint window). */
   readonly maxHintAgeMs?: number;
-  /** How often hints are handed off to owners that are back (default 200 ms), and how many per round (default 256). */
+  /** How often hints are handed off to owners that are back (default 100 ms), and how many per round (default 1024). */
   readonly handoffIntervalMs?: number;
   readonly maxHintsPerHandoff?: number;
   /** How often a background anti-entropy pass runs (default 60 000 ms; 0 = only when repair() is called). */
@@ -177,8 +177,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
     maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),
-    handoffIntervalMs: int('handoffIntervalMs', o.handoffIntervalMs, 200, 5, 600_000),
-    maxHintsPerHandoff: int('maxHintsPerHandoff', o.maxHintsPerHandoff, 256, 1, 100_000),
+    handoffIntervalMs: int('handoffIntervalMs', o.handoffIntervalMs, 100, 5, 600_000),
+    maxHintsPerHandoff: int('maxHintsPerHandoff', o.maxHintsPerHandoff, 1024, 1, 100_000),
     sync: syncMode(o.sync),
     syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
     maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),

@@ -101,6 +101,9 @@ export class Supervisor {
       if (other.config.id !== id && other.status === 'up') await this.link(id, other.config.id);
     }
     await this.linkClient(id);
+    await Promise.all(
+      [...this.actors.values()].filter((o) => o.status === 'up' && o.config.id !== id).map((o) => o.control.peerUp(id).catch(() => undefined)),
+    );
     const faults = this.faults.get(id);
     if (faults !== undefined) await this.handle(id).control.setFaults(faults);
   }
