@@ -19,8 +19,13 @@ export async function buildTrees(ring: Ring, actors: readonly number[], pathOf: 
       actors.map(async (id) => {
         const mine = arcs.filter((a) => a.preference.includes(id)).map((a) => ({ index: a.index, start: a.start, end: a.end }));
         const task: MerkleTask = { path: pathOf(id), compressionThresholdBytes, arcs: mine };
-        const trees = (await pool.run(task)) as ArcTree[];
-        out.set(id, new Map(trees.map((t) => [t.arc, t])));
+        try {
+          const trees = (await pool.run(task)) as ArcTree[];
+          out.set(id, new Map(trees.map((t) => [t.arc, t])));
+        } catch (err) {
+          // e.g. the actor was wiped meanwhile: leave it out of this pass; the next one includes it
+          console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${(err as Error).message}`);
+        }
       }),
     );
     return out;

@@ -134,7 +134,8 @@ export class Cluster {
   /** Anti-entropy passes finished (by repair() or the periodic timer). */
   repairs = 0;
   private antiEntropy: { cancel(): void } | null = null;
-  private repairing = false;
+  /** The background anti-entropy pass in progress, if any (close() waits for it). */
+  private backgroundRepair: Promise<unknown> | null = null;
   /** Each live actor's latest gossip verdict: the members it considers down. */
   private readonly views = new Map<number, readonly number[]>();
   private gossipDown = new Set<number>();
@@ -297,11 +298,12 @@ export class Cluster {
   private startAntiEntropy(): void {
     if (this.options.antiEntropyIntervalMs === 0) return;
     this.antiEntropy = systemTimers.setInterval(() => {
-      if (this.repairing || this.closed) return;
-      this.repairing = true;
-      this.repair()
-        .catch((err: unknown) => console.error('ringkv: anti-entropy pass failed:', (err as Error).message))
-        .finally(() => (this.repairing = false));
+      if (this.backgroundRepair !== null || this.closed) return;
+      this.backgroundRepair = this.repair()
+        .catch((err: unknown) => {
+          if (!this.closed) console.error('ringkv: anti-entropy pass failed:', (err as Error).message);
+        })
+        .finally(() => (this.backgroundRepair = null));
     }, this.options.antiEntropyIntervalMs);
   }
 
@@ -648,9 +650,10 @@ export class Cluster {
   /** Flush and close every actor's LMDB env and end every thread. Pending requests fail with ClusterClosedError. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.antiEntropy?.cancel();
+    await this.backgroundRepair; // its pool reads the actors' envs: let it finish first
     this.closed = true;
     this.sweeper.cancel();
-    this.antiEntropy?.cancel();
     await this.supervisor.stopAll();
     for (const p of this.pending.values()) p.reject(new ClusterClosedError());
     this.pending.clear();
