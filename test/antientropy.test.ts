@@ -1,18 +1,9 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { Cluster } from '../src/index.js';
 import { ringPosition } from '../src/ring/hash.js';
-import { prng, startCluster } from './helpers.js';
+import { prng, startCluster, until } from './helpers.js';
 
 const QUIET = { antiEntropyIntervalMs: 0, handoffIntervalMs: 50, gossipIntervalMs: 25, failAfterMs: 400 };
-
-async function until(t: ExecutionContext, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  t.fail(`timed out waiting for: ${what}`);
-}
 
 function keyWithPreference(c: Cluster, pref: readonly number[], prefix = 'k'): string {
   for (let i = 0; ; i++) {

@@ -1,20 +1,11 @@
 import test from 'ava';
 import * as dvv from '../src/versioning/dvvset.js';
 import type { DVVSet, VersionVector } from '../src/versioning/dvvset.js';
+import { mulberry32 } from './random.js';
 
 // ---------------------------------------------------------------------------
 // helpers
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randInt = (rnd: () => number, n: number): number => Math.floor(rnd() * n);
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[randInt(rnd, xs.length)]!;
 

@@ -1,20 +1,10 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { Cluster, InvalidOptionError, QuorumError, UnknownActorError } from '../src/index.js';
 import { ringPosition } from '../src/ring/hash.js';
-import { startCluster } from './helpers.js';
+import { startCluster, until } from './helpers.js';
 
 const FAST_GOSSIP = { gossipIntervalMs: 25, failAfterMs: 400 };
-
-async function until(t: ExecutionContext, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    if (await check()) return Date.now() - start;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  t.fail(`timed out waiting for: ${what}`);
-  return -1;
-}
 
 function keyWithPreference(c: Cluster, pref: readonly number[], prefix = 'probe'): string {
   for (let i = 0; ; i++) {

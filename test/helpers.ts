@@ -19,13 +19,15 @@ export async function startCluster(t: ExecutionContext, options: Partial<Cluster
   return cluster;
 }
 
-/** A small seeded PRNG so randomized tests replay. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+export { mulberry32 as prng } from './random.js';
+
+/** Poll `check` until it holds; fail the test (naming `what`) after `timeoutMs`. */
+export async function until(t: ExecutionContext, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await check()) return Date.now() - start;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.fail(`timed out waiting for: ${what}`);
+  return -1;
 }

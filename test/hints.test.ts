@@ -1,16 +1,7 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { Cluster } from '../src/index.js';
 import { ringPosition } from '../src/ring/hash.js';
-import { startCluster, tempDir } from './helpers.js';
-
-async function until(t: ExecutionContext, what: string, check: () => boolean | Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  t.fail(`timed out waiting for: ${what}`);
-}
+import { startCluster, tempDir, until } from './helpers.js';
 
 /** Keys whose preference list contains `actor` but is not coordinated by it. */
 function keysReplicatedBy(c: Cluster, actor: number, count: number): string[] {

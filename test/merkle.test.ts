@@ -18,21 +18,11 @@ import merkleTask from '../src/antientropy/merkle-task.js';
 import { Ring, RING_SIZE, allocateTokens, arcLength, inArc, type RingMember } from '../src/ring/ring.js';
 import { positionOf, ringKey } from '../src/storage/keys.js';
 import { ActorStore } from '../src/storage/store.js';
+import { mulberry32 as prng } from './random.js';
 
 // ---------------------------------------------------------------------------
 // helpers (local, so this test does not load the cluster through test/helpers.ts)
 
-/** mulberry32: seeded so randomized tests replay. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function tempDir(t: ExecutionContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-merkle-'));

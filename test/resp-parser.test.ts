@@ -9,6 +9,7 @@ import {
   type FeedResult,
   type RespLimits,
 } from '../src/server/resp/parser.js';
+import { mulberry32 } from './random.js';
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -73,17 +74,6 @@ function feedChunks(p: RespParser, input: Buffer, sizes: number[]): { commands: 
   return { commands };
 }
 
-/** mulberry32: tiny seeded PRNG so every randomized test is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The same outcome whole, byte at a time, and split at every single offset. */
 function assertChunkingInvariant(t: import('ava').ExecutionContext, input: Buffer, limits: RespLimits = RINGKV): Outcome {

@@ -1,21 +1,11 @@
 import test from 'ava';
 import { murmur3, ringPosition, hashLabel } from '../src/ring/hash.js';
 import { Ring, RingError, RING_SIZE, allocateTokens, arcLength, inArc, type RingMember } from '../src/ring/ring.js';
+import { mulberry32 } from './random.js';
 
 // ---------------------------------------------------------------------------
 // helpers
 
-/** mulberry32: tiny seeded PRNG so every randomized test is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randU32 = (rnd: () => number): number => Math.floor(rnd() * RING_SIZE);
 const randInt = (rnd: () => number, n: number): number => Math.floor(rnd() * n);
 

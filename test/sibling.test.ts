@@ -18,20 +18,11 @@ import {
   type Clock,
   type Sibling,
 } from '../src/versioning/sibling.js';
+import { mulberry32 } from './random.js';
 
 // ---------------------------------------------------------------------------
 // helpers
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randInt = (rnd: () => number, n: number): number => Math.floor(rnd() * n);
 
 const MAX = Number.MAX_SAFE_INTEGER; // 2^53 - 1

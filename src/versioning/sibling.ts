@@ -79,32 +79,15 @@ export function encodeClock(c: Clock): Uint8Array {
  * the common case of receiving a strictly newer version.
  */
 export function decodeHistory(bytes: Uint8Array): Clock {
-  const r = new ByteReader(bytes);
-  const format = r.u8();
-  if (format !== STORED_FORMAT) throw new CorruptDataError(`unknown stored clock format ${format}`);
-  const entries: dvv.Entry<Sibling>[] = [];
-  const ne = r.varint();
-  let prevId = -1;
-  for (let i = 0; i < ne; i++) {
-    const id = r.varint();
-    if (id <= prevId) throw new CorruptDataError(`entry ids not strictly increasing (${prevId}, ${id})`);
-    prevId = id;
-    const counter = r.varint();
-    const nv = r.varint();
-    if (nv > counter) throw new CorruptDataError(`actor ${id}: ${nv} values for counter ${counter}`);
-    for (let j = 0; j < nv; j++) {
-      r.u8();
-      r.varint();
-      r.varint();
-      r.bytes();
-    }
-    entries.push({ id, counter, values: [] });
-  }
-  return { entries, anonymous: [] };
+  return decode(bytes, false);
 }
 
 /** Decode a stored clock; sibling payloads are views into `bytes`. */
 export function decodeClock(bytes: Uint8Array): Clock {
+  return decode(bytes, true);
+}
+
+function decode(bytes: Uint8Array, withValues: boolean): Clock {
   const r = new ByteReader(bytes);
   const format = r.u8();
   if (format !== STORED_FORMAT) throw new CorruptDataError(`unknown stored clock format ${format}`);
@@ -119,9 +102,13 @@ export function decodeClock(bytes: Uint8Array): Clock {
     const nv = r.varint();
     if (nv > counter) throw new CorruptDataError(`actor ${id}: ${nv} values for counter ${counter}`);
     const values: Sibling[] = [];
-    for (let j = 0; j < nv; j++) values.push(readSibling(r));
+    for (let j = 0; j < nv; j++) {
+      const v = readSibling(r);
+      if (withValues) values.push(v);
+    }
     entries.push({ id, counter, values });
   }
+  if (!withValues) return { entries, anonymous: [] };
   const na = r.varint();
   const anonymous: Sibling[] = [];
   for (let i = 0; i < na; i++) anonymous.push(readSibling(r));
