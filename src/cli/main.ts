@@ -132,16 +132,18 @@ clientCommand('del', 'delete <key> (writes a tombstone superseding the current v
 clientCommand('status', 'actors, zones, tokens, health and hints at a glance').action(async (flags: Record<string, unknown>) => {
   await withClient(flags, async (redis) => {
     const info = String(await redis.info('everything'));
-    const field = (name: string): string => /^([a-z_]+):(.*)$/m.exec(info.split('\n').find((l) => l.startsWith(`${name}:`)) ?? '')?.[2]?.trim() ?? '?';
-    const actors = info
-      .split('\n')
-      .filter((l) => /^actor[0-9]+:/.test(l))
-      .map((l) => {
-        const [id, rest] = l.trim().split(':') as [string, string];
-        return { actor: id.replace('actor', ''), ...Object.fromEntries(rest.split(',').map((kv) => kv.split('='))) };
-      });
+    const field = (name: string): string => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '?';
+    // RINGKV.STATUS: one flat [k1, v1, k2, v2, …] array per actor (RESP2 maps)
+    const actors = ((await redis.call('RINGKV.STATUS')) as string[][]).map((flat) => {
+      const row: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) row[String(flat[i])] = String(flat[i + 1]);
+      return row;
+    });
     const up = actors.filter((a) => a.status === 'up').length;
-    console.log(`ringkv ${up === actors.length ? 'healthy' : 'DEGRADED'}: ${up}/${actors.length} actors up, n=${field('n')}, r=${field('r_default')}, w=${field('w_default')}, hints pending ${field('hints_pending')}, keys ~${/keys=([0-9]+)/.exec(info)?.[1] ?? '?'}`);
+    console.log(
+      `ringkv ${up === actors.length ? 'healthy' : 'DEGRADED'}: ${up}/${actors.length} actors up, n=${field('n')}, r=${field('r_default')}, w=${field('w_default')}, ` +
+        `hints pending ${field('hints_pending')}, keys ~${/keys=([0-9]+)/.exec(info)?.[1] ?? '?'}`,
+    );
     console.table(actors);
   });
 });

@@ -630,11 +630,35 @@ export class Cluster {
     }));
   }
 
-  /** Per-actor counters (keys stored, requests coordinated, messages) of every live actor, from its control plane. */
-  async stats(): Promise<ActorStats[]> {
+  /**
+   * Per-actor counters (keys stored, requests coordinated, messages, hints)
+   * of every live actor, from its control plane. An actor that does not
+   * answer within `timeoutMs` (a paused one, say) is left out rather than
+   * holding the caller.
+   */
+  async stats(options: { timeoutMs?: number } = {}): Promise<ActorStats[]> {
     this.assertOpen();
+    const timeoutMs = options.timeoutMs ?? 1000;
     const live = this.supervisor.ids().filter((id) => this.supervisor.status(id) === 'up');
-    return Promise.all(live.map((id) => this.supervisor.stats(id)));
+    const answers = await Promise.all(
+      live.map(
+        (id) =>
+          new Promise<ActorStats | null>((resolve) => {
+            const timer = setTimeout(() => resolve(null), timeoutMs);
+            this.supervisor.stats(id).then(
+              (s) => {
+                clearTimeout(timer);
+                resolve(s);
+              },
+              () => {
+                clearTimeout(timer);
+                resolve(null);
+              },
+            );
+          }),
+      ),
+    );
+    return answers.filter((s): s is ActorStats => s !== null);
   }
 
   /**
