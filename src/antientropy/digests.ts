@@ -54,13 +54,17 @@ export async function compareReplicas(ring: Ring, pathOf: (id: number) => string
   const pool = new Piscina({ filename: DIGEST_ENTRY, maxThreads: 2, minThreads: 0, maxQueue: 1024 });
   try {
     const results = new Map<number, Map<number, RangeDigest>>();
-    await Promise.all(
+    // allSettled, not all: the pool must not be destroyed while another task still runs
+    // (piscina then throws on the late reply, outside any promise).
+    const settled = await Promise.allSettled(
       [...arcsOf].map(async ([id, indexes]) => {
         const task: DigestTask = { path: pathOf(id), compressionThresholdBytes, groups: indexes.map((i) => arcRanges(arcs[i]!.start, arcs[i]!.end)) };
         const digests = (await pool.run(task)) as RangeDigest[];
         results.set(id, new Map(indexes.map((i, k) => [i, digests[k]!])));
       }),
     );
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
     const divergent: ReplicaComparison['divergent'] = [];
     const keysPerActor: Record<number, number> = {};
     for (const [id, m] of results) keysPerActor[id] = [...m.values()].reduce((s, d) => s + d.keys, 0);
