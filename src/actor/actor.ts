@@ -125,6 +125,8 @@ type PendingOp = PendingPut | PendingGet;
 interface SyncJob {
   readonly client: number;
   readonly req: number;
+  /** Pushes whose ack never comes (lost to a fault) are given up after this. */
+  readonly deadlineMs: number;
   outstanding: number;
   keys: number;
   bytes: number;
@@ -134,7 +136,9 @@ interface SyncJob {
 const EMPTY = new Uint8Array(0);
 const IGNORE: WriteDone = () => undefined;
 /** A stored hint: 8-byte creation time (ms, big-endian double), then the clock. */
-const HINT_HEADER_BYTES = 8; // read repairs: best effort, anti-entropy catches the rest
+const HINT_HEADER_BYTES = 8;
+/** An anti-entropy push not acknowledged within this long counts as failed (the next pass retries it). */
+const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy catches the rest
 
 /**
  * A partition-owner actor: it stores the replicas of the keys whose
@@ -165,6 +169,7 @@ export class PartitionActor implements ActorControl {
   private handoffWaits = 0;
   /** Anti-entropy pushes in flight: op → the sync request it belongs to. */
   private readonly syncs = new Map<number, SyncJob>();
+  private readonly syncJobs = new Set<SyncJob>();
   private gossipRounds = 0;
   private coordinatedPuts = 0;
   private coordinatedGets = 0;
@@ -723,7 +728,7 @@ export class PartitionActor implements ActorControl {
    * proportional to the difference, not to the data.
    */
   private syncRanges(from: number, m: SyncRanges): void {
-    const job: SyncJob = { client: from, req: m.req, outstanding: 1, keys: 0, bytes: 0, failed: 0 };
+    const job: SyncJob = { client: from, req: m.req, deadlineMs: this.clock.monotonicMs() + SYNC_PUSH_TIMEOUT_MS, outstanding: 1, keys: 0, bytes: 0, failed: 0 };
     for (const [lo, hi] of m.ranges) {
       for (const { key, value } of this.store.range(lo, hi)) {
         job.keys++;
@@ -739,10 +744,12 @@ export class PartitionActor implements ActorControl {
         }
       }
     }
+    this.syncJobs.add(job);
     if (--job.outstanding === 0) this.syncFinished(job);
   }
 
   private syncFinished(job: SyncJob): void {
+    this.syncJobs.delete(job);
     this.transport.send(job.client, { type: MsgType.SyncDone, req: job.req, keys: job.keys, bytes: job.bytes, failed: job.failed });
   }
 
@@ -770,6 +777,15 @@ export class PartitionActor implements ActorControl {
   /** Deadlines: fail unanswered requests with the count of replicas that did answer. */
   private expire(): void {
     const now = this.clock.monotonicMs();
+    for (const job of this.syncJobs) {
+      if (job.deadlineMs > now) continue;
+      // Give up on this job's missing acks (rare: a fault ate them): one pass over its pushes.
+      this.syncJobs.delete(job);
+      for (const [op, j] of this.syncs) if (j === job) this.syncs.delete(op);
+      job.failed += job.outstanding;
+      job.outstanding = 0;
+      this.syncFinished(job);
+    }
     for (const [op, p] of this.ops) {
       if (p.kind === 'get' && !p.answered && p.spare.length > 0 && now - p.startedMs >= this.config.speculativeRetryMs) {
         while (p.spare.length > 0) this.askSpare(op, p);
