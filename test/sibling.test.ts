@@ -559,3 +559,8 @@ test('contextOfEncodedVV matches encodeContext for every version vector', async 
   for (const vv of vvs) t.is(contextOfEncodedVV(encodeVV(vv)), encodeContext(vv));
   t.is(contextOfEncodedVV(new Uint8Array(0)), '');
 });
+
+test('encodeJoin is encodeVV of the join', async (t) => {
+  const { encodeJoin, encodeVV } = await import('../src/versioning/sibling.js');
+  for (let seed = 1; seed <= 5; seed++) for (const c of randomHistory(seed, 20).flat()) t.deepEqual(encodeJoin(c), encodeVV(dvv.join(c)));
+});

@@ -13,7 +13,7 @@ import { ActorStore, type WriteDone } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeVV, isDeleted, isTombstone, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isDeleted, isTombstone, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -134,6 +134,11 @@ interface SyncJob {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not. */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+}
 const IGNORE: WriteDone = () => undefined;
 /** A stored hint: 8-byte creation time (ms, big-endian double), then the clock. */
 const HINT_HEADER_BYTES = 8;
@@ -321,21 +326,21 @@ export class PartitionActor implements ActorControl {
         return this.coordinateGet(from, m);
       case MsgType.Replicate:
         this.replicaWrites++;
-        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock, (err) => {
+        this.mergeLocal(asBuffer(m.key), m.clock, (err) => {
           this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: err === null });
         });
         return;
       case MsgType.ReplicateAck:
         return this.onReplicateAck(from, m);
       case MsgType.Read: {
-        const stored = this.store.get(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length));
+        const stored = this.store.get(asBuffer(m.key));
         this.transport.send(from, { type: MsgType.ReadReply, op: m.op, ok: true, clock: stored ?? EMPTY });
         return;
       }
       case MsgType.ReadReply:
         return this.onReadReply(from, m);
       case MsgType.Repair:
-        this.mergeLocal(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.clock, IGNORE);
+        this.mergeLocal(asBuffer(m.key), m.clock, IGNORE);
         return;
       case MsgType.ClientScan:
         return this.scan(from, m);
@@ -350,7 +355,7 @@ export class PartitionActor implements ActorControl {
         return;
       }
       case MsgType.ReplicateHint:
-        this.storeHint(Buffer.from(m.key.buffer, m.key.byteOffset, m.key.length), m.owner, m.clock, (err) => {
+        this.storeHint(asBuffer(m.key), m.owner, m.clock, (err) => {
           this.transport.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: err === null });
         });
         return;
@@ -447,7 +452,7 @@ export class PartitionActor implements ActorControl {
       req: m.req,
       quorum: new WriteQuorum(targets, m.w),
       deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
-      context: encodeVV(dvv.join(next)),
+      context: encodeJoin(next),
       answered: false,
     };
     this.ops.set(op, pending);
@@ -679,7 +684,7 @@ export class PartitionActor implements ActorControl {
 
   private mergeLocalOrThrow(key: Buffer, incomingBytes: Uint8Array, done: WriteDone): void {
     const stored = this.store.get(key);
-    const incomingBuffer = Buffer.from(incomingBytes.buffer, incomingBytes.byteOffset, incomingBytes.length);
+    const incomingBuffer = asBuffer(incomingBytes);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
     if (stored === undefined) return this.store.write(key, incomingBuffer, done);
     // Common case: the incoming version descends from ours. Histories alone decide that.

@@ -8,9 +8,11 @@ export type QuorumOutcome = 'pending' | 'ok' | 'failed';
  * commit, which failed. Pure state; the coordinator feeds it replies and asks
  * whether it is done.
  */
+// Small arrays rather than Sets: at most n (≤ 64) entries, and one of these
+// is created per request on the hottest path, where allocation costs show.
 export class WriteQuorum {
-  private readonly acked = new Set<number>();
-  private readonly failed = new Set<number>();
+  private readonly acked: number[] = [];
+  private readonly failed: number[] = [];
 
   constructor(
     readonly replicas: readonly number[],
@@ -21,21 +23,21 @@ export class WriteQuorum {
 
   ack(actor: number): void {
     this.assertReplica(actor);
-    if (!this.failed.has(actor)) this.acked.add(actor);
+    if (!this.failed.includes(actor) && !this.acked.includes(actor)) this.acked.push(actor);
   }
 
   fail(actor: number): void {
     this.assertReplica(actor);
-    if (!this.acked.has(actor)) this.failed.add(actor);
+    if (!this.acked.includes(actor) && !this.failed.includes(actor)) this.failed.push(actor);
   }
 
   get acks(): number {
-    return this.acked.size;
+    return this.acked.length;
   }
 
   get outcome(): QuorumOutcome {
-    if (this.acked.size >= this.w) return 'ok';
-    if (this.replicas.length - this.failed.size < this.w) return 'failed';
+    if (this.acked.length >= this.w) return 'ok';
+    if (this.replicas.length - this.failed.length < this.w) return 'failed';
     return 'pending';
   }
 
@@ -50,8 +52,10 @@ export class WriteQuorum {
  * request ended), ask which replicas need a read repair and with what.
  */
 export class ReadQuorum {
-  private readonly replies = new Map<number, Clock | null>();
-  private readonly failed = new Set<number>();
+  /** Actors that replied, in reply order, and what each replied (parallel arrays). */
+  private readonly repliedBy: number[] = [];
+  private readonly replied: (Clock | null)[] = [];
+  private readonly failed: number[] = [];
 
   constructor(
     readonly replicas: readonly number[],
@@ -63,39 +67,47 @@ export class ReadQuorum {
   /** A replica's stored clock, or null when it holds nothing for the key. */
   reply(actor: number, clock: Clock | null): void {
     if (!this.replicas.includes(actor)) throw new RangeError(`actor ${actor} is not a replica of this request`);
-    if (!this.failed.has(actor)) this.replies.set(actor, clock);
+    if (this.failed.includes(actor)) return;
+    const i = this.repliedBy.indexOf(actor);
+    if (i >= 0) {
+      this.replied[i] = clock;
+    } else {
+      this.repliedBy.push(actor);
+      this.replied.push(clock);
+    }
   }
 
   fail(actor: number): void {
     // Like reply(): a stray non-replica failure would otherwise count toward 'failed'.
     if (!this.replicas.includes(actor)) throw new RangeError(`actor ${actor} is not a replica of this request`);
-    if (!this.replies.has(actor)) this.failed.add(actor);
+    if (!this.repliedBy.includes(actor) && !this.failed.includes(actor)) this.failed.push(actor);
   }
 
   get answered(): number {
-    return this.replies.size;
+    return this.repliedBy.length;
   }
 
   /** The clock `actor` replied with (null: nothing stored; undefined: no reply). */
   replyOf(actor: number): Clock | null | undefined {
-    return this.replies.get(actor);
+    const i = this.repliedBy.indexOf(actor);
+    return i < 0 ? undefined : this.replied[i];
   }
 
   get outcome(): QuorumOutcome {
-    if (this.replies.size >= this.r) return 'ok';
-    if (this.replicas.length - this.failed.size < this.r) return 'failed';
+    if (this.repliedBy.length >= this.r) return 'ok';
+    if (this.replicas.length - this.failed.length < this.r) return 'failed';
     return 'pending';
   }
 
   /** True once every replica has replied or failed: read repair can be decided. */
   get complete(): boolean {
-    return this.replies.size + this.failed.size === this.replicas.length;
+    return this.repliedBy.length + this.failed.length === this.replicas.length;
   }
 
   /** Reconciliation of all replies so far: descendants win, concurrent versions become siblings. */
   result(): Clock | null {
     let merged: Clock | null = null;
-    for (const c of this.replies.values()) {
+    for (const c of this.replied) {
       if (c === null) continue;
       merged = merged === null ? c : syncClocks(merged, c);
     }
@@ -107,7 +119,9 @@ export class ReadQuorum {
     const merged = this.result();
     if (merged === null) return [];
     const out: { actor: number; clock: Clock }[] = [];
-    for (const [actor, c] of this.replies) {
+    for (let i = 0; i < this.repliedBy.length; i++) {
+      const actor = this.repliedBy[i]!;
+      const c = this.replied[i]!;
       if (c === null || !dvv.equalHistory(c, merged) || c.anonymous.length !== merged.anonymous.length) out.push({ actor, clock: merged });
     }
     return out;

@@ -136,11 +136,11 @@ export class ByteReader {
     throw new CorruptDataError('varint longer than 8 bytes');
   }
 
-  /** Length-prefixed bytes, as a view into the underlying buffer (no copy). */
-  bytes(): Uint8Array {
+  /** Length-prefixed bytes, as a Buffer view into the underlying buffer (no copy; a Buffer so callers need no second wrapper). */
+  bytes(): Buffer {
     const len = this.varint();
     this.need(len);
-    const out = this.buf.subarray(this.offset, this.offset + len);
+    const out = Buffer.from(this.buf.buffer, this.buf.byteOffset + this.offset, len);
     this.offset += len;
     return out;
   }

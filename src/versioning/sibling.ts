@@ -153,6 +153,15 @@ export function encodeContext(vv: VersionVector): string {
   return Buffer.from(encodeVV(vv)).toString('base64url');
 }
 
+/** encodeVV(dvv.join(c)) without building the intermediate version vector. */
+export function encodeJoin(c: Clock): Uint8Array {
+  const w = vvWriter;
+  w.reset();
+  w.varint(c.entries.length);
+  for (const e of c.entries) w.varint(e.id).varint(e.counter);
+  return w.finish();
+}
+
 /** The context string for a version vector already in wire form (skips a decode/encode round trip). */
 export function contextOfEncodedVV(bytes: Uint8Array): string {
   if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0)) return '';
