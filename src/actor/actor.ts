@@ -112,7 +112,9 @@ interface PendingGet {
   readonly startedMs: number;
   readonly deadlineMs: number;
   /** Raw replies, to skip reconciliation when all replicas agree byte for byte. */
-  readonly raw: Map<number, Uint8Array>;
+  /** Who replied with which bytes (parallel arrays: at most n entries). */
+  readonly rawFrom: number[];
+  readonly raw: Uint8Array[];
   /** Replicas not asked yet (asked on failure or after speculativeRetryMs). */
   readonly spare: number[];
   /** Asked replicas that have not replied or failed. */
@@ -134,6 +136,11 @@ interface SyncJob {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function allEqual(raws: readonly Uint8Array[]): boolean {
+  for (let i = 1; i < raws.length; i++) if (compareBytes(raws[i]!, raws[0]!) !== 0) return false;
+  return true;
+}
 
 /** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not. */
 function asBuffer(b: Uint8Array): Buffer {
@@ -418,7 +425,11 @@ export class PartitionActor implements ActorControl {
     // An overwrite acts as if the client had read what this replica holds.
     if (m.overwrite) context = dvv.mergeVV(context, dvv.join(local));
     const sibling: Sibling = { kind: m.kind, timestampMs: Math.floor(this.clock.now()), writer: this.id, data: m.data };
-    let next = dvv.update(dvv.fromContext(context, sibling), local, this.id, compareSiblings);
+    // First write of a key without a context (the common case of a load): the one-event clock directly.
+    let next: VClock =
+      stored === undefined && context.length === 0
+        ? { entries: [{ id: this.id, counter: 1, values: [sibling] }], anonymous: [] }
+        : dvv.update(dvv.fromContext(context, sibling), local, this.id, compareSiblings);
     if (this.config.lastWriteWins) next = dvv.lww(next, newerSibling);
     const siblings = dvv.size(next);
     if (siblings > this.config.maxSiblings) {
@@ -582,9 +593,10 @@ export class PartitionActor implements ActorControl {
       quorum: new ReadQuorum(pref, m.r),
       startedMs: now,
       deadlineMs: now + m.timeoutMs,
-      raw: new Map(),
+      rawFrom: [],
+      raw: [],
       // replicas this actor sees down are asked last, so a dead one does not cost a speculative retry
-      spare: [...pref.filter((id) => id !== this.id && !this.downPeers.has(id)), ...pref.filter((id) => id !== this.id && this.downPeers.has(id))],
+      spare: this.sparesFor(pref),
       outstanding: 1,
       answered: false,
     };
@@ -592,6 +604,13 @@ export class PartitionActor implements ActorControl {
     for (let asked = 1; asked < m.r && pending.spare.length > 0; ) if (this.askSpare(op, pending)) asked++;
     const stored = this.store.get(key);
     this.getProgress(op, this.id, true, stored ?? EMPTY);
+  }
+
+  private sparesFor(pref: readonly number[]): number[] {
+    const out: number[] = [];
+    for (const id of pref) if (id !== this.id && !this.downPeers.has(id)) out.push(id);
+    if (this.downPeers.size > 0) for (const id of pref) if (id !== this.id && this.downPeers.has(id)) out.push(id);
+    return out;
   }
 
   /** Ask the next unasked replica; false (and counted as failed) when it cannot be reached. */
@@ -617,7 +636,8 @@ export class PartitionActor implements ActorControl {
     if (ok) {
       try {
         p.quorum.reply(actor, clockBytes.length === 0 ? null : this.decodeReply(p, clockBytes));
-        p.raw.set(actor, clockBytes);
+        p.rawFrom.push(actor);
+        p.raw.push(clockBytes);
       } catch {
         p.quorum.fail(actor); // a corrupt replica counts as not answering; never as an empty one
       }
@@ -639,9 +659,10 @@ export class PartitionActor implements ActorControl {
 
   /** Decode a reply, reusing an earlier reply's decoded clock when the bytes are identical (the common case). */
   private decodeReply(p: PendingGet, bytes: Uint8Array): VClock {
-    for (const [actor, raw] of p.raw) {
+    for (let i = 0; i < p.raw.length; i++) {
+      const raw = p.raw[i]!;
       if (raw.length !== 0 && compareBytes(raw, bytes) === 0) {
-        const same = p.quorum.replyOf(actor);
+        const same = p.quorum.replyOf(p.rawFrom[i]!);
         if (same) return same;
       }
     }
@@ -650,8 +671,7 @@ export class PartitionActor implements ActorControl {
 
   /** The reconciled clock's bytes; when every reply is byte-equal, the first reply as is. */
   private reconciled(p: PendingGet): Uint8Array {
-    const raws = [...p.raw.values()];
-    if (raws.every((b) => compareBytes(b, raws[0]!) === 0)) return raws[0]!;
+    if (allEqual(p.raw)) return p.raw[0]!;
     const merged = p.quorum.result();
     return merged === null ? EMPTY : encodeClock(merged);
   }
@@ -659,8 +679,7 @@ export class PartitionActor implements ActorControl {
   /** All replicas answered (or the deadline passed): send read repairs to the stale ones. */
   private finishGet(op: number, p: PendingGet): void {
     this.ops.delete(op);
-    const raws = [...p.raw.values()];
-    if (raws.length > 0 && raws.every((b) => compareBytes(b, raws[0]!) === 0)) return;
+    if (p.raw.length > 0 && allEqual(p.raw)) return;
     for (const { actor, clock } of p.quorum.repairs()) {
       this.readRepairs++;
       const bytes = encodeClock(clock);

@@ -221,7 +221,7 @@ export class Cluster {
 
   async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
     this.assertOpen();
-    checkRequestOptions(options, ['r', 'timeoutMs', 'via']);
+    checkRequestOptions(options, GET_OPTIONS);
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
     const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
     const timeoutMs = this.timeout(options.timeoutMs);
@@ -241,7 +241,7 @@ export class Cluster {
 
   private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
     this.assertOpen();
-    checkRequestOptions(options, ['w', 'timeoutMs', 'context', 'overwrite', 'strict', 'via']);
+    checkRequestOptions(options, WRITE_OPTIONS);
     if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new InvalidOptionError('overwrite must be a boolean');
     if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new InvalidOptionError('strict must be a boolean');
     const strict = options.strict ?? this.options.strict;
@@ -728,10 +728,15 @@ function checkCompatible(o: ResolvedOptions, given: ClusterOptions, meta: Cluste
 
 function checkRequestOptions(options: object, allowed: readonly string[]): void {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('request options must be an object');
-  for (const k of Object.keys(options)) {
+  for (const k in options) {
+    if (!Object.hasOwn(options, k)) continue;
     if (!allowed.includes(k)) throw new InvalidOptionError(`unknown request option '${k}' (allowed: ${allowed.join(', ')})`);
   }
 }
+
+// Allowed request options, allocated once (these checks run on every request).
+const GET_OPTIONS = ['r', 'timeoutMs', 'via'] as const;
+const WRITE_OPTIONS = ['w', 'timeoutMs', 'context', 'overwrite', 'strict', 'via'] as const;
 
 function toError(operation: 'get' | 'put' | 'delete' | 'scan' | 'repair', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
   switch (code) {
