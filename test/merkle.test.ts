@@ -11,7 +11,6 @@ import {
   entryHash,
   leafIndex,
   leafRanges,
-  updateLeaf,
   type ArcTree,
 } from '../src/antientropy/merkle.js';
 import merkleTask from '../src/antientropy/merkle-task.js';
@@ -314,36 +313,6 @@ test('buildArcTree rejects entries outside the arc and keys without a ring prefi
   t.throws(() => buildArcTree(0, MAX - 5, 5, [{ key: ringKey(Buffer.from('c'), 6), value: Buffer.from('v') }]), { instanceOf: RangeError });
   t.throws(() => buildArcTree(0, 0, 0, [{ key: Uint8Array.of(1, 2, 3), value: Buffer.from('v') }]), { instanceOf: RangeError });
   t.notThrows(() => buildArcTree(0, 0, 0, [{ key: Uint8Array.of(1, 2, 3, 4), value: new Uint8Array(0) }]), 'an empty user key is fine');
-});
-
-// ---------------------------------------------------------------------------
-// updateLeaf
-
-test('updateLeaf agrees with rebuilding: insert, overwrite, delete, no-op', (t) => {
-  const rnd = prng(5);
-  const [start, end] = [MAX - 5000, 5000]; // wrapping, small enough for collisions of leaves
-  const current = new Map<string, Entry>(); // stored key (hex) -> entry
-  const hashes = new Array<bigint>(LEAVES_PER_ARC).fill(0n);
-  const keys = Array.from({ length: 40 }, (_, i) => ringKey(Buffer.from(`k${i}`), pos(start, Math.floor(rnd() * arcLength(start, end)))));
-  for (let step = 0; step < 600; step++) {
-    const key = keys[Math.floor(rnd() * keys.length)]!;
-    const id = Buffer.from(key).toString('hex');
-    const old = current.get(id)?.value ?? null;
-    const next = rnd() < 0.25 ? null : Buffer.from(`v${step}`);
-    const leaf = leafIndex(start, end, positionOf(key));
-    hashes[leaf] = updateLeaf(hashes[leaf]!, key, old, next);
-    if (next === null) current.delete(id);
-    else current.set(id, { key, value: next });
-    if (step % 50 === 0 || step === 599) {
-      const rebuilt = buildArcTree(0, start, end, current.values());
-      t.deepEqual(hashes.map((h) => h.toString(16).padStart(16, '0')), [...rebuilt.leaves], `step ${step}`);
-    }
-  }
-  const k = keys[0]!;
-  t.is(updateLeaf(123n, k, null, null), 123n);
-  t.is(updateLeaf(123n, k, Buffer.from('a'), Buffer.from('a')), 123n);
-  t.is(updateLeaf(0n, k, null, Buffer.from('a')), entryHash(k, Buffer.from('a')));
-  t.is(updateLeaf(entryHash(k, Buffer.from('a')), k, Buffer.from('a'), null), 0n);
 });
 
 // ---------------------------------------------------------------------------

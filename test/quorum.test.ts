@@ -1,4 +1,5 @@
 import test from 'ava';
+import { permutations } from './random.js';
 import { ReadQuorum, WriteQuorum, type QuorumOutcome } from '../src/coordinator/quorum.js';
 import * as dvv from '../src/versioning/dvvset.js';
 import type { VersionVector } from '../src/versioning/dvvset.js';
@@ -33,15 +34,6 @@ const sib = (timestampMs: number, writer: number, data: string): Sibling => ({ k
 const put = (server: Clock, ctx: VersionVector, value: Sibling, id: number): Clock => dvv.update(dvv.fromContext(ctx, value), server, id, compareSiblings);
 const texts = (c: Clock | null): string[] => (c === null ? [] : dvv.values(c).map((s) => new TextDecoder().decode(s.data)).sort());
 const bytesEq = (a: Clock, b: Clock): boolean => Buffer.from(encodeClock(a)).equals(Buffer.from(encodeClock(b)));
-
-function permutations<T>(xs: readonly T[]): T[][] {
-  if (xs.length <= 1) return [[...xs]];
-  const out: T[][] = [];
-  xs.forEach((x, i) => {
-    for (const rest of permutations([...xs.slice(0, i), ...xs.slice(i + 1)])) out.push([x, ...rest]);
-  });
-  return out;
-}
 
 // A small causal history of one key:
 //   base:  a                  (write at actor 1)

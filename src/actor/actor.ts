@@ -9,7 +9,7 @@ import { TOKENS, type Clock, type Random, type Timers } from '../runtime/service
 import { FailureDetector } from '../membership/failure-detector.js';
 import type { LinkFaults } from '../transport/faults.js';
 import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
-import { ActorStore, type WriteDone } from '../storage/store.js';
+import { ActorStore, type StoreOptions, type WriteDone } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
@@ -20,7 +20,8 @@ export interface ActorConfig {
   readonly id: number;
   readonly n: number;
   readonly members: readonly RingMember[];
-  readonly dataPath: string;
+  /** Where and how this actor's LMDB env is opened. */
+  readonly storage: StoreOptions;
   readonly lastWriteWins: boolean;
   readonly maxSiblings: number;
   /** Requests this actor coordinates at once; more are refused with OVERLOADED. */
@@ -29,12 +30,6 @@ export interface ActorConfig {
   readonly sweepIntervalMs: number;
   /** A read still short of R replies after this long also asks the replicas it skipped. */
   readonly speculativeRetryMs: number;
-  readonly mapSizeBytes: number;
-  readonly compressionThresholdBytes: number;
-  readonly cacheBytes: number;
-  readonly maxWritesPerCommit: number;
-  readonly sync: 'always' | 'periodic';
-  readonly syncIntervalMs: number;
   readonly maxBatchBytes: number;
   /** How often this actor gossips its heartbeat table to a random peer. */
   readonly gossipIntervalMs: number;

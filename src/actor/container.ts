@@ -18,17 +18,7 @@ export function buildActorContainer(config: ActorConfig, parent: DependencyConta
   if (!c.isRegistered(TOKENS.timers, true)) c.register(TOKENS.timers, { useValue: systemTimers });
   if (!c.isRegistered(TOKENS.random, true)) c.register(TOKENS.random, { useValue: systemRandom });
   if (!c.isRegistered(TOKENS.store, true)) {
-    c.register(TOKENS.store, {
-      useValue: ActorStore.open({
-        path: config.dataPath,
-        mapSizeBytes: config.mapSizeBytes,
-        compressionThresholdBytes: config.compressionThresholdBytes,
-        cacheBytes: config.cacheBytes,
-        maxWritesPerCommit: config.maxWritesPerCommit,
-        sync: config.sync,
-        syncIntervalMs: config.syncIntervalMs,
-      }),
-    });
+    c.register(TOKENS.store, { useValue: ActorStore.open(config.storage) });
   }
   if (!c.isRegistered(TOKENS.transport, true)) {
     c.register(TOKENS.transport, { useValue: new Transport(config.id, c.resolve(TOKENS.timers), { maxBatchBytes: config.maxBatchBytes }, c.resolve(TOKENS.random)) });

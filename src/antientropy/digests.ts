@@ -1,5 +1,5 @@
-import { Piscina } from 'piscina';
 import type { Ring } from '../ring/ring.js';
+import { buildTrees } from './trees.js';
 
 /** One contiguous ring-position range [from, to) (to = 2^32 means "to the end"). */
 export interface PositionRange {
@@ -7,18 +7,12 @@ export interface PositionRange {
   readonly to: number;
 }
 
-export interface DigestTask {
-  readonly path: string;
-  readonly compressionThresholdBytes: number;
-  /** Digest each group of ranges (an arc may be two ranges when it wraps). */
-  readonly groups: readonly (readonly PositionRange[])[];
-}
-
+/** What one replica holds of one arc. */
 export interface RangeDigest {
   readonly keys: number;
   readonly bytes: number;
-  /** sha256 over (key, value) pairs in ring order, hex. */
-  readonly sha256: string;
+  /** Root of the replica's Merkle tree of the arc (hex): equal roots, equal contents. */
+  readonly root: string;
 }
 
 export interface ReplicaComparison {
@@ -29,8 +23,6 @@ export interface ReplicaComparison {
   /** Total keys held per actor (each key once per replica). */
   readonly keysPerActor: Record<number, number>;
 }
-
-const DIGEST_ENTRY = new URL('../../workers/digest.js', import.meta.url).href;
 
 /** The (start, end] arc as position ranges [from, to). */
 export function arcRanges(start: number, end: number): PositionRange[] {
@@ -43,39 +35,24 @@ export function arcRanges(start: number, end: number): PositionRange[] {
 }
 
 /**
- * Digest every arc on every replica in a piscina pool (off every actor's
- * event loop, over read-only LMDB snapshots) and report arcs whose replicas
- * differ. The pool lives only for the call.
+ * Compare every replica of every arc by the roots of the same Merkle trees
+ * anti-entropy uses (built in the piscina pool over read-only snapshots),
+ * and report the arcs whose replicas differ. Every actor is read, up or not.
  */
 export async function compareReplicas(ring: Ring, pathOf: (id: number) => string, compressionThresholdBytes: number): Promise<ReplicaComparison> {
-  const arcs = ring.arcs();
-  const arcsOf = new Map<number, number[]>();
-  for (const arc of arcs) for (const id of arc.preference) (arcsOf.get(id) ?? arcsOf.set(id, []).get(id)!).push(arc.index);
-  const pool = new Piscina({ filename: DIGEST_ENTRY, maxThreads: 2, minThreads: 0, maxQueue: 1024 });
-  try {
-    const results = new Map<number, Map<number, RangeDigest>>();
-    // allSettled, not all: the pool must not be destroyed while another task still runs
-    // (piscina then throws on the late reply, outside any promise).
-    const settled = await Promise.allSettled(
-      [...arcsOf].map(async ([id, indexes]) => {
-        const task: DigestTask = { path: pathOf(id), compressionThresholdBytes, groups: indexes.map((i) => arcRanges(arcs[i]!.start, arcs[i]!.end)) };
-        const digests = (await pool.run(task)) as RangeDigest[];
-        results.set(id, new Map(indexes.map((i, k) => [i, digests[k]!])));
-      }),
-    );
-    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure !== undefined) throw failure.reason;
-    const divergent: ReplicaComparison['divergent'] = [];
-    const keysPerActor: Record<number, number> = {};
-    for (const [id, m] of results) keysPerActor[id] = [...m.values()].reduce((s, d) => s + d.keys, 0);
-    for (const arc of arcs) {
-      const digests: Record<number, RangeDigest> = {};
-      for (const id of arc.preference) digests[id] = results.get(id)!.get(arc.index)!;
-      const hashes = new Set(Object.values(digests).map((d) => d.sha256));
-      if (hashes.size > 1) divergent.push({ arc: arc.index, digests });
+  const { trees, failed } = await buildTrees(ring, [...ring.members.keys()], pathOf, compressionThresholdBytes);
+  const [firstFailure] = failed.values();
+  if (firstFailure !== undefined) throw firstFailure;
+  const keysPerActor: Record<number, number> = {};
+  for (const [id, arcs] of trees) keysPerActor[id] = [...arcs.values()].reduce((s, t) => s + t.keys, 0);
+  const divergent: ReplicaComparison['divergent'] = [];
+  for (const arc of ring.arcs()) {
+    const digests: Record<number, RangeDigest> = {};
+    for (const id of arc.preference) {
+      const t = trees.get(id)!.get(arc.index)!;
+      digests[id] = { keys: t.keys, bytes: t.bytes, root: t.root };
     }
-    return { arcs: arcs.length, identical: arcs.length - divergent.length, divergent, keysPerActor };
-  } finally {
-    await pool.destroy();
+    if (new Set(Object.values(digests).map((d) => d.root)).size > 1) divergent.push({ arc: arc.index, digests });
   }
+  return { arcs: ring.arcCount, identical: ring.arcCount - divergent.length, divergent, keysPerActor };
 }

@@ -11,7 +11,7 @@ import type { PositionRange } from './digests.js';
  * Replicas exchange roots first and then only the leaves that differ, so a
  * repair scans 1/64 of an arc instead of all of it. A leaf hash is the XOR of
  * its entries' 64-bit hashes: order-independent (a scan in any order gives
- * the same tree) and updatable in O(1) per write (see updateLeaf).
+ * the same tree).
  */
 export const LEAVES_PER_ARC = 64;
 
@@ -124,18 +124,6 @@ export function buildArcTree(
     bytes += key.length + value.length;
   }
   return { arc, root: rootOf(hashes), leaves: hashes.map(hex64), keys, bytes };
-}
-
-/**
- * Leaf hash after `key` (a stored, ring-prefixed key) changes from
- * `oldValue` to `newValue` (null = absent). XOR is its own inverse, so the
- * old entry's hash is removed and the new one's added.
- */
-export function updateLeaf(leafHash: bigint, key: Uint8Array, oldValue: Uint8Array | null, newValue: Uint8Array | null): bigint {
-  let h = leafHash;
-  if (oldValue !== null) h ^= entryHash(key, oldValue);
-  if (newValue !== null) h ^= entryHash(key, newValue);
-  return h;
 }
 
 /**

@@ -182,18 +182,20 @@ export class Cluster {
       id,
       n: this.meta.n,
       members: this.meta.members,
-      dataPath: actorDataPath(o.dataDir, id),
+      storage: {
+        path: actorDataPath(o.dataDir, id),
+        mapSizeBytes: o.mapSizeBytes,
+        compressionThresholdBytes: this.meta.compressionThresholdBytes,
+        cacheBytes: o.cacheBytes,
+        maxWritesPerCommit: o.maxWritesPerCommit,
+        sync: o.sync,
+        syncIntervalMs: o.syncIntervalMs,
+      },
       lastWriteWins: this.meta.lastWriteWins,
       maxSiblings: o.maxSiblings,
       maxPendingOps: o.maxPendingOpsPerActor,
       sweepIntervalMs: Math.max(1, Math.min(10, Math.floor(o.timeoutMs / 10))),
       speculativeRetryMs: o.speculativeRetryMs,
-      mapSizeBytes: o.mapSizeBytes,
-      compressionThresholdBytes: this.meta.compressionThresholdBytes,
-      cacheBytes: o.cacheBytes,
-      maxWritesPerCommit: o.maxWritesPerCommit,
-      sync: o.sync,
-      syncIntervalMs: o.syncIntervalMs,
       maxBatchBytes: o.maxBatchBytes,
       gossipIntervalMs: o.gossipIntervalMs,
       failAfterMs: o.failAfterMs,
@@ -501,11 +503,13 @@ export class Cluster {
     checkRequestOptions(options, ['tombstoneGraceMs', 'timeoutMs']);
     const graceMs = options.tombstoneGraceMs ?? this.options.tombstoneGraceMs;
     if (!Number.isInteger(graceMs) || graceMs < 0) throw new InvalidOptionError(`tombstoneGraceMs must be a non-negative integer, got ${String(graceMs)}`);
-    const timeoutMs = options.timeoutMs ?? Math.max(this.options.timeoutMs, 60_000);
+    const timeoutMs = options.timeoutMs === undefined ? Math.max(this.options.timeoutMs, 60_000) : this.timeout(options.timeoutMs);
     const started = systemClock.monotonicMs();
     const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
     const hintsPending = (await this.stats()).reduce((s, a) => s + a.hintsPending, 0);
-    const trees = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+    const { trees, failed } = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+    // an actor whose trees cannot be built (wiped meanwhile, say) sits this pass out; the next one includes it
+    for (const [id, err] of failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
     let arcsComplete = 0;
     let arcsDiffering = 0;
     let leavesDiffering = 0;

@@ -41,12 +41,6 @@ export class ByteWriter {
     return this;
   }
 
-  f64(v: number): this {
-    this.ensure(8);
-    this.view.setFloat64(this.length, v);
-    this.length += 8;
-    return this;
-  }
 
   /** Unsigned LEB128 varint for 0 <= v <= 2^53. */
   varint(v: number): this {
@@ -73,10 +67,6 @@ export class ByteWriter {
     return this;
   }
 
-  /** A view of what was written (valid until the next write). */
-  view_(): Uint8Array {
-    return this.buf.subarray(0, this.length);
-  }
 
   /** An exact-size copy (safe to keep, post or transfer). */
   finish(): Uint8Array {
@@ -114,12 +104,6 @@ export class ByteReader {
     return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
   }
 
-  f64(): number {
-    this.need(8);
-    const v = new DataView(this.buf.buffer, this.buf.byteOffset + this.offset, 8).getFloat64(0);
-    this.offset += 8;
-    return v;
-  }
 
   varint(): number {
     let result = 0;

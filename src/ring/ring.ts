@@ -38,6 +38,7 @@ export class Ring {
   private readonly tokens: Uint32Array;
   private readonly owners: Int32Array;
   private readonly prefs: (readonly number[])[];
+  private shares: Map<number, number> | null = null;
 
   private constructor(members: readonly RingMember[], n: number) {
     if (!Number.isInteger(n) || n < 1) throw new RingError(`n must be a positive integer, got ${n}`);
@@ -120,13 +121,18 @@ export class Ring {
     return this.walkFrom(this.arcIndex(position), this.members.size);
   }
 
-  /** Fraction of the ring for which `actor` is in the preference list. */
+  /** Fraction of the ring for which `actor` is in the preference list (computed once: the ring is immutable). */
   replicaShare(actor: number): number {
-    let total = 0;
-    for (const arc of this.arcs()) {
-      if (arc.preference.includes(actor)) total += arcLength(arc.start, arc.end);
+    if (this.shares === null) {
+      const totals = new Map<number, number>();
+      const t = this.tokens;
+      for (let i = 0; i < t.length; i++) {
+        const len = arcLength(i === 0 ? t[t.length - 1]! : t[i - 1]!, t[i]!);
+        for (const id of this.prefs[i]!) totals.set(id, (totals.get(id) ?? 0) + len);
+      }
+      this.shares = totals;
     }
-    return total / RING_SIZE;
+    return (this.shares.get(actor) ?? 0) / RING_SIZE;
   }
 
   private walkFrom(index: number, limit: number): number[] {

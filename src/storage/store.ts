@@ -162,9 +162,6 @@ export class ActorStore {
     return new Promise((resolve, reject) => this.write(key, value, (err) => (err ? reject(err) : resolve())));
   }
 
-  remove(key: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => this.write(key, null, (err) => (err ? reject(err) : resolve())));
-  }
 
   /**
    * Queue a write (value null = remove); `done` runs once it is committed.

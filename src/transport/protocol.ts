@@ -296,8 +296,7 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
       w.varint(m.op).bytes(m.key).bytes(m.clock).varint(m.owner);
       return;
     case MsgType.SyncRanges:
-      w.varint(m.req).varint(m.ranges.length);
-      for (const [from, to] of m.ranges) w.varint(from).varint(to);
+      writeRanges(w.varint(m.req), m.ranges);
       w.varint(m.peers.length);
       for (const p of m.peers) w.varint(p);
       return;
@@ -305,14 +304,18 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
       w.varint(m.req).varint(m.keys).varint(m.bytes).varint(m.failed);
       return;
     case MsgType.ReapRanges:
-      w.varint(m.req).varint(m.ranges.length);
-      for (const [from, to] of m.ranges) w.varint(from).varint(to);
+      writeRanges(w.varint(m.req), m.ranges);
       w.varint(m.cutoffMs);
       return;
     case MsgType.ReapDone:
       w.varint(m.req).varint(m.reaped);
       return;
   }
+}
+
+function writeRanges(w: ByteWriter, ranges: readonly (readonly [number, number])[]): void {
+  w.varint(ranges.length);
+  for (const [from, to] of ranges) w.varint(from).varint(to);
 }
 
 function readRanges(r: ByteReader): [number, number][] {
