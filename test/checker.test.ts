@@ -85,6 +85,41 @@ test('staleness curve: the fraction of stale reads by time since the latest ackn
   t.is(curve[0]!.fraction, 0.5);
 });
 
+const blind = (id: string, invokeMs: number, completeMs: number, outcome: WriteOp['outcome'] = 'ok', key = 'k'): WriteOp => ({ ...w(id, invokeMs, completeMs, [], outcome, key), blind: true });
+
+test('blind writes (SET, YCSB updates) are ordered by real time: older ones may vanish, a newer one may not', (t) => {
+  const history: Op[] = [blind('a', 0, 1), blind('b', 2, 3), blind('c', 2.5, 4), blind('d', 10, 11, 'info')];
+  // a completed before b and c began: replaced. b and c overlap: either may have been last.
+  t.true(checkNoLostWrites(history.slice(0, 3), new Map([['k', ['c']]])).valid);
+  t.true(checkNoLostWrites(history.slice(0, 3), new Map([['k', ['b']]])).valid);
+  t.true(checkNoLostWrites(history.slice(0, 3), new Map([['k', ['b', 'c']]])).valid, 'siblings of overlapping writes');
+  const reverted = checkNoLostWrites(history.slice(0, 3), new Map([['k', ['a']]]));
+  t.false(reverted.valid, 'the key went back to a value older than two acknowledged writes');
+  t.deepEqual(reverted.violations.map((v) => v.write.id).sort(), ['b', 'c']);
+  t.false(checkNoLostWrites(history.slice(0, 3), new Map()).valid, 'a key that vanished loses its writes');
+  // an indeterminate write may take effect at any time: it may replace all of them
+  t.true(checkNoLostWrites(history, new Map([['k', ['d']]])).valid);
+  // a value never written in this history keeps nothing
+  t.false(checkNoLostWrites(history.slice(0, 1), new Map([['k', ['x']]])).valid);
+});
+
+test('stale reads of blind writes: only a value that completed before the write began is stale', (t) => {
+  const history: Op[] = [blind('a', 0, 1), blind('b', 2, 5), blind('c', 4, 6)];
+  const stale = checkNoStaleReads([...history, r(['a'], 7, 8)]);
+  t.false(stale.valid);
+  t.deepEqual(
+    stale.violations.map((v) => v.missed.id).sort(),
+    ['b', 'c'],
+    'both newest writes were missed (a, certainly older than them, is not judged again)',
+  );
+  t.true(checkNoStaleReads([...history, r(['b'], 7, 8)]).valid, 'b overlapped c: it may have been last');
+  t.true(checkNoStaleReads([...history, r(['c'], 7, 8)]).valid);
+  t.true(checkNoStaleReads([...history, r(['a'], 4.5, 8)]).valid, 'began before b and c were acknowledged');
+  t.false(checkNoStaleReads([...history, r([], 7, 8)]).valid);
+  const curve = stalenessCurve([...history, r(['a'], 7, 8), r(['b'], 7, 8), r(['c'], 7, 8)], [0]);
+  t.deepEqual([curve[0]!.reads, curve[0]!.stale], [3, 1]);
+});
+
 /** The set workload (as Jepsen's): add unique elements by read-modify-write, merging siblings by union. */
 async function setWorkload(lastWriteWins: boolean): Promise<{ lost: number; adds: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-set-'));

@@ -19,6 +19,14 @@ export interface WriteOp {
   readonly outcome: Outcome;
   /** Write ids this write's context had seen (it supersedes them). */
   readonly supersedes: readonly string[];
+  /**
+   * A blind write: no context, it replaces whatever the store holds (a Redis
+   * SET, a YCSB update or insert). Such writes are ordered against other
+   * writes of their key by real time only, as a register's are: one that
+   * completed before another began is older; overlapping ones may take
+   * effect in either order.
+   */
+  readonly blind?: boolean;
 }
 
 export interface ReadOp {
@@ -56,14 +64,84 @@ export function ancestors(writes: ReadonlyMap<string, WriteOp>, id: string, limi
   return out;
 }
 
-function indexWrites(history: readonly Op[]): Map<string, WriteOp> {
-  const writes = new Map<string, WriteOp>();
-  for (const op of history) {
-    if (op.kind !== 'write') continue;
-    if (writes.has(op.id)) throw new Error(`write id ${op.id} appears twice: ids must be unique`);
-    writes.set(op.id, op);
+/**
+ * The order the checks judge by. Causal: a write is older than every write
+ * whose context saw it (transitively). Real time, when either write is
+ * blind: a write that completed before the other began is older. An
+ * indeterminate ('info') write may take effect at any time after it began,
+ * so it is never known to be older than anything.
+ */
+class WriteOrder {
+  readonly writes = new Map<string, WriteOp>();
+  /** Acknowledged writes per key, by completion time. */
+  readonly acknowledged = new Map<string, WriteOp[]>();
+  private readonly ancestry = new Map<string, Set<string>>();
+
+  constructor(history: readonly Op[]) {
+    for (const op of history) {
+      if (op.kind !== 'write') continue;
+      if (this.writes.has(op.id)) throw new Error(`write id ${op.id} appears twice: ids must be unique`);
+      this.writes.set(op.id, op);
+      if (op.outcome === 'ok') (this.acknowledged.get(op.key) ?? this.acknowledged.set(op.key, []).get(op.key)!).push(op);
+    }
+    for (const list of this.acknowledged.values()) list.sort((a, b) => a.completeMs - b.completeMs);
   }
-  return writes;
+
+  ancestors(id: string): Set<string> {
+    let a = this.ancestry.get(id);
+    if (a === undefined) {
+      a = ancestors(this.writes, id);
+      this.ancestry.set(id, a);
+    }
+    return a;
+  }
+
+  /** The values and everything they superseded, causally. */
+  closure(values: readonly string[]): Set<string> {
+    const out = new Set<string>(values);
+    for (const v of values) for (const a of this.ancestors(v)) out.add(a);
+    return out;
+  }
+
+  /** `v` certainly took effect before `w`: an ancestor of it, or (blind) completed before `w` began. */
+  definitelyOlder(v: string, w: WriteOp): boolean {
+    const vw = this.writes.get(v);
+    if (vw === undefined) return false; // not written in this history: nothing known
+    if (this.ancestors(w.id).has(v)) return true;
+    return (vw.blind === true || w.blind === true) && vw.outcome === 'ok' && vw.completeMs < w.invokeMs;
+  }
+
+  /** `v` is `w`, supersedes it causally, or (blind) may have taken effect after it. */
+  keeps(v: string, vClosure: ReadonlySet<string>, w: WriteOp): boolean {
+    if (vClosure.has(w.id)) return true;
+    const vw = this.writes.get(v);
+    if (vw === undefined || (vw.blind !== true && w.blind !== true)) return false;
+    const vCompleteMs = vw.outcome === 'ok' ? vw.completeMs : Infinity;
+    return vCompleteMs > w.invokeMs;
+  }
+
+  /**
+   * The acknowledged writes of `key` that completed before `beforeMs`, minus
+   * blind writes certainly older than another of them (judging a read
+   * against the newest is enough: whatever keeps that keeps the older ones).
+   */
+  acknowledgedBefore(key: string, beforeMs: number): WriteOp[] {
+    const list = this.acknowledged.get(key);
+    if (list === undefined) return [];
+    let end = 0;
+    let newestBlindInvokeMs = -Infinity;
+    while (end < list.length && list[end]!.completeMs < beforeMs) {
+      if (list[end]!.blind === true) newestBlindInvokeMs = Math.max(newestBlindInvokeMs, list[end]!.invokeMs);
+      end++;
+    }
+    const out: WriteOp[] = [];
+    for (let i = end - 1; i >= 0; i--) {
+      const w = list[i]!;
+      if (w.blind === true && w.completeMs < newestBlindInvokeMs) continue;
+      out.push(w);
+    }
+    return out;
+  }
 }
 
 export interface LostWrite {
@@ -74,22 +152,19 @@ export interface LostWrite {
 /**
  * No acknowledged write lost: after heal and repair, every write that was
  * acknowledged is in the final value of its key, or is an ancestor of
- * something that is (a causally later write of that key superseded it).
+ * something that is (a causally later write of that key superseded it), or
+ * — for blind writes — something in the final value may have been written
+ * after it.
  */
 export function checkNoLostWrites(history: readonly Op[], finalValues: ReadonlyMap<string, readonly string[]>): Verdict<LostWrite> {
-  const writes = indexWrites(history);
-  const accounted = new Set<string>();
-  for (const values of finalValues.values()) {
-    for (const v of values) {
-      accounted.add(v);
-      for (const a of ancestors(writes, v)) accounted.add(a);
-    }
-  }
+  const order = new WriteOrder(history);
   const violations: LostWrite[] = [];
-  for (const w of writes.values()) {
-    if (w.outcome !== 'ok' || accounted.has(w.id)) continue;
-    // superseded by a write of the same key that is itself accounted for
-    violations.push({ key: w.key, write: w });
+  for (const [key, list] of order.acknowledged) {
+    const final = finalValues.get(key) ?? [];
+    const closures = final.map((v) => order.closure([v]));
+    for (const w of list) {
+      if (!final.some((v, i) => order.keeps(v, closures[i]!, w))) violations.push({ key, write: w });
+    }
   }
   return { valid: violations.length === 0, violations };
 }
@@ -106,21 +181,17 @@ export interface StaleRead {
  * causally later, or something concurrent — never only older values.
  */
 export function checkNoStaleReads(history: readonly Op[]): Verdict<StaleRead> {
-  const writes = indexWrites(history);
-  const byKey = new Map<string, WriteOp[]>();
-  for (const w of writes.values()) if (w.outcome === 'ok') (byKey.get(w.key) ?? byKey.set(w.key, []).get(w.key)!).push(w);
+  const order = new WriteOrder(history);
   const violations: StaleRead[] = [];
   for (const op of history) {
     if (op.kind !== 'read' || op.outcome !== 'ok') continue;
-    const before = (byKey.get(op.key) ?? []).filter((w) => w.completeMs < op.invokeMs);
+    const before = order.acknowledgedBefore(op.key, op.invokeMs);
     if (before.length === 0) continue;
-    const returnedAncestry = new Set<string>();
-    for (const v of op.values) for (const a of ancestors(writes, v)) returnedAncestry.add(a);
+    const returned = order.closure(op.values);
     for (const w of before) {
-      if (op.values.includes(w.id) || returnedAncestry.has(w.id)) continue; // w itself, or superseded by what was read
-      const wAncestry = ancestors(writes, w.id);
-      // stale only if everything read is older than w (an ancestor of it), or nothing was read
-      if (op.values.every((v) => wAncestry.has(v))) violations.push({ read: op, missed: w });
+      if (returned.has(w.id)) continue; // w itself, or superseded by what was read
+      // stale only if everything read is certainly older than w, or nothing was read
+      if (op.values.every((v) => order.definitelyOlder(v, w))) violations.push({ read: op, missed: w });
     }
   }
   return { valid: violations.length === 0, violations };
@@ -156,25 +227,24 @@ export interface StalenessBucket {
  * it. Reads are bucketed by how long after that acknowledgement they began.
  */
 export function stalenessCurve(history: readonly Op[], bucketMs: readonly number[] = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]): StalenessBucket[] {
-  const writes = indexWrites(history);
-  const byKey = new Map<string, WriteOp[]>();
-  for (const w of writes.values()) if (w.outcome === 'ok') (byKey.get(w.key) ?? byKey.set(w.key, []).get(w.key)!).push(w);
-  for (const list of byKey.values()) list.sort((a, b) => a.completeMs - b.completeMs);
+  const order = new WriteOrder(history);
   const counts = bucketMs.map(() => ({ reads: 0, stale: 0 }));
   for (const op of history) {
     if (op.kind !== 'read' || op.outcome !== 'ok') continue;
-    const list = byKey.get(op.key);
+    const list = order.acknowledged.get(op.key);
     if (list === undefined) continue;
     let latest: WriteOp | undefined;
-    for (const w of list) if (w.completeMs < op.invokeMs) latest = w;
+    for (const w of list) {
+      if (w.completeMs >= op.invokeMs) break; // sorted by completion
+      latest = w;
+    }
     if (latest === undefined) continue;
     const since = op.invokeMs - latest.completeMs;
     let b = 0;
     while (b + 1 < bucketMs.length && bucketMs[b + 1]! <= since) b++;
     counts[b]!.reads++;
-    const seen = new Set(op.values);
-    for (const v of op.values) for (const a of ancestors(writes, v)) seen.add(a);
-    if (!seen.has(latest.id)) counts[b]!.stale++;
+    const fresh = op.values.some((v) => order.keeps(v, order.closure([v]), latest));
+    if (!fresh) counts[b]!.stale++;
   }
   return bucketMs.map((sinceWriteMs, i) => ({ sinceWriteMs, reads: counts[i]!.reads, stale: counts[i]!.stale, fraction: counts[i]!.reads === 0 ? 0 : counts[i]!.stale / counts[i]!.reads }));
 }
