@@ -55,6 +55,8 @@ export interface ActorStats {
   readonly coordinatedGets: number;
   readonly replicaWrites: number;
   readonly readRepairs: number;
+  /** Entries this actor pushed to other replicas in anti-entropy passes (one per receiving peer). */
+  readonly antiEntropyKeysSent: number;
   /** Hints held now, ever stored, handed off to their owner, and dropped (store full or too old). */
   readonly hintsPending: number;
   readonly hintsStored: number;
@@ -182,6 +184,7 @@ export class PartitionActor implements ActorControl {
   private coordinatedGets = 0;
   private replicaWrites = 0;
   private readRepairs = 0;
+  private antiEntropyKeysSent = 0;
 
   constructor(
     @inject(TOKENS.actorConfig) private readonly config: ActorConfig,
@@ -229,6 +232,7 @@ export class PartitionActor implements ActorControl {
       coordinatedGets: this.coordinatedGets,
       replicaWrites: this.replicaWrites,
       readRepairs: this.readRepairs,
+      antiEntropyKeysSent: this.antiEntropyKeysSent,
       hintsPending: this.store.hintCount(),
       hintsStored: this.hintsStored,
       hintsHandedOff: this.hintsHandedOff,
@@ -757,6 +761,7 @@ export class PartitionActor implements ActorControl {
             this.syncs.set(op, job);
             job.outstanding++;
             job.bytes += key.length + value.length;
+            this.antiEntropyKeysSent++;
           } else {
             job.failed++;
           }

@@ -79,6 +79,12 @@ const actorCoordinated = new Counter({
   registers: [registry],
 });
 
+const actorAntiEntropyKeysSent = new Counter({
+  name: 'ringkv_actor_anti_entropy_keys_sent_total',
+  help: 'Entries the actor pushed to other replicas in anti-entropy passes since it started.',
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
 const actorReadRepairs = new Counter({
   name: 'ringkv_actor_read_repairs_total',
   help: 'Read repairs the actor sent since it started.',
@@ -150,7 +156,7 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
   const stats = await statsOrNull(cluster);
   const members = cluster.members();
   // Everything below up to registry.metrics() is synchronous, so concurrent scrapes cannot interleave.
-  for (const m of [actorUp, actorKeys, actorPending, actorCoordinated, actorReadRepairs, actorCommits, actorHints, actorHintEvents]) m.reset();
+  for (const m of [actorUp, actorKeys, actorPending, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCommits, actorHints, actorHintEvents]) m.reset();
   repairPasses.set(cluster.repairs);
   for (const m of members) actorUp.set({ actor: String(m.id), zone: m.zone }, m.status === 'up' ? 1 : 0);
   statsAvailable.set(stats === null ? 0 : 1);
@@ -162,6 +168,7 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
       actorCoordinated.inc({ actor, operation: 'get' }, s.coordinatedGets);
       actorCoordinated.inc({ actor, operation: 'put' }, s.coordinatedPuts);
       actorReadRepairs.inc({ actor }, s.readRepairs);
+      actorAntiEntropyKeysSent.inc({ actor }, s.antiEntropyKeysSent);
       actorCommits.inc({ actor }, s.commits);
       actorHints.set({ actor }, s.hintsPending);
       actorHintEvents.inc({ actor, event: 'stored' }, s.hintsStored);

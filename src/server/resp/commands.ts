@@ -123,7 +123,7 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
     keyspace: [`db0:keys=${Math.round(keys / c.n)},expires=0,avg_ttl=0`],
     ringkv_actors: members.map((m) => {
       const s = stats.find((x) => x.id === m.id);
-      return `actor${m.id}:zone=${m.zone},status=${m.status},tokens=${m.tokens},share=${m.replicaShare.toFixed(4)},keys=${s?.keys ?? 0},puts=${s?.coordinatedPuts ?? 0},gets=${s?.coordinatedGets ?? 0},read_repairs=${s?.readRepairs ?? 0}`;
+      return `actor${m.id}:zone=${m.zone},status=${m.status},tokens=${m.tokens},share=${m.replicaShare.toFixed(4)},keys=${s?.keys ?? 0},puts=${s?.coordinatedPuts ?? 0},gets=${s?.coordinatedGets ?? 0},read_repairs=${s?.readRepairs ?? 0},anti_entropy_keys_sent=${s?.antiEntropyKeysSent ?? 0},hints_pending=${s?.hintsPending ?? 0}`;
     }),
     ringkv_ring: [`actors:${members.length}`, `actors_up:${members.filter((m) => m.status === 'up').length}`, `n:${c.n}`, `vnodes_total:${members.reduce((s, m) => s + m.tokens, 0)}`],
     ringkv_quorum: [
