@@ -49,8 +49,9 @@ test.serial('hints are durable: they survive a restart of the whole cluster and 
   const keys = keysReplicatedBy(c, owner, 20);
   await c.faults.kill(owner);
   for (const k of keys) await c.put(k, 'durable-hint', { w: 2 });
-  // W=2 may be met by the two live owners before the substitute commits its hint
-  await until(t, 'every hint stored', async () => (await sum(c, 'hintsPending')) === keys.length);
+  // W=2 may be met by the two live owners before the substitute commits its hint. At least: under CPU load
+  // gossip may briefly suspect a live actor too, and its extra hints are handed off like any other.
+  await until(t, 'every hint stored', async () => (await sum(c, 'hintsPending')) >= keys.length, 20_000);
   await c.close();
   c = await Cluster.start({ dataDir, handoffIntervalMs: 50 });
   t.teardown(() => c.close());

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { RingkvError } from '../errors.js';
 import { DEFAULT_CONFIG, fromEnv, fromFile, resolveServerConfig } from '../server/config.js';
 import { startServer } from '../server/server.js';
+import { stressCommand } from '../../tools/stress/cli.js';
 
 const program = new Command();
 program.name('ringkv').description('A Dynamo-style replicated key-value store: an actor cluster on worker threads, served over RESP and HTTP.');
@@ -147,6 +148,8 @@ clientCommand('status', 'actors, zones, tokens, health and hints at a glance').a
     console.table(actors);
   });
 });
+
+program.addCommand(stressCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof RingkvError) console.error(`ringkv: ${err.message}`);
