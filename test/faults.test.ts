@@ -113,3 +113,32 @@ test.serial('wipe: the actor restarts with an empty data directory; reads repair
   for (let i = 0; i < 300; i++) t.deepEqual((await c.get(`w${i}`, { r: 'all' })).values, [i]);
   await until(t, 'read repair refilled the wiped actor', async () => (await c.stats()).find((s) => s.id === victim)!.keys === keysBefore);
 });
+
+test.serial('a wiped actor writes under a new clock writer id: what it coordinates after the wipe is never taken for an old event', async (t) => {
+  // Found by the stress lab: the wiped actor restarted its event counter under its old id, so the other
+  // replicas took its new writes for events they had already seen and dropped them, acknowledged or not.
+  const c = await startCluster(t, { antiEntropyIntervalMs: 0 });
+  const key = 'rewritten';
+  const victim = (await c.inspect(key)).find((v) => v.role === 'replica')!.actor;
+  for (let i = 0; i < 5; i++) await c.put(key, `old-${i}`, { overwrite: true, via: victim, w: 'all' });
+  t.deepEqual((await c.get(key, { r: 'all' })).values, ['old-4']);
+  const writerBefore = (await c.inspect(key)).find((v) => v.actor === victim)!.versions[0]!.writer;
+  await c.faults.wipe(victim);
+  await c.put(key, 'after-wipe', { overwrite: true, via: victim, w: 'all' });
+  const views = await c.inspect(key);
+  const writerAfter = views.find((v) => v.actor === victim)!.versions[0]!.writer;
+  t.not(writerAfter, writerBefore, 'the new env writes under a writer id never used before');
+  for (const v of views.filter((x) => x.role === 'replica')) {
+    t.true(
+      v.versions.some((x) => x.value === 'after-wipe'),
+      `actor ${v.actor} kept the acknowledged write (it saw nothing of the old versions, so both are siblings)`,
+    );
+  }
+  t.true((await c.get(key, { r: 'all' })).values.includes('after-wipe'));
+  // and a write with the merged context resolves them, everywhere
+  const merged = await c.get(key, { r: 'all' });
+  await c.put(key, 'resolved', { context: merged.context, w: 'all' });
+  t.deepEqual((await c.get(key, { r: 'all' })).values, ['resolved']);
+  await c.repair();
+  t.is((await c.compareReplicas()).divergent.length, 0);
+});

@@ -22,6 +22,8 @@ export interface ActorConfig {
   readonly members: readonly RingMember[];
   /** Where and how this actor's LMDB env is opened. */
   readonly storage: StoreOptions;
+  /** The clock writer id this actor takes if its env is new or was wiped: never handed out before. */
+  readonly freshWriterId: number;
   readonly lastWriteWins: boolean;
   readonly maxSiblings: number;
   /** Requests this actor coordinates at once; more are refused with OVERLOADED. */
@@ -185,6 +187,8 @@ export class PartitionActor implements ActorControl {
   private replicaWrites = 0;
   private readRepairs = 0;
   private antiEntropyKeysSent = 0;
+  /** The id this actor's events carry in version clocks: its env's, not the actor id (see ActorStore.claim). */
+  private readonly writerId: number;
 
   constructor(
     @inject(TOKENS.actorConfig) private readonly config: ActorConfig,
@@ -197,7 +201,7 @@ export class PartitionActor implements ActorControl {
     this.id = config.id;
     this.ring = Ring.build(config.members, config.n);
     if (!this.ring.members.has(this.id)) throw new Error(`actor ${this.id} is not a ring member`);
-    store.claim(this.id);
+    this.writerId = store.claim(this.id, config.freshWriterId);
     transport.onMessage((from, m) => this.handleSafely(from, m));
     this.sweep = timers.setInterval(() => this.expire(), config.sweepIntervalMs);
     // Heartbeats start at the wall clock (in µs) so a restarted actor's counter is above its old one.
@@ -423,12 +427,12 @@ export class PartitionActor implements ActorControl {
     const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
     // An overwrite acts as if the client had read what this replica holds.
     if (m.overwrite) context = dvv.mergeVV(context, dvv.join(local));
-    const sibling: Sibling = { kind: m.kind, timestampMs: Math.floor(this.clock.now()), writer: this.id, data: m.data };
+    const sibling: Sibling = { kind: m.kind, timestampMs: Math.floor(this.clock.now()), writer: this.writerId, data: m.data };
     // First write of a key without a context (the common case of a load): the one-event clock directly.
     let next: VClock =
       stored === undefined && context.length === 0
-        ? { entries: [{ id: this.id, counter: 1, values: [sibling] }], anonymous: [] }
-        : dvv.update(dvv.fromContext(context, sibling), local, this.id, compareSiblings);
+        ? { entries: [{ id: this.writerId, counter: 1, values: [sibling] }], anonymous: [] }
+        : dvv.update(dvv.fromContext(context, sibling), local, this.writerId, compareSiblings);
     if (this.config.lastWriteWins) next = dvv.lww(next, newerSibling);
     const siblings = dvv.size(next);
     if (siblings > this.config.maxSiblings) {

@@ -17,6 +17,7 @@ import { allocateTokens, Ring, RING_SIZE, type RingMember } from '../ring/ring.j
 import { ringPosition } from '../ring/hash.js';
 import { systemClock, systemTimers } from '../runtime/services.js';
 import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
+import { LAYOUT_VERSION } from '../storage/store.js';
 import { Supervisor, type ActorStatus } from '../supervisor/supervisor.js';
 import { clusterView } from '../membership/failure-detector.js';
 import { MsgType, type Message } from '../transport/protocol.js';
@@ -145,12 +146,12 @@ export class Cluster {
 
   private constructor(
     readonly options: ResolvedOptions,
-    private readonly meta: ClusterMetadata,
+    private meta: ClusterMetadata,
     readonly ring: Ring,
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
-    this.supervisor = new Supervisor(this.transport, () => undefined);
+    this.supervisor = new Supervisor(this.transport, () => undefined, () => this.allocateWriterId());
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
   }
 
@@ -176,12 +177,21 @@ export class Cluster {
     return cluster;
   }
 
+  /** A clock writer id never handed out before, persisted before it is used. */
+  private allocateWriterId(): number {
+    const id = this.meta.nextWriterId;
+    this.meta = { ...this.meta, nextWriterId: id + 1 };
+    saveMetadata(this.options.dataDir, this.meta);
+    return id;
+  }
+
   private actorConfig(id: number): ActorConfig {
     const o = this.options;
     return {
       id,
       n: this.meta.n,
       members: this.meta.members,
+      freshWriterId: -1, // the supervisor allocates one for each spawn
       storage: {
         path: actorDataPath(o.dataDir, id),
         mapSizeBytes: o.mapSizeBytes,
@@ -704,13 +714,14 @@ function createMetadata(o: ResolvedOptions): ClusterMetadata {
     members.push({ id, zone: o.zones[id % o.zones.length]!, tokens: allocateTokens(members, id, o.vnodes) });
   }
   return {
-    layoutVersion: 1,
+    layoutVersion: LAYOUT_VERSION,
     n: o.n,
     vnodes: o.vnodes,
     lastWriteWins: o.lastWriteWins,
     compressionThresholdBytes: o.compressionThresholdBytes,
     members,
     nextActorId: o.actors,
+    nextWriterId: 0,
   };
 }
 

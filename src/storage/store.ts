@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { positionBound } from './keys.js';
 
 /** Version of the on-disk layout; a directory written by another version is refused. */
-export const LAYOUT_VERSION = 1;
+// 2: every env records the clock writer id it was created with (see ClusterMetadata.nextWriterId)
+export const LAYOUT_VERSION = 2;
 
 export interface StoreOptions {
   readonly path: string;
@@ -134,16 +135,27 @@ export class ActorStore {
   }
 
   /** Check (or, for a new env, record) which actor and layout this env belongs to. */
-  claim(actorId: number): void {
+  /**
+   * Claim the env for `actorId` and return the clock writer id its events
+   * carry: the one recorded when the env was created, or — for a new (or
+   * wiped) env — `freshWriterId`, recorded now.
+   */
+  claim(actorId: number, freshWriterId: number): number {
     const layout = this.meta.get('layoutVersion');
     const owner = this.meta.get('actorId');
     if (layout === undefined && owner === undefined) {
+      // Async puts (a sync write on a worker that gets killed hangs the process); they commit before any
+      // data write issued after them, so no event under this writer id outlives the record of it.
       void this.meta.put('layoutVersion', LAYOUT_VERSION);
       void this.meta.put('actorId', actorId);
-      return;
+      void this.meta.put('writerId', freshWriterId);
+      return freshWriterId;
     }
     if (layout !== LAYOUT_VERSION) throw new StorageError(`env at ${this.path} has layout version ${String(layout)}, this build reads ${LAYOUT_VERSION}`);
     if (owner !== actorId) throw new StorageError(`env at ${this.path} belongs to actor ${String(owner)}, not ${actorId}`);
+    const writerId: unknown = this.meta.get('writerId');
+    if (typeof writerId !== 'number' || !Number.isSafeInteger(writerId) || writerId < 0) throw new StorageError(`env at ${this.path} has no valid writer id (${String(writerId)})`);
+    return writerId;
   }
 
   get(key: Buffer): Buffer | undefined {

@@ -14,6 +14,13 @@ export interface ClusterMetadata {
   readonly compressionThresholdBytes: number;
   readonly members: readonly RingMember[];
   readonly nextActorId: number;
+  /**
+   * The next clock writer id to hand out. Each LMDB env writes its events
+   * under a writer id it was given when created; a wiped actor's new env
+   * gets a new one, so its fresh events are never mistaken for ones the
+   * other replicas already saw (which would silently discard them).
+   */
+  readonly nextWriterId: number;
 }
 
 export const METADATA_FILE = 'ringkv.json';
@@ -41,8 +48,8 @@ export function loadMetadata(dataDir: string): ClusterMetadata | null {
       `${dataDir} was written with layout version ${String(meta.layoutVersion)}; this ringkv reads layout version ${LAYOUT_VERSION}. Use a matching ringkv version or a new data directory.`,
     );
   }
-  if (!Array.isArray(meta.members) || meta.members.length === 0 || !Number.isInteger(meta.n)) {
-    throw new LayoutMismatchError(`${join(dataDir, METADATA_FILE)} is incomplete (members/n missing)`);
+  if (!Array.isArray(meta.members) || meta.members.length === 0 || !Number.isInteger(meta.n) || !Number.isSafeInteger(meta.nextWriterId)) {
+    throw new LayoutMismatchError(`${join(dataDir, METADATA_FILE)} is incomplete (members, n or nextWriterId missing)`);
   }
   return meta;
 }

@@ -30,6 +30,8 @@ export class Supervisor {
   constructor(
     private readonly clientTransport: Transport,
     private readonly onActorExit: (id: number, code: number) => void,
+    /** A fresh clock writer id for each spawn (used only if the actor's env turns out to be new). */
+    private readonly allocateWriterId: () => number,
   ) {}
 
   async startAll(configs: readonly ActorConfig[]): Promise<void> {
@@ -45,7 +47,8 @@ export class Supervisor {
     }
   }
 
-  private async spawn(config: ActorConfig): Promise<void> {
+  private async spawn(base: ActorConfig): Promise<void> {
+    const config: ActorConfig = { ...base, freshWriterId: this.allocateWriterId() };
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(ACTOR_ENTRY, { workerData: { config, controlPort: port2 }, transferList: [port2] });
     const control = Comlink.wrap<ActorControl>(nodeEndpoint(port1 as never));
