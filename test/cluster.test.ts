@@ -218,6 +218,44 @@ test.serial('a quorum that cannot be reached fails at the deadline saying how ma
   t.true((await c.get(key, { r: 1 })).values.includes('one'));
 });
 
+test.serial('a write whose Replicate message is lost is sent again: lossy links still reach W', async (t) => {
+  const lossy = async (writeRetries: number): Promise<number> => {
+    const c = await startCluster(t, { timeoutMs: 1000, writeRetryMs: 100, writeRetries, strict: true, antiEntropyIntervalMs: 0 });
+    const pref = c.ring.preferenceList(c.ring.arc(0).end);
+    const key = await findKeyWithPreference(c, pref);
+    await c.faults.drop(pref[0]!, pref[1]!, 0.3);
+    await c.faults.drop(pref[0]!, pref[2]!, 0.3);
+    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => c.put(`${key}`, `v${i}`, { w: 'all', via: pref[0]!, overwrite: true })));
+    await c.close();
+    return results.filter((r) => r.status === 'rejected').length;
+  };
+  // without retries about half the W=all writes lose a Replicate on one of two links; with two retries about 5%
+  const withRetries = await lossy(2);
+  const without = await lossy(0);
+  t.true(withRetries < 15, `${withRetries} of 60 failed with retries`);
+  t.true(without > withRetries, `${without} of 60 failed without retries`);
+  t.log(`W=all over links losing 30%: ${without}/60 failed without write retries, ${withRetries}/60 with two`);
+});
+
+test.serial('when a coordinator\'s thread ends, its reads are re-routed and its writes fail at once, not at the deadline', async (t) => {
+  const c = await startCluster(t, { timeoutMs: 4000, antiEntropyIntervalMs: 0 });
+  const pref = c.ring.preferenceList(c.ring.arc(0).end);
+  const key = await findKeyWithPreference(c, pref);
+  await c.put(key, 'v', { w: 'all' });
+  // hold the coordinator's requests: its messages to the other replicas arrive 1.5 s late
+  await c.faults.delay(pref[0]!, pref[1]!, 1500);
+  await c.faults.delay(pref[0]!, pref[2]!, 1500);
+  const started = Date.now();
+  const read = c.get(key, { r: 2 });
+  const write = c.put(key, 'w', { w: 2, via: pref[0]! });
+  await new Promise((r) => setTimeout(r, 100));
+  await c.faults.kill(pref[0]!);
+  t.deepEqual((await read).values, ['v'], 'the read was answered by the next replica');
+  const err = await t.throwsAsync(write, { instanceOf: QuorumError });
+  t.regex(err!.message, /coordinator actor \d+ ended before answering/);
+  t.true(Date.now() - started < 1500, `answered after ${Date.now() - started} ms, not at the 4 s deadline`);
+});
+
 test.serial('strict mode with two replicas down refuses W=2 at once and writes nothing', async (t) => {
   const c = await startCluster(t, { strict: true });
   const pref = c.ring.preferenceList(c.ring.arc(0).end);

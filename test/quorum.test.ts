@@ -87,6 +87,16 @@ test('WriteQuorum: exhaustive outcomes for replicas=1..5, w=1..replicas, every a
   t.true(sequencesChecked > 30000);
 });
 
+test('WriteQuorum: unanswered lists the replicas a write retry goes to', (t) => {
+  const q = new WriteQuorum([4, 7, 9], 3);
+  t.deepEqual(q.unanswered(), [4, 7, 9]);
+  q.ack(7);
+  q.fail(9);
+  t.deepEqual(q.unanswered(), [4]);
+  q.ack(4);
+  t.deepEqual(q.unanswered(), []);
+});
+
 test('WriteQuorum: hand-made cases', (t) => {
   const q = new WriteQuorum([1, 2, 3], 2);
   q.ack(1);

@@ -32,6 +32,9 @@ export interface ActorConfig {
   readonly sweepIntervalMs: number;
   /** A read still short of R replies after this long also asks the replicas it skipped. */
   readonly speculativeRetryMs: number;
+  /** A write short of W acks after this long is re-sent to the replicas that have not answered, at most writeRetries times. */
+  readonly writeRetryMs: number;
+  readonly writeRetries: number;
   readonly maxBatchBytes: number;
   /** How often this actor gossips its heartbeat table to a random peer. */
   readonly gossipIntervalMs: number;
@@ -100,6 +103,12 @@ interface PendingPut {
   readonly deadlineMs: number;
   readonly context: Uint8Array;
   answered: boolean;
+  /** What was sent, for a retry to replicas whose ack is missing (a lost message). */
+  readonly key: Buffer;
+  readonly clock: Uint8Array;
+  readonly hintFor: ReadonlyMap<number, number>;
+  lastSentMs: number;
+  retries: number;
 }
 
 interface PendingGet {
@@ -468,20 +477,30 @@ export class PartitionActor implements ActorControl {
       deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
       context: encodeJoin(next),
       answered: false,
+      key,
+      clock: bytes,
+      hintFor,
+      lastSentMs: this.clock.monotonicMs(),
+      retries: 0,
     };
     this.ops.set(op, pending);
-    for (const replica of owners) {
-      if (replica === this.id) continue;
-      if (!this.transport.send(replica, { type: MsgType.Replicate, op, key, clock: bytes })) pending.quorum.fail(replica);
-    }
-    for (const [substitute, owner] of hintFor) {
-      this.sloppyWrites++;
-      if (!this.transport.send(substitute, { type: MsgType.ReplicateHint, op, key, clock: bytes, owner })) pending.quorum.fail(substitute);
-    }
+    this.sloppyWrites += hintFor.size;
+    this.sendReplicas(op, pending, targets);
     if (owners.includes(this.id)) {
       this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
     }
     this.putProgress(op, -1, true);
+  }
+
+  /** Replicate (or, to a substitute, ReplicateHint) to each of `to`, except this actor's own copy. */
+  private sendReplicas(op: number, p: PendingPut, to: readonly number[]): void {
+    for (const replica of to) {
+      if (replica === this.id) continue;
+      const owner = p.hintFor.get(replica);
+      const m: Message =
+        owner === undefined ? { type: MsgType.Replicate, op, key: p.key, clock: p.clock } : { type: MsgType.ReplicateHint, op, key: p.key, clock: p.clock, owner };
+      if (!this.transport.send(replica, m)) p.quorum.fail(replica);
+    }
   }
 
   private onReplicateAck(from: number, m: ReplicateAck): void {
@@ -817,6 +836,12 @@ export class PartitionActor implements ActorControl {
     for (const [op, p] of this.ops) {
       if (p.kind === 'get' && !p.answered && p.spare.length > 0 && now - p.startedMs >= this.config.speculativeRetryMs) {
         while (p.spare.length > 0) this.askSpare(op, p);
+      }
+      if (p.kind === 'put' && !p.answered && p.retries < this.config.writeRetries && now - p.lastSentMs >= this.config.writeRetryMs) {
+        // a lost Replicate or ack: merging the same clock again is harmless
+        p.retries++;
+        p.lastSentMs = now;
+        this.sendReplicas(op, p, p.quorum.unanswered());
       }
       if (p.deadlineMs > now) continue;
       if (!p.answered) {

@@ -113,6 +113,8 @@ export interface MemberInfo {
 
 interface PendingRequest {
   readonly operation: 'get' | 'put' | 'delete' | 'scan' | 'repair';
+  /** The actor coordinating it: if its thread ends, the request is answered at once. */
+  readonly coordinator: number;
   readonly needed: number;
   readonly replicas: number;
   readonly deadlineMs: number;
@@ -120,8 +122,15 @@ interface PendingRequest {
   reject(e: Error): void;
 }
 
-/** How long past a request's own deadline the main thread waits for its coordinator. */
-const COORDINATOR_GRACE_MS = 1000;
+/** How long past a request's own deadline the main thread waits for its coordinator's answer (which says who replied). */
+const coordinatorGraceMs = (timeoutMs: number): number => Math.min(1000, Math.max(100, Math.round(timeoutMs / 4)));
+
+/**
+ * The coordinator's thread ended before it answered. Still a QuorumError to
+ * callers (a write may or may not have reached replicas); a read is
+ * re-routed to another replica instead.
+ */
+class CoordinatorEndedError extends QuorumError {}
 
 /**
  * The public API. The main thread validates requests, places keys on the
@@ -151,7 +160,7 @@ export class Cluster {
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
-    this.supervisor = new Supervisor(this.transport, () => undefined, () => this.allocateWriterId());
+    this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId());
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
   }
 
@@ -206,6 +215,8 @@ export class Cluster {
       maxPendingOps: o.maxPendingOpsPerActor,
       sweepIntervalMs: Math.max(1, Math.min(10, Math.floor(o.timeoutMs / 10))),
       speculativeRetryMs: o.speculativeRetryMs,
+      writeRetryMs: o.writeRetryMs,
+      writeRetries: o.writeRetries,
       maxBatchBytes: o.maxBatchBytes,
       gossipIntervalMs: o.gossipIntervalMs,
       failAfterMs: o.failAfterMs,
@@ -292,7 +303,26 @@ export class Cluster {
     }
     const coordinator = pref.find((id) => this.isUp(id)) ?? pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
-    return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
+    const sent = this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
+    if (operation !== 'get') return sent;
+    // A read is safe to ask again: if its coordinator's thread ends first, the next live replica coordinates it.
+    const startedMs = systemClock.monotonicMs();
+    return sent.catch((err: unknown) => {
+      if (!(err instanceof CoordinatorEndedError)) throw err;
+      const next = pref.find((id) => id !== coordinator && this.isUp(id));
+      const leftMs = Math.round(timeoutMs - (systemClock.monotonicMs() - startedMs));
+      if (next === undefined || leftMs < 1) throw err;
+      return this.sendTo(next, operation, needed, pref.length, leftMs, build);
+    });
+  }
+
+  /** Actor `id`'s thread ended: what it was coordinating is answered now, not at the deadline. */
+  private coordinatorEnded(id: number): void {
+    for (const [req, p] of this.pending) {
+      if (p.coordinator !== id) continue;
+      this.pending.delete(req);
+      p.reject(new CoordinatorEndedError(p.operation, 0, p.needed, p.replicas, `coordinator actor ${id} ended before answering`));
+    }
   }
 
   private sendTo(coordinator: number, operation: PendingRequest['operation'], needed: number, replicas: number, timeoutMs: number, build: (req: number) => Message): Promise<Message> {
@@ -301,7 +331,7 @@ export class Cluster {
     }
     const req = this.nextReq++;
     return new Promise<Message>((resolve, reject) => {
-      this.pending.set(req, { operation, needed, replicas, deadlineMs: systemClock.monotonicMs() + timeoutMs + COORDINATOR_GRACE_MS, resolve, reject });
+      this.pending.set(req, { operation, coordinator, needed, replicas, deadlineMs: systemClock.monotonicMs() + timeoutMs + coordinatorGraceMs(timeoutMs), resolve, reject });
       this.transport.send(coordinator, build(req));
     });
   }

@@ -76,6 +76,10 @@ export interface ClusterOptions {
   readonly maxWritesPerCommit?: number;
   /** A read short of R replies after this long also asks the other replicas (default 20 ms). */
   readonly speculativeRetryMs?: number;
+  /** A write short of W acks after this long is sent again to the replicas that have not answered (default 200 ms); merging is idempotent. */
+  readonly writeRetryMs?: number;
+  /** How many times at most (default 2; 0 = never). */
+  readonly writeRetries?: number;
 }
 
 export interface ResolvedOptions {
@@ -99,6 +103,8 @@ export interface ResolvedOptions {
   readonly cacheBytes: number;
   readonly maxBatchBytes: number;
   readonly speculativeRetryMs: number;
+  readonly writeRetryMs: number;
+  readonly writeRetries: number;
   readonly maxWritesPerCommit: number;
   readonly gossipIntervalMs: number;
   readonly failAfterMs: number;
@@ -183,6 +189,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
     maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
     speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
+    writeRetryMs: int('writeRetryMs', o.writeRetryMs, 200, 1, 3_600_000),
+    writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
   };
 }
 

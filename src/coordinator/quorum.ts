@@ -35,6 +35,11 @@ export class WriteQuorum {
     return this.acked.length;
   }
 
+  /** Replicas that have neither acked nor failed (a write retry goes to these). */
+  unanswered(): number[] {
+    return this.replicas.filter((r) => !this.acked.includes(r) && !this.failed.includes(r));
+  }
+
   get outcome(): QuorumOutcome {
     if (this.acked.length >= this.w) return 'ok';
     if (this.replicas.length - this.failed.length < this.w) return 'failed';
