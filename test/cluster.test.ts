@@ -199,7 +199,7 @@ test.serial('bad keys, values, contexts and options are refused with typed error
 });
 
 test.serial('a quorum that cannot be reached fails at the deadline saying how many replicas answered', async (t) => {
-  const c = await startCluster(t, { timeoutMs: 300 });
+  const c = await startCluster(t, { timeoutMs: 300, hedgeReadsAfterMs: 0 }); // no hedged read: the counts are the first coordinator's
   // find a key whose preference list is [x, y, z]; x's messages to y and z are lost (they look alive)
   const pref = c.ring.preferenceList(c.ring.arc(0).end);
   const key = await findKeyWithPreference(c, pref);
@@ -254,6 +254,26 @@ test.serial('when a coordinator\'s thread ends, its reads are re-routed and its 
   const err = await t.throwsAsync(write, { instanceOf: QuorumError });
   t.regex(err!.message, /coordinator actor \d+ ended before answering/);
   t.true(Date.now() - started < 1500, `answered after ${Date.now() - started} ms, not at the 4 s deadline`);
+});
+
+test.serial('a read whose coordinator is cut off from its replicas is hedged to the next replica and answered quickly', async (t) => {
+  const c = await startCluster(t, { timeoutMs: 4000, hedgeReadsAfterMs: 100, failAfterMs: 10_000, antiEntropyIntervalMs: 0 });
+  const pref = c.ring.preferenceList(c.ring.arc(0).end);
+  const key = await findKeyWithPreference(c, pref);
+  await c.put(key, 'v', { w: 'all' });
+  // the coordinator still looks up (failure detection is slow here), but cannot reach the other replicas
+  await c.faults.partition([pref[0]!], [pref[1]!, pref[2]!]);
+  const started = Date.now();
+  t.deepEqual((await c.get(key, { r: 2 })).values, ['v']);
+  const tookMs = Date.now() - started;
+  t.true(tookMs < 2000, `answered after ${tookMs} ms, not at the 4 s deadline`);
+  t.is(c.hedgedReads, 1);
+  const off = await startCluster(t, { timeoutMs: 600, hedgeReadsAfterMs: 0, failAfterMs: 10_000, antiEntropyIntervalMs: 0 });
+  const key2 = await findKeyWithPreference(off, pref);
+  await off.put(key2, 'v', { w: 'all' });
+  await off.faults.partition([pref[0]!], [pref[1]!, pref[2]!]);
+  await t.throwsAsync(off.get(key2, { r: 2 }), { instanceOf: QuorumError }, 'without hedging the read waits for its cut-off coordinator');
+  t.is(off.hedgedReads, 0);
 });
 
 test.serial('strict mode with two replicas down refuses W=2 at once and writes nothing', async (t) => {

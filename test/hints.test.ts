@@ -51,7 +51,14 @@ test.serial('hints are durable: they survive a restart of the whole cluster and 
   for (const k of keys) await c.put(k, 'durable-hint', { w: 2 });
   // W=2 may be met by the two live owners before the substitute commits its hint. At least: under CPU load
   // gossip may briefly suspect a live actor too, and its extra hints are handed off like any other.
-  await until(t, 'every hint stored', async () => (await sum(c, 'hintsPending')) >= keys.length, 20_000);
+  const waitedMs = await until(t, 'every hint stored', async () => (await sum(c, 'hintsPending')) >= keys.length, 20_000);
+  if (waitedMs < 0) {
+    // seen rarely in full-suite runs only: say where the hints went
+    const stats = await c.stats({ timeoutMs: 5000 });
+    t.log(JSON.stringify(stats.map((s) => ({ id: s.id, pending: s.hintsPending, stored: s.hintsStored, handedOff: s.hintsHandedOff, dropped: s.hintsDropped, sloppy: s.sloppyWrites }))));
+    t.log(JSON.stringify(c.members().map((m) => [m.id, m.status])));
+    for (const k of keys.slice(0, 3)) t.log(k, JSON.stringify((await c.inspect(k)).map((v) => [v.actor, v.role, v.hintFor, v.found])));
+  }
   await c.close();
   c = await Cluster.start({ dataDir, handoffIntervalMs: 50 });
   t.teardown(() => c.close());

@@ -31,6 +31,30 @@ test('failure detector: a member is down once its heartbeat is still for failAft
   t.throws(() => new FailureDetector(0, [0], 0, 0), { instanceOf: RangeError });
 });
 
+test('failure detector: a member whose thread ended stays down, whatever late gossip says, until it is reset', (t) => {
+  const a = new FailureDetector(0, [0, 1, 2], 100, 0);
+  const b = new FailureDetector(1, [0, 1, 2], 100, 0, 5000);
+  b.tick(10);
+  a.merge(b.heartbeats(), 10);
+  t.deepEqual(a.down(20), []);
+  a.ended(1, 20);
+  t.deepEqual(a.down(20), [1], 'down at once');
+  // the dead actor's last heartbeat reaches a through another peer's table: it must not look alive again
+  b.tick(15);
+  a.merge(b.heartbeats(), 30);
+  t.deepEqual(a.down(30), [1]);
+  // restarted: reset, then its new incarnation is heard as usual
+  a.reset(1, 40);
+  t.deepEqual(a.down(40), []);
+  const b2 = new FailureDetector(1, [0, 1, 2], 100, 40, 9000);
+  b2.tick(50);
+  a.merge(b2.heartbeats(), 50);
+  t.deepEqual(a.down(120), [2], 'heard again (2 never spoke)');
+  t.deepEqual(a.down(151), [1, 2]);
+  a.ended(0, 200);
+  t.false(a.down(200).includes(0), 'never ourselves');
+});
+
 test('cluster view: down when a strict majority of the other observers see it down', (t) => {
   const members = [0, 1, 2, 3, 4];
   // actor 0 isolated: it sees everyone down, everyone sees it down

@@ -282,7 +282,7 @@ export class PartitionActor implements ActorControl {
 
   peerDown(peer: number): void {
     const now = this.clock.monotonicMs();
-    this.detector.suspect(peer, now);
+    this.detector.ended(peer, now);
     this.downPeers = new Set(this.detector.down(now));
   }
 

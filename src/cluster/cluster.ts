@@ -115,6 +115,9 @@ interface PendingRequest {
   readonly operation: 'get' | 'put' | 'delete' | 'scan' | 'repair';
   /** The actor coordinating it: if its thread ends, the request is answered at once. */
   readonly coordinator: number;
+  /** Called once if the request is still unanswered at `slowAtMs` (a read then hedges). */
+  onSlow: (() => void) | undefined;
+  readonly slowAtMs: number;
   readonly needed: number;
   readonly replicas: number;
   readonly deadlineMs: number;
@@ -303,17 +306,68 @@ export class Cluster {
     }
     const coordinator = pref.find((id) => this.isUp(id)) ?? pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
-    const sent = this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
-    if (operation !== 'get') return sent;
-    // A read is safe to ask again: if its coordinator's thread ends first, the next live replica coordinates it.
+    if (operation !== 'get') return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
+    return this.sendRead(pref, coordinator, needed, timeoutMs, build);
+  }
+
+  /**
+   * A read is safe to ask twice, so it is not left waiting on one
+   * coordinator: when that coordinator's thread ends the next live replica
+   * coordinates it, and when it is slow (cut off or frozen before failure
+   * detection says so) the next one is asked too (a hedged request, as in
+   * "The Tail at Scale"); the first answer wins.
+   */
+  private sendRead(pref: readonly number[], first: number, needed: number, timeoutMs: number, build: (req: number) => Message): Promise<Message> {
     const startedMs = systemClock.monotonicMs();
-    return sent.catch((err: unknown) => {
-      if (!(err instanceof CoordinatorEndedError)) throw err;
-      const next = pref.find((id) => id !== coordinator && this.isUp(id));
-      const leftMs = Math.round(timeoutMs - (systemClock.monotonicMs() - startedMs));
-      if (next === undefined || leftMs < 1) throw err;
-      return this.sendTo(next, operation, needed, pref.length, leftMs, build);
+    const tried = [first];
+    let outstanding = 0;
+    let settled = false;
+    return new Promise<Message>((resolve, reject) => {
+      const next = (): boolean => {
+        const c = pref.find((id) => !tried.includes(id) && this.isUp(id));
+        const leftMs = Math.round(timeoutMs - (systemClock.monotonicMs() - startedMs));
+        if (c === undefined || leftMs < 1) return false;
+        tried.push(c);
+        launch(c, leftMs, false);
+        return true;
+      };
+      const hedge = (): void => {
+        if (settled || !this.hedgeAllowed()) return;
+        if (next()) this.hedgedReads++;
+      };
+      const launch = (c: number, leftMs: number, mayHedge: boolean): void => {
+        outstanding++;
+        this.sendTo(c, 'get', needed, pref.length, leftMs, build, mayHedge ? hedge : undefined).then(
+          (m) => {
+            outstanding--;
+            if (settled) return;
+            settled = true;
+            resolve(m);
+          },
+          (err: unknown) => {
+            outstanding--;
+            if (settled) return;
+            if (err instanceof CoordinatorEndedError && next()) return;
+            if (outstanding > 0) return; // a hedge is still out: its answer may yet come
+            settled = true;
+            reject(err);
+          },
+        );
+      };
+      launch(first, timeoutMs, this.options.hedgeReadsAfterMs > 0);
     });
+  }
+
+  /** Reads hedged so far (see hedgeReadsAfterMs). */
+  hedgedReads = 0;
+  private hedgeWindow = { startMs: 0, count: 0 };
+
+  private hedgeAllowed(): boolean {
+    const now = systemClock.monotonicMs();
+    if (now - this.hedgeWindow.startMs >= 1000) this.hedgeWindow = { startMs: now, count: 0 };
+    if (this.hedgeWindow.count >= this.options.maxHedgedReadsPerSec) return false;
+    this.hedgeWindow.count++;
+    return true;
   }
 
   /** Actor `id`'s thread ended: what it was coordinating is answered now, not at the deadline. */
@@ -325,13 +379,32 @@ export class Cluster {
     }
   }
 
-  private sendTo(coordinator: number, operation: PendingRequest['operation'], needed: number, replicas: number, timeoutMs: number, build: (req: number) => Message): Promise<Message> {
+  private sendTo(
+    coordinator: number,
+    operation: PendingRequest['operation'],
+    needed: number,
+    replicas: number,
+    timeoutMs: number,
+    build: (req: number) => Message,
+    onSlow?: () => void,
+  ): Promise<Message> {
     if (this.pending.size >= this.options.maxPendingRequests) {
       return Promise.reject(new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`));
     }
     const req = this.nextReq++;
     return new Promise<Message>((resolve, reject) => {
-      this.pending.set(req, { operation, coordinator, needed, replicas, deadlineMs: systemClock.monotonicMs() + timeoutMs + coordinatorGraceMs(timeoutMs), resolve, reject });
+      const now = systemClock.monotonicMs();
+      this.pending.set(req, {
+        operation,
+        coordinator,
+        onSlow,
+        slowAtMs: now + this.options.hedgeReadsAfterMs,
+        needed,
+        replicas,
+        deadlineMs: now + timeoutMs + coordinatorGraceMs(timeoutMs),
+        resolve,
+        reject,
+      });
       this.transport.send(coordinator, build(req));
     });
   }
@@ -381,6 +454,11 @@ export class Cluster {
   private expire(): void {
     const now = systemClock.monotonicMs();
     for (const [req, p] of this.pending) {
+      if (p.onSlow !== undefined && p.slowAtMs <= now) {
+        const onSlow = p.onSlow;
+        p.onSlow = undefined;
+        onSlow();
+      }
       if (p.deadlineMs > now) continue;
       this.pending.delete(req);
       p.reject(new QuorumError(p.operation, 0, p.needed, p.replicas, 'the coordinator did not answer'));

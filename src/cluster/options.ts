@@ -80,6 +80,15 @@ export interface ClusterOptions {
   readonly writeRetryMs?: number;
   /** How many times at most (default 2; 0 = never). */
   readonly writeRetries?: number;
+  /**
+   * A read whose coordinator has not answered after this long is also sent
+   * to the next live replica to coordinate; the first answer wins (default
+   * 250 ms; 0 = never). Covers a coordinator that is cut off or frozen
+   * before failure detection notices.
+   */
+  readonly hedgeReadsAfterMs?: number;
+  /** At most this many hedged reads per second (default 1000), so an overloaded cluster is not asked twice for everything. */
+  readonly maxHedgedReadsPerSec?: number;
 }
 
 export interface ResolvedOptions {
@@ -105,6 +114,8 @@ export interface ResolvedOptions {
   readonly speculativeRetryMs: number;
   readonly writeRetryMs: number;
   readonly writeRetries: number;
+  readonly hedgeReadsAfterMs: number;
+  readonly maxHedgedReadsPerSec: number;
   readonly maxWritesPerCommit: number;
   readonly gossipIntervalMs: number;
   readonly failAfterMs: number;
@@ -191,6 +202,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
     writeRetryMs: int('writeRetryMs', o.writeRetryMs, 200, 1, 3_600_000),
     writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
+    hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
+    maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
   };
 }
 

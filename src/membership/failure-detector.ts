@@ -10,6 +10,8 @@ export interface MemberState {
   heartbeat: number;
   /** When the heartbeat last advanced (ms, the caller's clock). */
   lastChangeMs: number;
+  /** Its thread is known to have ended: down until reset, whatever gossip says. */
+  ended: boolean;
 }
 
 export class FailureDetector {
@@ -24,8 +26,8 @@ export class FailureDetector {
     initialHeartbeat = 0,
   ) {
     if (!Number.isFinite(failAfterMs) || failAfterMs <= 0) throw new RangeError(`failAfterMs must be positive, got ${failAfterMs}`);
-    for (const id of memberIds) this.members.set(id, { heartbeat: 0, lastChangeMs: nowMs });
-    this.members.set(selfId, { heartbeat: initialHeartbeat, lastChangeMs: nowMs });
+    for (const id of memberIds) this.members.set(id, { heartbeat: 0, lastChangeMs: nowMs, ended: false });
+    this.members.set(selfId, { heartbeat: initialHeartbeat, lastChangeMs: nowMs, ended: false });
   }
 
   /** One gossip round: advance our own heartbeat. */
@@ -40,25 +42,32 @@ export class FailureDetector {
     for (const [id, hb] of heartbeats) {
       if (id === this.selfId) continue;
       const m = this.members.get(id);
-      if (m !== undefined && hb > m.heartbeat) {
+      if (m !== undefined && !m.ended && hb > m.heartbeat) {
         m.heartbeat = hb;
         m.lastChangeMs = nowMs;
       }
     }
   }
 
-  /** Consider `id` down now (the supervisor saw its thread end); it is up again once its heartbeat advances. */
-  suspect(id: number, nowMs: number): void {
+  /**
+   * `id`'s thread ended (the supervisor saw it): down now and until `reset`.
+   * Gossip is ignored meanwhile: a peer's table may still carry heartbeats
+   * the dead actor sent before it ended, which would look like it advancing.
+   */
+  ended(id: number, nowMs: number): void {
     const m = this.members.get(id);
-    if (m !== undefined && id !== this.selfId) m.lastChangeMs = nowMs - this.failAfterMs - 1;
+    if (m === undefined || id === this.selfId) return;
+    m.ended = true;
+    m.lastChangeMs = nowMs - this.failAfterMs - 1;
   }
 
-  /** Forget a member's history (a restarted actor starts counting from 0 again). */
+  /** Forget a member's history (a restarted actor starts counting again, above its old counter). */
   reset(id: number, nowMs: number): void {
     const m = this.members.get(id);
     if (m !== undefined) {
       m.heartbeat = 0;
       m.lastChangeMs = nowMs;
+      m.ended = false;
     }
   }
 
@@ -69,7 +78,7 @@ export class FailureDetector {
   /** Members (never ourselves) whose heartbeat has been still for failAfterMs, sorted. */
   down(nowMs: number): number[] {
     const out: number[] = [];
-    for (const [id, m] of this.members) if (id !== this.selfId && nowMs - m.lastChangeMs > this.failAfterMs) out.push(id);
+    for (const [id, m] of this.members) if (id !== this.selfId && (m.ended || nowMs - m.lastChangeMs > this.failAfterMs)) out.push(id);
     return out.sort((a, b) => a - b);
   }
 }
