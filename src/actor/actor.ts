@@ -24,6 +24,8 @@ export interface ActorConfig {
   readonly storage: StoreOptions;
   /** The clock writer id this actor takes if its env is new or was wiped: never handed out before. */
   readonly freshWriterId: number;
+  /** Data should exist for this actor (a restart, or a cluster that existed): a new env means the disk was lost. */
+  readonly expectsData: boolean;
   readonly lastWriteWins: boolean;
   readonly maxSiblings: number;
   /** Requests this actor coordinates at once; more are refused with OVERLOADED. */
@@ -62,6 +64,12 @@ export interface ActorStats {
   readonly readRepairs: number;
   /** Entries this actor pushed to other replicas in anti-entropy passes (one per receiving peer). */
   readonly antiEntropyKeysSent: number;
+  /**
+   * Its disk was lost and anti-entropy has not refilled it yet: it takes
+   * writes but its reads do not count toward R (an empty replica would make
+   * a quorum read miss acknowledged writes).
+   */
+  readonly recovering: boolean;
   /** Hints held now, ever stored, handed off to their owner, and dropped (store full or too old). */
   readonly hintsPending: number;
   readonly hintsStored: number;
@@ -93,6 +101,8 @@ export interface ActorControl {
   peerUp(peer: number): void;
   /** Freeze this actor's thread for `ms` (no messages, no timers), as a hung process or a long GC would. */
   pause(ms: number): void;
+  /** An anti-entropy pass compared and filled every range this recovering actor replicates. */
+  recovered(): void;
 }
 
 interface PendingPut {
@@ -210,7 +220,7 @@ export class PartitionActor implements ActorControl {
     this.id = config.id;
     this.ring = Ring.build(config.members, config.n);
     if (!this.ring.members.has(this.id)) throw new Error(`actor ${this.id} is not a ring member`);
-    this.writerId = store.claim(this.id, config.freshWriterId);
+    this.writerId = store.claim(this.id, config.freshWriterId, config.expectsData);
     transport.onMessage((from, m) => this.handleSafely(from, m));
     this.sweep = timers.setInterval(() => this.expire(), config.sweepIntervalMs);
     // Heartbeats start at the wall clock (in µs) so a restarted actor's counter is above its old one.
@@ -246,6 +256,7 @@ export class PartitionActor implements ActorControl {
       replicaWrites: this.replicaWrites,
       readRepairs: this.readRepairs,
       antiEntropyKeysSent: this.antiEntropyKeysSent,
+      recovering: this.store.recovering,
       hintsPending: this.store.hintCount(),
       hintsStored: this.hintsStored,
       hintsHandedOff: this.hintsHandedOff,
@@ -290,6 +301,10 @@ export class PartitionActor implements ActorControl {
     const now = this.clock.monotonicMs();
     this.detector.reset(peer, now);
     this.downPeers = new Set(this.detector.down(now));
+  }
+
+  recovered(): void {
+    this.store.markRecovered();
   }
 
   pause(ms: number): void {
@@ -353,7 +368,8 @@ export class PartitionActor implements ActorControl {
         return this.onReplicateAck(from, m);
       case MsgType.Read: {
         const stored = this.store.get(asBuffer(m.key));
-        this.transport.send(from, { type: MsgType.ReadReply, op: m.op, ok: true, clock: stored ?? EMPTY });
+        // a recovering replica answers, but as not counting: the coordinator asks another
+        this.transport.send(from, { type: MsgType.ReadReply, op: m.op, ok: !this.store.recovering, clock: stored ?? EMPTY });
         return;
       }
       case MsgType.ReadReply:
@@ -623,9 +639,10 @@ export class PartitionActor implements ActorControl {
       answered: false,
     };
     this.ops.set(op, pending);
-    for (let asked = 1; asked < m.r && pending.spare.length > 0; ) if (this.askSpare(op, pending)) asked++;
+    const selfCounts = !this.store.recovering;
+    for (let asked = selfCounts ? 1 : 0; asked < m.r && pending.spare.length > 0; ) if (this.askSpare(op, pending)) asked++;
     const stored = this.store.get(key);
-    this.getProgress(op, this.id, true, stored ?? EMPTY);
+    this.getProgress(op, this.id, selfCounts, stored ?? EMPTY);
   }
 
   private sparesFor(pref: readonly number[]): number[] {

@@ -176,6 +176,7 @@ export class Cluster {
     if (persisted === null) saveMetadata(o.dataDir, meta);
     const ring = Ring.build(meta.members, meta.n);
     const cluster = new Cluster({ ...o, n: meta.n, lastWriteWins: meta.lastWriteWins, compressionThresholdBytes: meta.compressionThresholdBytes }, meta, ring);
+    cluster.existedBefore = persisted !== null;
     try {
       await cluster.supervisor.startAll(meta.members.map((m) => cluster.actorConfig(m.id)));
     } catch (err) {
@@ -186,8 +187,12 @@ export class Cluster {
       throw err;
     }
     cluster.startAntiEntropy();
+    if (cluster.existedBefore) cluster.repairSoonIfRecovering();
     return cluster;
   }
+
+  /** The data directory held this cluster before this start: an empty actor env then means a lost disk. */
+  private existedBefore = false;
 
   /** A clock writer id never handed out before, persisted before it is used. */
   private allocateWriterId(): number {
@@ -204,6 +209,7 @@ export class Cluster {
       n: this.meta.n,
       members: this.meta.members,
       freshWriterId: -1, // the supervisor allocates one for each spawn
+      expectsData: this.existedBefore,
       storage: {
         path: actorDataPath(o.dataDir, id),
         mapSizeBytes: o.mapSizeBytes,
@@ -412,14 +418,24 @@ export class Cluster {
   /** Periodic anti-entropy in the background (antiEntropyIntervalMs; 0 = only on demand). */
   private startAntiEntropy(): void {
     if (this.options.antiEntropyIntervalMs === 0) return;
-    this.antiEntropy = systemTimers.setInterval(() => {
-      if (this.backgroundRepair !== null || this.closed) return;
-      this.backgroundRepair = this.repair()
-        .catch((err: unknown) => {
-          if (!this.closed) console.error('ringkv: anti-entropy pass failed:', (err as Error).message);
-        })
-        .finally(() => (this.backgroundRepair = null));
-    }, this.options.antiEntropyIntervalMs);
+    this.antiEntropy = systemTimers.setInterval(() => this.backgroundPass(), this.options.antiEntropyIntervalMs);
+  }
+
+  private backgroundPass(): void {
+    if (this.backgroundRepair !== null || this.closed) return;
+    this.backgroundRepair = this.repair()
+      .catch((err: unknown) => {
+        if (!this.closed) console.error('ringkv: anti-entropy pass failed:', (err as Error).message);
+      })
+      .finally(() => (this.backgroundRepair = null));
+  }
+
+  /** An actor came back with a lost disk: refill it now rather than at the next periodic pass (its reads do not count until then). */
+  private repairSoonIfRecovering(): void {
+    if (this.options.antiEntropyIntervalMs === 0) return; // anti-entropy only on demand
+    void this.stats({ timeoutMs: 5000 }).then((stats) => {
+      if (stats.some((s) => s.recovering)) this.backgroundPass();
+    });
   }
 
   private onMemberView(from: number, down: readonly number[]): void {
@@ -485,6 +501,7 @@ export class Cluster {
       this.assertActor(id);
       await this.supervisor.restart(id);
       this.forgetDownVotes(id);
+      this.repairSoonIfRecovering();
     },
     /** Freeze actor `id` for `ms` (no messages, no timers, no gossip); it is not told. */
     pause: (id: number, ms: number): void => {
@@ -537,6 +554,7 @@ export class Cluster {
       rmSync(actorDataPath(this.options.dataDir, id), { recursive: true, force: true });
       await this.supervisor.restart(id);
       this.forgetDownVotes(id);
+      this.repairSoonIfRecovering();
     },
   };
 
@@ -624,7 +642,11 @@ export class Cluster {
     const timeoutMs = options.timeoutMs === undefined ? Math.max(this.options.timeoutMs, 60_000) : this.timeout(options.timeoutMs);
     const started = systemClock.monotonicMs();
     const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
-    const hintsPending = (await this.stats()).reduce((s, a) => s + a.hintsPending, 0);
+    const stats = await this.stats();
+    const hintsPending = stats.reduce((s, a) => s + a.hintsPending, 0);
+    // a recovering actor is recovered by this pass only if every arc it replicates is compared in full and filled
+    const recovering = new Set(stats.filter((s) => s.recovering).map((s) => s.id));
+    const notRecovered = new Set<number>();
     const { trees, failed } = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
     // an actor whose trees cannot be built (wiped meanwhile, say) sits this pass out; the next one includes it
     for (const [id, err] of failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
@@ -645,6 +667,7 @@ export class Cluster {
       }
       const complete = replicas.length === arc.preference.length;
       if (complete) arcsComplete++;
+      else for (const id of arc.preference) if (recovering.has(id)) notRecovered.add(id);
       if (replicas.length < 2) continue;
       const leaves = differingLeaves(arcTrees);
       if (leaves.length === 0) {
@@ -678,11 +701,13 @@ export class Cluster {
         jobs.map(async ({ ranges, peers }) => {
           const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [...peers] }));
           if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
+          if (reply.failed > 0) for (const p of peers) notRecovered.add(p);
           keysSent += reply.keys * peers.size;
           bytesSent += reply.bytes;
         }),
       ),
     );
+    for (const id of recovering) if (!notRecovered.has(id) && this.supervisor.status(id) === 'up') await this.supervisor.recovered(id);
     let tombstonesReaped = 0;
     const cutoffMs = Math.floor(systemClock.now()) - graceMs;
     await Promise.all(

@@ -140,10 +140,15 @@ export class ActorStore {
    * carry: the one recorded when the env was created, or — for a new (or
    * wiped) env — `freshWriterId`, recorded now.
    */
-  claim(actorId: number, freshWriterId: number): number {
+  claim(actorId: number, freshWriterId: number, expectsData: boolean): number {
     const layout = this.meta.get('layoutVersion');
     const owner = this.meta.get('actorId');
     if (layout === undefined && owner === undefined) {
+      if (expectsData) {
+        // a new env where data should be (the disk was lost): not a reliable replica until repaired
+        this.recoveringFlag = true;
+        void this.meta.put('recovering', true);
+      }
       // Async puts (a sync write on a worker that gets killed hangs the process); they commit before any
       // data write issued after them, so no event under this writer id outlives the record of it.
       void this.meta.put('layoutVersion', LAYOUT_VERSION);
@@ -153,9 +158,23 @@ export class ActorStore {
     }
     if (layout !== LAYOUT_VERSION) throw new StorageError(`env at ${this.path} has layout version ${String(layout)}, this build reads ${LAYOUT_VERSION}`);
     if (owner !== actorId) throw new StorageError(`env at ${this.path} belongs to actor ${String(owner)}, not ${actorId}`);
+    this.recoveringFlag = this.meta.get('recovering') === true;
     const writerId: unknown = this.meta.get('writerId');
     if (typeof writerId !== 'number' || !Number.isSafeInteger(writerId) || writerId < 0) throw new StorageError(`env at ${this.path} has no valid writer id (${String(writerId)})`);
     return writerId;
+  }
+
+  private recoveringFlag = false;
+
+  /** This env was created empty where data should have been; true until an anti-entropy pass has filled it (persisted). */
+  get recovering(): boolean {
+    return this.recoveringFlag;
+  }
+
+  markRecovered(): void {
+    if (!this.recoveringFlag) return;
+    this.recoveringFlag = false;
+    void this.meta.put('recovering', false);
   }
 
   get(key: Buffer): Buffer | undefined {

@@ -47,8 +47,8 @@ export class Supervisor {
     }
   }
 
-  private async spawn(base: ActorConfig): Promise<void> {
-    const config: ActorConfig = { ...base, freshWriterId: this.allocateWriterId() };
+  private async spawn(base: ActorConfig, restarting = false): Promise<void> {
+    const config: ActorConfig = { ...base, freshWriterId: this.allocateWriterId(), expectsData: base.expectsData || restarting };
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(ACTOR_ENTRY, { workerData: { config, controlPort: port2 }, transferList: [port2] });
     const control = Comlink.wrap<ActorControl>(nodeEndpoint(port1 as never));
@@ -99,7 +99,7 @@ export class Supervisor {
   async restart(id: number): Promise<void> {
     const h = this.handle(id);
     if (h.status === 'up') return;
-    await this.spawn(h.config);
+    await this.spawn(h.config, true);
     for (const other of this.actors.values()) {
       if (other.config.id !== id && other.status === 'up') await this.link(id, other.config.id);
     }
@@ -159,6 +159,10 @@ export class Supervisor {
 
   async stats(id: number): Promise<ActorStats> {
     return this.handle(id).control.stats();
+  }
+
+  async recovered(id: number): Promise<void> {
+    await this.handle(id).control.recovered();
   }
 
   /** Graceful stop of every actor: each flushes and closes its LMDB env, then its thread ends. */
