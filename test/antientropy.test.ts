@@ -29,6 +29,28 @@ test.serial('a wiped actor converges back to holding every key it owns after rep
   t.log(`wiped actor held ${before[victim]} keys; repair moved ${report.keysSent} keys / ${report.bytesSent} bytes in ${report.durationMs} ms`);
 });
 
+test.serial('a push is bounded by maxRepairPushEntries: a wiped actor is refilled over several passes, and recovers only when complete', async (t) => {
+  const c = await startCluster(t, { ...QUIET, maxRepairPushEntries: 40 });
+  await Promise.all(Array.from({ length: 1500 }, (_, i) => c.put(`bounded:${i}`, i, { w: 'all' })));
+  const before = (await c.compareReplicas()).keysPerActor;
+  const victim = 3;
+  await c.faults.wipe(victim);
+  const first = await c.repair();
+  t.true(first.keysSent > 0);
+  const stats = (await c.stats()).find((s) => s.id === victim)!;
+  t.true(stats.keys < before[victim]!, `one pass moved ${stats.keys} of ${before[victim]} keys`);
+  t.true(stats.recovering, 'a pass cut short does not end the recovery');
+  let passes = 1;
+  while ((await c.stats()).find((s) => s.id === victim)!.recovering && passes < 100) {
+    await c.repair();
+    passes++;
+  }
+  t.false((await c.stats()).find((s) => s.id === victim)!.recovering);
+  t.deepEqual((await c.compareReplicas()).keysPerActor, before);
+  t.true(passes > 1);
+  t.log(`${before[victim]} keys refilled in ${passes} passes of at most 40 entries per push`);
+});
+
 test.serial('repairing one missed key moves a handful of keys, not the range', async (t) => {
   const c = await startCluster(t, QUIET);
   await Promise.all(Array.from({ length: 5000 }, (_, i) => c.put(`bulk:${i}`, `v${i}`, { w: 'all' })));

@@ -471,7 +471,7 @@ test.serial('a corrupt stored value fails its requests loudly with a typed error
   const { ringPosition } = await import('../src/ring/hash.js');
   const coordinator = c.ring.preferenceList(ringPosition(Buffer.from('victim')))[0]!;
   await c.close();
-  const store = ActorStore.open({ path: join(dataDir, 'actors', String(coordinator)), mapSizeBytes: 2 ** 30, compressionThresholdBytes: 1024, cacheBytes: 0, maxWritesPerCommit: 10, sync: 'always', syncIntervalMs: 100 });
+  const store = ActorStore.open({ path: join(dataDir, 'actors', String(coordinator)), mapSizeBytes: 2 ** 30, compressionThresholdBytes: 1024, cacheBytes: 0, maxWritesPerCommit: 10, maxPendingWrites: 1000, sync: 'always', syncIntervalMs: 100 });
   await store.put(ringKey(Buffer.from('victim')), Buffer.from([1, 5, 255, 255]));
   await store.close();
   c = await Cluster.start({ dataDir }); // the actor logs the corruption on stderr (expected below)

@@ -355,6 +355,7 @@ test('merkleTask builds the same trees as buildArcTree over the env', async (t) 
     compressionThresholdBytes: 1024,
     cacheBytes: 0,
     maxWritesPerCommit: 1000,
+    maxPendingWrites: 100_000,
     sync: 'always',
     syncIntervalMs: 100,
   });

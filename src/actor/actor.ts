@@ -37,6 +37,8 @@ export interface ActorConfig {
   /** A write short of W acks after this long is re-sent to the replicas that have not answered, at most writeRetries times. */
   readonly writeRetryMs: number;
   readonly writeRetries: number;
+  /** Entries one anti-entropy push (SyncRanges) sends at most; a push cut short reports it, and the next pass goes on. */
+  readonly maxRepairPushEntries: number;
   readonly maxBatchBytes: number;
   /** How often this actor gossips its heartbeat table to a random peer. */
   readonly gossipIntervalMs: number;
@@ -792,8 +794,12 @@ export class PartitionActor implements ActorControl {
    */
   private syncRanges(from: number, m: SyncRanges): void {
     const job: SyncJob = { client: from, req: m.req, deadlineMs: this.clock.monotonicMs() + SYNC_PUSH_TIMEOUT_MS, outstanding: 1, keys: 0, bytes: 0, failed: 0 };
-    for (const [lo, hi] of m.ranges) {
+    push: for (const [lo, hi] of m.ranges) {
       for (const { key, value } of this.store.range(lo, hi)) {
+        if (job.keys >= this.config.maxRepairPushEntries) {
+          job.failed++; // cut short: the cluster counts this push as incomplete, and the next pass sends the rest
+          break push;
+        }
         job.keys++;
         for (const peer of m.peers) {
           const op = this.nextOp++;

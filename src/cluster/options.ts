@@ -80,6 +80,10 @@ export interface ClusterOptions {
   readonly writeRetryMs?: number;
   /** How many times at most (default 2; 0 = never). */
   readonly writeRetries?: number;
+  /** Writes an actor holds waiting for its next LMDB commit; beyond it a write is refused and counts as a failed replica (default 200000). */
+  readonly maxPendingWritesPerActor?: number;
+  /** Entries one anti-entropy push carries at most; the rest waits for the next pass (default 100000). */
+  readonly maxRepairPushEntries?: number;
   /**
    * A read whose coordinator has not answered after this long is also sent
    * to the next live replica to coordinate; the first answer wins (default
@@ -114,6 +118,8 @@ export interface ResolvedOptions {
   readonly speculativeRetryMs: number;
   readonly writeRetryMs: number;
   readonly writeRetries: number;
+  readonly maxPendingWritesPerActor: number;
+  readonly maxRepairPushEntries: number;
   readonly hedgeReadsAfterMs: number;
   readonly maxHedgedReadsPerSec: number;
   readonly maxWritesPerCommit: number;
@@ -202,6 +208,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
     writeRetryMs: int('writeRetryMs', o.writeRetryMs, 200, 1, 3_600_000),
     writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
+    maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
+    maxRepairPushEntries: int('maxRepairPushEntries', o.maxRepairPushEntries, 100_000, 1, 100_000_000),
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
     maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
   };

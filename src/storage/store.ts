@@ -21,6 +21,8 @@ export interface StoreOptions {
   readonly cacheBytes: number;
   /** Upper bound on writes grouped into one LMDB transaction. */
   readonly maxWritesPerCommit: number;
+  /** Writes waiting for a commit at most; more are refused at once (the writer counts it as a failed replica). */
+  readonly maxPendingWrites: number;
   /**
    * 'always': every group commit is fsynced before its writes are acknowledged
    * (survives power loss). 'periodic': commits are acknowledged once committed
@@ -106,6 +108,7 @@ export class ActorStore {
     private readonly meta: Database<unknown, string>,
     private readonly hints: Database<Buffer, Buffer>,
     private readonly maxWritesPerCommit: number,
+    private readonly maxPendingWrites: number,
     cacheBytes: number,
   ) {
     this.cache = cacheBytes > 0 ? new LRUCache<string, Buffer>({ maxSize: cacheBytes, sizeCalculation: (v, k) => v.length + k.length + 64 }) : null;
@@ -129,7 +132,7 @@ export class ActorStore {
     } as never);
     const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
     const hints = root.openDB<Buffer, Buffer>({ name: 'hints', encoding: 'binary', keyEncoding: 'binary' });
-    const store = new ActorStore(options.path, root, data, meta, hints, options.maxWritesPerCommit, options.cacheBytes);
+    const store = new ActorStore(options.path, root, data, meta, hints, options.maxWritesPerCommit, options.maxPendingWrites, options.cacheBytes);
     if (options.sync === 'periodic') store.startPeriodicSync(options.syncIntervalMs);
     return store;
   }
@@ -205,6 +208,11 @@ export class ActorStore {
   write(key: Buffer, value: Buffer | null, done: WriteDone): void {
     if (this.closed) {
       done(new StorageError('store is closed'));
+      return;
+    }
+    if (this.pendingCount >= this.maxPendingWrites) {
+      this.refusedWrites++;
+      done(new StorageError(`${this.pendingCount} writes wait for a commit (maxPendingWrites): refused`));
       return;
     }
     const latin1 = key.toString('latin1');
@@ -288,7 +296,10 @@ export class ActorStore {
     });
   }
 
-  /** Writes not yet committed (bounded by the actor's admission limit). */
+  /** Writes refused because maxPendingWrites were already waiting. */
+  refusedWrites = 0;
+
+  /** Writes not yet committed (at most maxPendingWrites). */
   get pendingWrites(): number {
     return this.pendingCount;
   }
