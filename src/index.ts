@@ -1,5 +1,6 @@
 export { Cluster } from './cluster/cluster.js';
-export type { PutOptions, GetOptions, PutResult, GetResult, MemberInfo, ReplicaView, RepairReport } from './cluster/cluster.js';
+export type { PutOptions, GetOptions, PutResult, GetResult, MemberInfo, ReplicaView, RepairReport, MembershipPlan, PlanChange } from './cluster/cluster.js';
+export type { MembershipChange, Transfer } from './membership/plan.js';
 export type { ClusterOptions, Consistency } from './cluster/options.js';
 export type { Key, Value, JsonValue } from './cluster/values.js';
 export type { ActorStats } from './actor/actor.js';

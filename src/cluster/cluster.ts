@@ -27,6 +27,7 @@ import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encode
 import { arcRanges, compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import { differingLeaves, leafRanges } from '../antientropy/merkle.js';
 import { buildTrees } from '../antientropy/trees.js';
+import { applyChanges, MembershipError, planTransfers, type MembershipChange, type Transfer } from '../membership/plan.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
 
@@ -82,6 +83,22 @@ export interface ReplicaView {
   readonly versions: { value: Value | null; deleted: boolean; timestampMs: number; writer: number }[];
   /** The causal context of what this replica holds ('' when nothing). */
   readonly context: string;
+}
+
+/** A change to plan: add an actor (id from the cluster; zone default: the zone with the fewest actors), or remove one. */
+export type PlanChange = { readonly kind: 'add'; readonly zone?: string; readonly weight?: number } | { readonly kind: 'remove'; readonly id: number };
+
+/** What a membership change would do (`plan`): nothing is changed by asking. */
+export interface MembershipPlan {
+  readonly changes: readonly MembershipChange[];
+  /** The members the ring would have, with their tokens and share of the key space. */
+  readonly members: readonly { readonly id: number; readonly zone: string; readonly tokens: number; readonly replicaShare: number }[];
+  /** Ranges each actor would stream to each other, with keys and bytes estimated from the sources' Merkle trees. */
+  readonly transfers: readonly Transfer[];
+  /** Fraction of all key replicas that would move (ideally the changed actors' share). */
+  readonly movedFraction: number;
+  readonly keys: number;
+  readonly bytes: number;
 }
 
 /** What one anti-entropy pass found and moved. */
@@ -766,6 +783,44 @@ export class Cluster {
       position = reply.nextPosition;
     }
     return { cursor: position >= RING_SIZE ? 0 : position, keys };
+  }
+
+  /**
+   * What adding or removing actors would do, without doing it: the ring
+   * after the changes, and the ranges that would stream from which actor to
+   * which (only ranges whose replicas change move, each from a replica that
+   * keeps it), with keys and bytes estimated from each source's Merkle
+   * trees (built in the piscina pool over read-only snapshots).
+   */
+  async plan(requested: readonly PlanChange[]): Promise<MembershipPlan> {
+    this.assertOpen();
+    if (!Array.isArray(requested)) throw new InvalidOptionError('plan takes an array of changes');
+    let nextId = this.meta.nextActorId;
+    const zoneCounts = new Map<string, number>();
+    for (const m of this.meta.members) zoneCounts.set(m.zone, (zoneCounts.get(m.zone) ?? 0) + 1);
+    const changes: MembershipChange[] = requested.map((c) => {
+      if (c === null || typeof c !== 'object' || c.kind !== 'add') return c as MembershipChange;
+      const zone = c.zone ?? [...zoneCounts].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0]![0];
+      zoneCounts.set(zone, (zoneCounts.get(zone) ?? 0) + 1);
+      return { kind: 'add', id: nextId++, zone, ...(c.weight !== undefined ? { weight: c.weight } : {}) };
+    });
+    let after: Ring;
+    try {
+      after = Ring.build(applyChanges(this.meta.members, changes, this.meta.vnodes, this.meta.n), this.meta.n);
+    } catch (err) {
+      throw new InvalidOptionError(`plan: ${(err as MembershipError).message}`);
+    }
+    const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
+    const { trees } = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+    const { transfers, movedFraction } = planTransfers(this.ring, after, (arc, actor) => trees.get(actor)?.get(arc));
+    return {
+      changes: [...changes],
+      members: [...after.members.values()].map((m) => ({ id: m.id, zone: m.zone, tokens: m.tokens.length, replicaShare: after.replicaShare(m.id) })),
+      transfers,
+      movedFraction,
+      keys: transfers.reduce((s, t) => s + t.keys, 0),
+      bytes: transfers.reduce((s, t) => s + t.bytes, 0),
+    };
   }
 
   /** Each actor: id, zone, tokens owned, share of the key space replicated, status. */
