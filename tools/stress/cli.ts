@@ -150,7 +150,7 @@ async function runFromFlags(flags: StressFlags): Promise<number> {
   console.log(`ringkv stress: workload ${config.workload} against ${config.target}, seed ${seed} (pass --seed ${seed} to repeat)`);
 
   const bar = new cliProgress.SingleBar(
-    { format: ' {phase} |{bar}| {elapsed}s  {ops} ops  {rate} ops/s  {errors} errors', hideCursor: true, noTTYOutput: false, clearOnComplete: false },
+    { format: ' {phase} |{bar}| {elapsed}s  {ops} ops  {rate} ops/s  {errors} errors  {event}', hideCursor: true, noTTYOutput: false, clearOnComplete: false },
     cliProgress.Presets.shades_classic,
   );
   let phase = '';
@@ -158,12 +158,13 @@ async function runFromFlags(flags: StressFlags): Promise<number> {
   let errors = 0;
   let phaseStartMs = 0;
   let barStarted = false;
+  let event = ''; // the latest nemesis line, shown in the bar while it runs
   const totalFor = (p: string): number => (p === 'load' ? config.records : p === 'run' ? (config.operations > 0 ? config.operations : Math.round(config.durationMs / 1000)) : 1);
   const update = (): void => {
     if (!barStarted) return;
     const elapsedS = (performance.now() - phaseStartMs) / 1000;
     const value = phase === 'run' && config.operations === 0 ? Math.min(totalFor('run'), Math.floor(elapsedS)) : ops;
-    bar.update(value, { phase: phase.padEnd(8), ops, errors, rate: Math.round(ops / Math.max(elapsedS, 0.001)), elapsed: elapsedS.toFixed(0) });
+    bar.update(value, { phase: phase.padEnd(8), ops, errors, rate: Math.round(ops / Math.max(elapsedS, 0.001)), elapsed: elapsedS.toFixed(0), event });
   };
   const ticker = flags.progress ? setInterval(update, 250) : null;
   let result: StressResult;
@@ -180,7 +181,8 @@ async function runFromFlags(flags: StressFlags): Promise<number> {
         errors = 0;
         phaseStartMs = performance.now();
         if (flags.progress && (p === 'load' || p === 'run')) {
-          bar.start(totalFor(p), 0, { phase: p.padEnd(8), ops: 0, errors: 0, rate: 0, elapsed: '0' });
+          event = '';
+          bar.start(totalFor(p), 0, { phase: p.padEnd(8), ops: 0, errors: 0, rate: 0, elapsed: '0', event });
           barStarted = true;
         } else if (p !== 'load' && p !== 'run') {
           console.log(` ${p}…`);
@@ -192,6 +194,7 @@ async function runFromFlags(flags: StressFlags): Promise<number> {
       },
       log: (line) => {
         if (!barStarted) console.log(` ${line}`);
+        else event = line.replace(/^nemesis: /, '');
       },
     });
   } catch (e) {
