@@ -399,6 +399,17 @@ test.serial('concurrent read-modify-write clients merging siblings lose no ackno
   t.is(lost, 0);
 });
 
+test.serial('stats() reports how busy each actor thread is (event-loop utilisation over the last second)', async (t) => {
+  const c = await startCluster(t, { antiEntropyIntervalMs: 0 });
+  const deadline = Date.now() + 1300;
+  let i = 0;
+  while (Date.now() < deadline) await Promise.all(Array.from({ length: 64 }, () => c.put(`busy:${i++}`, 'v')));
+  const stats = await c.stats();
+  t.is(stats.length, 5);
+  for (const s of stats) t.true(s.eventLoopUtilization >= 0 && s.eventLoopUtilization <= 1, `${s.eventLoopUtilization}`);
+  t.true(stats.some((s) => s.eventLoopUtilization > 0.01), stats.map((s) => s.eventLoopUtilization).join(', '));
+});
+
 test.serial('members() lists id, zone, tokens and status; zones spread each preference list', async (t) => {
   const c = await startCluster(t, { actors: 6, zones: ['z1', 'z2', 'z3'], vnodes: 64 });
   const m = c.members();

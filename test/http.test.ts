@@ -436,6 +436,8 @@ test.serial('/metrics exposes request counters, latencies and per-actor series',
     t.regex(text, new RegExp(`ringkv_actor_coordinated_requests_total\\{actor="${actor}",operation="put"\\} \\d+`));
     t.regex(text, new RegExp(`ringkv_actor_read_repairs_total\\{actor="${actor}"\\} \\d+`));
     t.regex(text, new RegExp(`ringkv_actor_lmdb_commits_total\\{actor="${actor}"\\} [1-9]\\d*`));
+    t.regex(text, new RegExp(`ringkv_actor_event_loop_utilization\\{actor="${actor}"\\} (0|1|0\\.\\d+)\\b`));
+    t.regex(text, new RegExp(`ringkv_actor_anti_entropy_keys_sent_total\\{actor="${actor}"\\} \\d+`));
   }
   t.regex(text, /ringkv_actor_stats_available 1/);
   const coordinatedPuts = [...text.matchAll(/ringkv_actor_coordinated_requests_total\{actor="\d",operation="put"\} (\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);

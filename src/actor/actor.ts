@@ -72,6 +72,8 @@ export interface ActorStats {
    * a quorum read miss acknowledged writes).
    */
   readonly recovering: boolean;
+  /** Event-loop utilisation of this actor's thread over the last second (0..1): how busy it is. */
+  readonly eventLoopUtilization: number;
   /** Hints held now, ever stored, handed off to their owner, and dropped (store full or too old). */
   readonly hintsPending: number;
   readonly hintsStored: number;
@@ -192,6 +194,7 @@ export class PartitionActor implements ActorControl {
   /** Peers this actor's failure detector considers down (refreshed every gossip round). */
   private downPeers = new Set<number>();
   private readonly handoff: { cancel(): void };
+  private readonly utilisationTimer: { cancel(): void };
   /** Handoffs in flight: op → the hint sent and its exact bytes (deleted only if unchanged when acked). */
   private readonly handoffs = new Map<number, { hintKey: Buffer; bytes: Buffer }>();
   private hintsStored = 0;
@@ -229,6 +232,7 @@ export class PartitionActor implements ActorControl {
     this.detector = new FailureDetector(this.id, [...this.ring.members.keys()], config.failAfterMs, clock.monotonicMs(), Math.floor(clock.now()) * 1000);
     this.gossip = timers.setInterval(() => this.gossipRound(), config.gossipIntervalMs);
     this.handoff = timers.setInterval(() => this.handoffRound(), config.handoffIntervalMs);
+    this.utilisationTimer = timers.setInterval(() => this.sampleUtilisation(), 1000);
   }
 
   // ---- control plane ----
@@ -246,6 +250,16 @@ export class PartitionActor implements ActorControl {
     this.transport.connect(-1, port);
   }
 
+  private lastElu = performance.eventLoopUtilization();
+  private recentUtilisation = 0;
+
+  /** Once a second, so every reader of stats() sees the same figure. */
+  private sampleUtilisation(): void {
+    const now = performance.eventLoopUtilization();
+    this.recentUtilisation = Math.round(performance.eventLoopUtilization(now, this.lastElu).utilization * 1000) / 1000;
+    this.lastElu = now;
+  }
+
   stats(): ActorStats {
     const t = this.transport.metrics;
     return {
@@ -259,6 +273,7 @@ export class PartitionActor implements ActorControl {
       readRepairs: this.readRepairs,
       antiEntropyKeysSent: this.antiEntropyKeysSent,
       recovering: this.store.recovering,
+      eventLoopUtilization: this.recentUtilisation,
       hintsPending: this.store.hintCount(),
       hintsStored: this.hintsStored,
       hintsHandedOff: this.hintsHandedOff,
@@ -280,6 +295,7 @@ export class PartitionActor implements ActorControl {
     this.sweep.cancel();
     this.gossip.cancel();
     this.handoff.cancel();
+    this.utilisationTimer.cancel();
     for (const [op, p] of this.ops) {
       if (!p.answered) this.fail(p.client, p.req, 'CLUSTER_CLOSED', 0, 0, 0, 'actor is shutting down');
       this.ops.delete(op);

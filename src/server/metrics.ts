@@ -65,6 +65,13 @@ const actorKeys = new Gauge({
   registers: [registry],
 });
 
+const actorUtilisation = new Gauge({
+  name: 'ringkv_actor_event_loop_utilization',
+  help: "Share of time the actor's thread was busy since the previous scrape (0..1).",
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
+
 const actorPending = new Gauge({
   name: 'ringkv_actor_pending_ops',
   help: 'Requests the actor is coordinating right now.',
@@ -156,7 +163,7 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
   const stats = await statsOrNull(cluster);
   const members = cluster.members();
   // Everything below up to registry.metrics() is synchronous, so concurrent scrapes cannot interleave.
-  for (const m of [actorUp, actorKeys, actorPending, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCommits, actorHints, actorHintEvents]) m.reset();
+  for (const m of [actorUp, actorKeys, actorPending, actorUtilisation, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCommits, actorHints, actorHintEvents]) m.reset();
   repairPasses.set(cluster.repairs);
   for (const m of members) actorUp.set({ actor: String(m.id), zone: m.zone }, m.status === 'up' ? 1 : 0);
   statsAvailable.set(stats === null ? 0 : 1);
@@ -165,6 +172,7 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
       const actor = String(s.id);
       actorKeys.set({ actor }, s.keys);
       actorPending.set({ actor }, s.pendingOps);
+      actorUtilisation.set({ actor }, s.eventLoopUtilization);
       actorCoordinated.inc({ actor, operation: 'get' }, s.coordinatedGets);
       actorCoordinated.inc({ actor, operation: 'put' }, s.coordinatedPuts);
       actorReadRepairs.inc({ actor }, s.readRepairs);
