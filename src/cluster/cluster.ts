@@ -726,7 +726,11 @@ export class Cluster {
         }),
       ),
     );
-    for (const id of recovering) if (!notRecovered.has(id) && this.supervisor.status(id) === 'up') await this.supervisor.recovered(id);
+    for (const id of recovering) {
+      if (notRecovered.has(id) || this.supervisor.status(id) !== 'up') continue;
+      // bounded: a thread that ends meanwhile never answers a control call (it stays recovering; the next pass retries)
+      await Promise.race([this.supervisor.recovered(id).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    }
     let tombstonesReaped = 0;
     const cutoffMs = Math.floor(systemClock.now()) - graceMs;
     await Promise.all(
