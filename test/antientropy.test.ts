@@ -51,6 +51,31 @@ test.serial('a push is bounded by maxRepairPushEntries: a wiped actor is refille
   t.log(`${before[victim]} keys refilled in ${passes} passes of at most 40 entries per push`);
 });
 
+test.serial('background work is paced by its budget, and the budget shrinks while foreground requests are slow', async (t) => {
+  // a fixed budget of 400 entries/s per actor: the four others refilling a wiped one cannot go faster than 4 × 400/s
+  const c = await startCluster(t, { ...QUIET, backgroundMinPerSec: 400, backgroundMaxPerSec: 400 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`paced:${i}`, i, { w: 'all' })));
+  const before = (await c.compareReplicas()).keysPerActor;
+  const victim = 1;
+  await c.faults.wipe(victim);
+  const report = await c.repair();
+  const pushed = before[victim]!;
+  const firstTickAllowance = 4 * 100; // each pusher starts with a quarter second's budget
+  t.true(report.durationMs >= ((pushed - firstTickAllowance) / (4 * 400)) * 1000, `${pushed} entries at 4 × 400/s took ${report.durationMs} ms`);
+  t.deepEqual((await c.compareReplicas()).keysPerActor, before);
+
+  // admission control: with a 1 ms target, a loaded actor's budget falls below its maximum
+  const loaded = await startCluster(t, { ...QUIET, backgroundTargetP99Ms: 1, backgroundMinPerSec: 100, backgroundMaxPerSec: 100_000 });
+  const stopAt = Date.now() + 1500;
+  let i = 0;
+  while (Date.now() < stopAt) await Promise.all(Array.from({ length: 256 }, () => loaded.put(`load:${i++}`, 'v')));
+  const budgets = (await loaded.stats()).map((s) => s.backgroundBudgetPerSec);
+  t.true(budgets.some((b) => b < 100_000), `budgets under load: ${budgets.join(', ')}`);
+  await new Promise((r) => setTimeout(r, 700));
+  t.true((await loaded.stats()).every((s) => s.backgroundBudgetPerSec === 100_000), 'idle again: the whole budget');
+  t.log(`${pushed} entries paced at 400/s per pusher in ${report.durationMs} ms; budgets under load: ${budgets.join(', ')}`);
+});
+
 test.serial('repairing one missed key moves a handful of keys, not the range', async (t) => {
   const c = await startCluster(t, QUIET);
   await Promise.all(Array.from({ length: 5000 }, (_, i) => c.put(`bulk:${i}`, `v${i}`, { w: 'all' })));

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
+import { BackgroundThrottle, LatencyWindow } from '../coordinator/throttle.js';
 import type { ErrorCode } from '../errors.js';
 import { Ring, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
@@ -39,6 +40,11 @@ export interface ActorConfig {
   readonly writeRetries: number;
   /** Entries one anti-entropy push (SyncRanges) sends at most; a push cut short reports it, and the next pass goes on. */
   readonly maxRepairPushEntries: number;
+  /** Background work (hint handoff, anti-entropy pushes) yields when this actor's foreground p99 is above this. */
+  readonly backgroundTargetP99Ms: number;
+  /** The background budget, entries per second, never below / above these. */
+  readonly backgroundMinPerSec: number;
+  readonly backgroundMaxPerSec: number;
   readonly maxBatchBytes: number;
   /** How often this actor gossips its heartbeat table to a random peer. */
   readonly gossipIntervalMs: number;
@@ -74,6 +80,8 @@ export interface ActorStats {
   readonly recovering: boolean;
   /** Event-loop utilisation of this actor's thread over the last second (0..1): how busy it is. */
   readonly eventLoopUtilization: number;
+  /** Background entries per second it allows itself now (admission control on foreground p99). */
+  readonly backgroundBudgetPerSec: number;
   /** Hints held now, ever stored, handed off to their owner, and dropped (store full or too old). */
   readonly hintsPending: number;
   readonly hintsStored: number;
@@ -121,6 +129,7 @@ interface PendingPut {
   readonly key: Buffer;
   readonly clock: Uint8Array;
   readonly hintFor: ReadonlyMap<number, number>;
+  readonly startedMs: number;
   lastSentMs: number;
   retries: number;
 }
@@ -149,8 +158,14 @@ type PendingOp = PendingPut | PendingGet;
 interface SyncJob {
   readonly client: number;
   readonly req: number;
-  /** Pushes whose ack never comes (lost to a fault) are given up after this. */
-  readonly deadlineMs: number;
+  /** Pushes whose ack never comes (lost to a fault) are given up after this; moved on while the push progresses. */
+  deadlineMs: number;
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly peers: readonly number[];
+  /** Where the paced push goes on: range index and the last key sent in it. */
+  rangeIndex: number;
+  afterKey: Buffer | null;
+  pumping: boolean;
   outstanding: number;
   keys: number;
   bytes: number;
@@ -172,6 +187,10 @@ const IGNORE: WriteDone = () => undefined;
 /** A stored hint: 8-byte creation time (ms, big-endian double), then the clock. */
 const HINT_HEADER_BYTES = 8;
 /** An anti-entropy push not acknowledged within this long counts as failed (the next pass retries it). */
+/** How often the background budget is recomputed from the foreground p99 (and paced pushes go on). */
+const THROTTLE_INTERVAL_MS = 250;
+/** Entries a paced push reads from LMDB at a time. */
+const SYNC_CHUNK_ENTRIES = 1024;
 const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy catches the rest
 
 /**
@@ -195,6 +214,11 @@ export class PartitionActor implements ActorControl {
   private downPeers = new Set<number>();
   private readonly handoff: { cancel(): void };
   private readonly utilisationTimer: { cancel(): void };
+  private readonly throttleTimer: { cancel(): void };
+  private readonly foreground = new LatencyWindow();
+  private readonly throttle: BackgroundThrottle;
+  /** Background entries still allowed in this throttle interval. */
+  private backgroundAllowance: number;
   /** Handoffs in flight: op → the hint sent and its exact bytes (deleted only if unchanged when acked). */
   private readonly handoffs = new Map<number, { hintKey: Buffer; bytes: Buffer }>();
   private hintsStored = 0;
@@ -233,6 +257,14 @@ export class PartitionActor implements ActorControl {
     this.gossip = timers.setInterval(() => this.gossipRound(), config.gossipIntervalMs);
     this.handoff = timers.setInterval(() => this.handoffRound(), config.handoffIntervalMs);
     this.utilisationTimer = timers.setInterval(() => this.sampleUtilisation(), 1000);
+    this.throttle = new BackgroundThrottle({
+      targetP99Ms: config.backgroundTargetP99Ms,
+      minPerSec: config.backgroundMinPerSec,
+      maxPerSec: config.backgroundMaxPerSec,
+      stepPerSec: Math.max(1, Math.ceil(config.backgroundMaxPerSec / 20)),
+    });
+    this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
+    this.throttleTimer = timers.setInterval(() => this.throttleTick(), THROTTLE_INTERVAL_MS);
   }
 
   // ---- control plane ----
@@ -274,6 +306,7 @@ export class PartitionActor implements ActorControl {
       antiEntropyKeysSent: this.antiEntropyKeysSent,
       recovering: this.store.recovering,
       eventLoopUtilization: this.recentUtilisation,
+      backgroundBudgetPerSec: this.throttle.perSec,
       hintsPending: this.store.hintCount(),
       hintsStored: this.hintsStored,
       hintsHandedOff: this.hintsHandedOff,
@@ -296,6 +329,7 @@ export class PartitionActor implements ActorControl {
     this.gossip.cancel();
     this.handoff.cancel();
     this.utilisationTimer.cancel();
+    this.throttleTimer.cancel();
     for (const [op, p] of this.ops) {
       if (!p.answered) this.fail(p.client, p.req, 'CLUSTER_CLOSED', 0, 0, 0, 'actor is shutting down');
       this.ops.delete(op);
@@ -514,6 +548,7 @@ export class PartitionActor implements ActorControl {
       key,
       clock: bytes,
       hintFor,
+      startedMs: this.clock.monotonicMs(),
       lastSentMs: this.clock.monotonicMs(),
       retries: 0,
     };
@@ -587,7 +622,9 @@ export class PartitionActor implements ActorControl {
     this.handoffWaits = 0;
     if (this.closing || this.store.hintCount() === 0) return;
     const now = this.clock.now();
-    for (const { key: hintKey, value } of this.store.hintEntries(this.config.maxHintsPerHandoff)) {
+    const limit = Math.min(this.config.maxHintsPerHandoff, Math.floor(this.backgroundAllowance));
+    if (limit < 1) return; // background budget spent: the next round goes on
+    for (const { key: hintKey, value } of this.store.hintEntries(limit)) {
       const owner = hintKey.readUInt32BE(0);
       if (now - value.readDoubleBE(0) > this.config.maxHintAgeMs || !this.ring.members.has(owner)) {
         this.hintsDropped++;
@@ -596,6 +633,7 @@ export class PartitionActor implements ActorControl {
       }
       if (this.downPeers.has(owner) || !this.transport.isConnected(owner)) continue;
       const op = this.nextOp++;
+      this.backgroundAllowance--;
       this.handoffs.set(op, { hintKey, bytes: value });
       this.transport.send(owner, { type: MsgType.Replicate, op, key: hintKey.subarray(4), clock: value.subarray(HINT_HEADER_BYTES) });
     }
@@ -621,6 +659,7 @@ export class PartitionActor implements ActorControl {
     const outcome = p.quorum.outcome;
     if (!p.answered && outcome === 'ok') {
       p.answered = true;
+      this.foreground.record(this.clock.monotonicMs() - p.startedMs);
       this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context });
     } else if (!p.answered && outcome === 'failed') {
       p.answered = true;
@@ -706,6 +745,7 @@ export class PartitionActor implements ActorControl {
     const outcome = p.quorum.outcome;
     if (!p.answered && outcome === 'ok') {
       p.answered = true;
+      this.foreground.record(this.clock.monotonicMs() - p.startedMs);
       this.transport.send(p.client, { type: MsgType.GetOk, req: p.req, clock: this.reconciled(p) });
     } else if (!p.answered && (outcome === 'failed' || (p.quorum.answered + p.outstanding < p.quorum.r && p.spare.length === 0))) {
       p.answered = true;
@@ -809,17 +849,49 @@ export class PartitionActor implements ActorControl {
    * proportional to the difference, not to the data.
    */
   private syncRanges(from: number, m: SyncRanges): void {
-    const job: SyncJob = { client: from, req: m.req, deadlineMs: this.clock.monotonicMs() + SYNC_PUSH_TIMEOUT_MS, outstanding: 1, keys: 0, bytes: 0, failed: 0 };
-    push: for (const [lo, hi] of m.ranges) {
-      for (const { key, value } of this.store.range(lo, hi)) {
-        if (job.keys >= this.config.maxRepairPushEntries) {
-          job.failed++; // cut short: the cluster counts this push as incomplete, and the next pass sends the rest
-          break push;
-        }
+    const job: SyncJob = {
+      client: from,
+      req: m.req,
+      deadlineMs: this.clock.monotonicMs() + SYNC_PUSH_TIMEOUT_MS,
+      ranges: m.ranges,
+      peers: m.peers,
+      rangeIndex: 0,
+      afterKey: null,
+      pumping: true,
+      outstanding: 1, // held while the push is still being paced out
+      keys: 0,
+      bytes: 0,
+      failed: 0,
+    };
+    this.syncJobs.add(job);
+    this.pumpSync(job);
+  }
+
+  /** Send as much of a push as the background budget allows now; the throttle tick calls again for the rest. */
+  private pumpSync(job: SyncJob): void {
+    if (!job.pumping || !this.syncJobs.has(job)) return;
+    while (job.rangeIndex < job.ranges.length) {
+      if (job.keys >= this.config.maxRepairPushEntries) {
+        job.failed++; // cut short: the cluster counts this push as incomplete, and the next pass sends the rest
+        job.rangeIndex = job.ranges.length;
+        break;
+      }
+      const budget = Math.floor(this.backgroundAllowance);
+      if (budget < 1) return;
+      const [lo, hi] = job.ranges[job.rangeIndex]!;
+      const chunk = this.store.rangeAfter(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES, this.config.maxRepairPushEntries - job.keys));
+      if (chunk.length === 0) {
+        job.rangeIndex++;
+        job.afterKey = null;
+        continue;
+      }
+      job.deadlineMs = this.clock.monotonicMs() + SYNC_PUSH_TIMEOUT_MS;
+      for (const { key, value } of chunk) {
         job.keys++;
-        for (const peer of m.peers) {
+        this.backgroundAllowance--;
+        for (const peer of job.peers) {
           const op = this.nextOp++;
-          if (this.transport.send(peer, { type: MsgType.Replicate, op, key: Buffer.from(key), clock: Buffer.from(value) })) {
+          if (this.transport.send(peer, { type: MsgType.Replicate, op, key, clock: value })) {
             this.syncs.set(op, job);
             job.outstanding++;
             job.bytes += key.length + value.length;
@@ -829,9 +901,18 @@ export class PartitionActor implements ActorControl {
           }
         }
       }
+      job.afterKey = chunk[chunk.length - 1]!.key;
     }
-    this.syncJobs.add(job);
+    job.pumping = false;
     if (--job.outstanding === 0) this.syncFinished(job);
+  }
+
+  /** Every THROTTLE_INTERVAL_MS: a new background budget from the foreground p99, and paced pushes go on. */
+  private throttleTick(): void {
+    this.throttle.update(this.foreground.p99());
+    this.foreground.reset();
+    this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
+    for (const job of this.syncJobs) if (job.pumping) this.pumpSync(job);
   }
 
   private syncFinished(job: SyncJob): void {
@@ -885,6 +966,7 @@ export class PartitionActor implements ActorControl {
       if (p.deadlineMs > now) continue;
       if (!p.answered) {
         p.answered = true;
+        this.foreground.record(now - p.startedMs); // a timed-out request is the slowest foreground of all
         if (p.kind === 'put') this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, 'deadline passed');
         else this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.answered, p.quorum.r, p.quorum.replicas.length, 'deadline passed');
       }

@@ -85,6 +85,16 @@ export interface ClusterOptions {
   /** Entries one anti-entropy push carries at most; the rest waits for the next pass (default 100000). */
   readonly maxRepairPushEntries?: number;
   /**
+   * Admission control: an actor's background work (hint handoff,
+   * anti-entropy pushes) gets a budget of entries per second that halves
+   * while its foreground p99 is above this (default 50 ms) and grows back
+   * when it is not, between backgroundMinPerSec (default 1000) and
+   * backgroundMaxPerSec (default 400000).
+   */
+  readonly backgroundTargetP99Ms?: number;
+  readonly backgroundMinPerSec?: number;
+  readonly backgroundMaxPerSec?: number;
+  /**
    * A read whose coordinator has not answered after this long is also sent
    * to the next live replica to coordinate; the first answer wins (default
    * 250 ms; 0 = never). Covers a coordinator that is cut off or frozen
@@ -120,6 +130,9 @@ export interface ResolvedOptions {
   readonly writeRetries: number;
   readonly maxPendingWritesPerActor: number;
   readonly maxRepairPushEntries: number;
+  readonly backgroundTargetP99Ms: number;
+  readonly backgroundMinPerSec: number;
+  readonly backgroundMaxPerSec: number;
   readonly hedgeReadsAfterMs: number;
   readonly maxHedgedReadsPerSec: number;
   readonly maxWritesPerCommit: number;
@@ -210,6 +223,9 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
     maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
     maxRepairPushEntries: int('maxRepairPushEntries', o.maxRepairPushEntries, 100_000, 1, 100_000_000),
+    backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
+    backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),
+    backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 400_000, 4, 100_000_000),
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
     maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
   };

@@ -304,6 +304,24 @@ export class ActorStore {
     return this.pendingCount;
   }
 
+  /**
+   * Up to `limit` entries with ring position in [fromPosition, toPosition),
+   * after `afterKey` (exclusive) when given: a paced scan picks up where it
+   * left off without holding a read transaction open between steps.
+   */
+  rangeAfter(fromPosition: number, toPosition: number, afterKey: Buffer | null, limit: number): StoredEntry[] {
+    const options: { start: Buffer; end?: Buffer; limit: number } = { start: afterKey ?? positionBound(fromPosition), limit: limit + (afterKey === null ? 0 : 1) };
+    if (toPosition < 2 ** 32) options.end = positionBound(toPosition);
+    const out: StoredEntry[] = [];
+    for (const { key, value } of this.data.getRange(options)) {
+      const k = key as Buffer;
+      if (afterKey !== null && k.equals(afterKey)) continue;
+      out.push({ key: Buffer.from(k), value: Buffer.from(value as Buffer) });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
   /** Entries with ring position in [fromPosition, toPosition) (toPosition 2^32 = to the end). */
   *range(fromPosition: number, toPosition: number): Generator<StoredEntry> {
     const options: { start: Buffer; end?: Buffer } = { start: positionBound(fromPosition) };
