@@ -440,6 +440,7 @@ test.serial('/metrics exposes request counters, latencies and per-actor series',
     t.regex(text, new RegExp(`ringkv_actor_anti_entropy_keys_sent_total\\{actor="${actor}"\\} \\d+`));
   }
   t.regex(text, /ringkv_actor_stats_available 1/);
+  t.regex(text, /ringkv_hedged_reads \d+/);
   const coordinatedPuts = [...text.matchAll(/ringkv_actor_coordinated_requests_total\{actor="\d",operation="put"\} (\d+)/g)].reduce((s, m) => s + Number(m[1]), 0);
   t.is(coordinatedPuts, 10);
 });

@@ -361,7 +361,7 @@ export class Cluster {
       };
       const hedge = (): void => {
         if (settled || !this.hedgeAllowed()) return;
-        if (next()) this.hedgedReads++;
+        if (next()) this.hedgedReadCount++;
       };
       const launch = (c: number, leftMs: number, mayHedge: boolean): void => {
         outstanding++;
@@ -386,8 +386,12 @@ export class Cluster {
     });
   }
 
+  private hedgedReadCount = 0;
+
   /** Reads hedged so far (see hedgeReadsAfterMs). */
-  hedgedReads = 0;
+  get hedgedReads(): number {
+    return this.hedgedReadCount;
+  }
   private hedgeWindow = { startMs: 0, count: 0 };
 
   private hedgeAllowed(): boolean {

@@ -119,6 +119,12 @@ const repairPasses = new Gauge({
   registers: [registry],
 });
 
+const hedgedReads = new Gauge({
+  name: 'ringkv_hedged_reads',
+  help: 'Reads also sent to a second coordinator because the first was slow (hedgeReadsAfterMs), since the cluster started.',
+  registers: [registry],
+});
+
 const actorCommits = new Counter({
   name: 'ringkv_actor_lmdb_commits_total',
   help: 'LMDB transactions the actor committed since it started (group commits).',
@@ -165,6 +171,7 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
   // Everything below up to registry.metrics() is synchronous, so concurrent scrapes cannot interleave.
   for (const m of [actorUp, actorKeys, actorPending, actorUtilisation, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCommits, actorHints, actorHintEvents]) m.reset();
   repairPasses.set(cluster.repairs);
+  hedgedReads.set(cluster.hedgedReads);
   for (const m of members) actorUp.set({ actor: String(m.id), zone: m.zone }, m.status === 'up' ? 1 : 0);
   statsAvailable.set(stats === null ? 0 : 1);
   if (stats !== null) {

@@ -540,7 +540,7 @@ async function converge(h: Harness, c: StressConfig, healMs: number, log: (line:
   }
   // never converged: name the keys, replica by replica
   const snapshot = new Map<string, Map<number, string[]>>();
-  const keys = await touchedKeys(cluster, c.maxInspectKeys);
+  const keys = await storedKeys(cluster, c.maxInspectKeys);
   for (const key of keys) {
     const views = await cluster.inspect(key).catch(() => []);
     const replicas = new Map<number, string[]>();
@@ -587,7 +587,8 @@ async function convergeServer(h: Harness, c: StressConfig, healMs: number): Prom
   return { valid: false, checked: passes, violationCount: 1, violations: ['replicas still differ after the convergence deadline (RINGKV.REPAIR kept finding differing arcs)'], timeToConvergeMs: null, repairPasses: passes, divergentKeys: [] };
 }
 
-async function touchedKeys(cluster: Cluster, limit: number): Promise<string[]> {
+/** Up to `limit` keys the cluster stores, in ring order (a SCAN). */
+async function storedKeys(cluster: Cluster, limit: number): Promise<string[]> {
   const keys: string[] = [];
   let cursor = 0;
   do {
