@@ -111,6 +111,12 @@ export interface ActorControl {
   peerDown(peer: number): void;
   /** The supervisor (re)started `peer`: count it up now, without waiting for its heartbeat to travel. */
   peerUp(peer: number): void;
+  /**
+   * Membership change: coordinate by `members`; while `pending` is set (a
+   * transfer is on), also forward every write to the replicas `pending`
+   * adds, so nothing written during the transfer is missing after it.
+   */
+  setRings(members: readonly RingMember[], pending: readonly RingMember[] | null): void;
   /** Freeze this actor's thread for `ms` (no messages, no timers), as a hung process or a long GC would. */
   pause(ms: number): void;
   /** An anti-entropy pass compared and filled every range this recovering actor replicates. */
@@ -187,6 +193,8 @@ const IGNORE: WriteDone = () => undefined;
 /** A stored hint: 8-byte creation time (ms, big-endian double), then the clock. */
 const HINT_HEADER_BYTES = 8;
 /** An anti-entropy push not acknowledged within this long counts as failed (the next pass retries it). */
+/** The op of a forwarded write: its ack matches no request (ops start at 1) and is ignored. */
+const FORWARD_OP = 0;
 /** How often the background budget is recomputed from the foreground p99 (and paced pushes go on). */
 const THROTTLE_INTERVAL_MS = 250;
 /** Entries a paced push reads from LMDB at a time. */
@@ -203,6 +211,8 @@ const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy 
 export class PartitionActor implements ActorControl {
   readonly id: number;
   private ring: Ring;
+  /** The ring a membership change is moving to, while its transfers run (writes are forwarded to its new replicas). */
+  private pendingRing: Ring | null = null;
   private readonly ops = new Map<number, PendingOp>();
   private nextOp = 1;
   private closing = false;
@@ -274,12 +284,33 @@ export class PartitionActor implements ActorControl {
   }
 
   connectPeer(peer: number, port: MessagePort): void {
-    if (!this.ring.members.has(peer)) throw new Error(`actor ${this.id}: unknown peer ${peer}`);
+    if (!this.ring.members.has(peer) && !(this.pendingRing?.members.has(peer) ?? false)) throw new Error(`actor ${this.id}: unknown peer ${peer}`);
     this.transport.connect(peer, port);
   }
 
   connectClient(port: MessagePort): void {
     this.transport.connect(-1, port);
+  }
+
+  setRings(members: readonly RingMember[], pending: readonly RingMember[] | null): void {
+    const ring = Ring.build(members, this.config.n);
+    const pendingRing = pending === null ? null : Ring.build(pending, this.config.n);
+    this.ring = ring;
+    this.pendingRing = pendingRing;
+    const now = this.clock.monotonicMs();
+    const ids = new Set([...ring.members.keys(), ...(pendingRing?.members.keys() ?? [])]);
+    this.detector.setMembers([...ids], now);
+    this.downPeers = new Set(this.detector.down(now));
+    for (const peer of this.transport.peers()) if (peer >= 0 && !ids.has(peer)) this.transport.disconnect(peer); // a removed actor
+  }
+
+  /** During a transfer: the replicas the pending ring adds for this position get the write too (acks not counted). */
+  private forwardToPending(position: number, pref: readonly number[], key: Buffer, clock: Uint8Array): void {
+    if (this.pendingRing === null) return;
+    for (const id of this.pendingRing.preferenceList(position)) {
+      if (id === this.id || pref.includes(id) || this.downPeers.has(id) || !this.transport.isConnected(id)) continue;
+      this.transport.send(id, { type: MsgType.Replicate, op: FORWARD_OP, key, clock });
+    }
   }
 
   private lastElu = performance.eventLoopUtilization();
@@ -555,6 +586,7 @@ export class PartitionActor implements ActorControl {
     this.ops.set(op, pending);
     this.sloppyWrites += hintFor.size;
     this.sendReplicas(op, pending, targets);
+    this.forwardToPending(m.position, pref, key, bytes);
     if (owners.includes(this.id)) {
       this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
     }

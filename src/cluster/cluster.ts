@@ -99,7 +99,30 @@ export interface MembershipPlan {
   readonly movedFraction: number;
   readonly keys: number;
   readonly bytes: number;
+  /** The ring version the plan was made against: commit refuses it once the ring has changed. */
+  readonly ringVersion: number;
+  /** The members with their tokens, as commit will install them. */
+  readonly target: readonly RingMember[];
 }
+
+/** What a carried-out membership change did. */
+export interface MembershipResult {
+  readonly ringVersion: number;
+  readonly added: readonly number[];
+  readonly removed: readonly number[];
+  /** Entries streamed to the actors that gained ranges (each once per receiving actor). */
+  readonly keysStreamed: number;
+  readonly bytesStreamed: number;
+  readonly durationMs: number;
+  readonly movedFraction: number;
+}
+
+/** Ranges one SyncRanges push carries at most during a membership transfer (each range is a small slice of an arc). */
+const TRANSFER_RANGES_PER_PUSH = 16;
+/** Transfers streaming at once (Riak's transfer limit). */
+const TRANSFER_CONCURRENCY = 2;
+/** How long a leaving actor may take to hand off the hints it holds. */
+const DECOMMISSION_HINTS_TIMEOUT_MS = 30_000;
 
 /** What one anti-entropy pass found and moved. */
 export interface RepairReport {
@@ -176,7 +199,7 @@ export class Cluster {
   private constructor(
     readonly options: ResolvedOptions,
     private meta: ClusterMetadata,
-    readonly ring: Ring,
+    private currentRing: Ring,
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
@@ -188,8 +211,15 @@ export class Cluster {
   static async start(options: ClusterOptions): Promise<Cluster> {
     const o = resolveOptions(options);
     const persisted = loadMetadata(o.dataDir);
-    const meta = persisted ?? createMetadata(o);
+    let meta = persisted ?? createMetadata(o);
     checkCompatible(o, options, meta);
+    if (meta.pending) {
+      // stopped in the middle of a membership change: roll it back (writes went to the old replicas, counted there)
+      for (const m of meta.pending.members) if (!meta.members.some((x) => x.id === m.id)) rmSync(actorDataPath(o.dataDir, m.id), { recursive: true, force: true });
+      meta = { ...meta, pending: null };
+      saveMetadata(o.dataDir, meta);
+      console.error(`ringkv: ${o.dataDir}: a membership change was interrupted; rolled back to ring version ${meta.ringVersion ?? 1}`);
+    }
     if (persisted === null) saveMetadata(o.dataDir, meta);
     const ring = Ring.build(meta.members, meta.n);
     const cluster = new Cluster({ ...o, n: meta.n, lastWriteWins: meta.lastWriteWins, compressionThresholdBytes: meta.compressionThresholdBytes }, meta, ring);
@@ -206,6 +236,11 @@ export class Cluster {
     cluster.startAntiEntropy();
     if (cluster.existedBefore) cluster.repairSoonIfRecovering();
     return cluster;
+  }
+
+  /** The ring requests are routed by (replaced by a membership change). */
+  get ring(): Ring {
+    return this.currentRing;
   }
 
   /** The data directory held this cluster before this start: an empty actor env then means a lost disk. */
@@ -423,6 +458,10 @@ export class Cluster {
     if (this.pending.size >= this.options.maxPendingRequests) {
       return Promise.reject(new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`));
     }
+    // a thread known to have ended would never answer: fail now (a read is re-routed by sendRead)
+    if (this.supervisor.status(coordinator) !== 'up') {
+      return Promise.reject(new CoordinatorEndedError(operation, 0, needed, replicas, `coordinator actor ${coordinator} is not running`));
+    }
     const req = this.nextReq++;
     return new Promise<Message>((resolve, reject) => {
       const now = systemClock.monotonicMs();
@@ -448,7 +487,7 @@ export class Cluster {
   }
 
   private backgroundPass(): void {
-    if (this.backgroundRepair !== null || this.closed) return;
+    if (this.backgroundRepair !== null || this.closed || this.changing) return;
     this.backgroundRepair = this.repair()
       .catch((err: unknown) => {
         if (!this.closed) console.error('ringkv: anti-entropy pass failed:', (err as Error).message);
@@ -825,6 +864,8 @@ export class Cluster {
     const { trees } = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
     const { transfers, movedFraction } = planTransfers(this.ring, after, (arc, actor) => trees.get(actor)?.get(arc));
     return {
+      ringVersion: this.meta.ringVersion ?? 1,
+      target: [...after.members.values()].map((m) => ({ id: m.id, zone: m.zone, tokens: [...m.tokens] })),
       changes: [...changes],
       members: [...after.members.values()].map((m) => ({ id: m.id, zone: m.zone, tokens: m.tokens.length, replicaShare: after.replicaShare(m.id) })),
       transfers,
@@ -832,6 +873,126 @@ export class Cluster {
       keys: transfers.reduce((s, t) => s + t.keys, 0),
       bytes: transfers.reduce((s, t) => s + t.bytes, 0),
     };
+  }
+
+  /** Add an actor online: plan, stream it its ranges, switch the ring. */
+  async addActor(options: { zone?: string; weight?: number } = {}): Promise<MembershipResult> {
+    return this.commit(await this.plan([{ kind: 'add', ...options }]));
+  }
+
+  /** Decommission an actor online: its ranges stream to the actors that gain them, its hints are handed off, then its thread ends and its directory is deleted. */
+  async removeActor(id: number): Promise<MembershipResult> {
+    return this.commit(await this.plan([{ kind: 'remove', id }]));
+  }
+
+  private changing = false;
+
+  /**
+   * Carry out a plan while the cluster serves. Every actor forwards the
+   * writes it coordinates to the replicas the new ring adds, the planned
+   * ranges stream from the replicas that keep them (paced by the background
+   * budget, TRANSFER_CONCURRENCY at a time), and only then does the ring
+   * switch — in every actor and here — and get persisted. A change that
+   * fails is rolled back; one interrupted by a crash is rolled back at the
+   * next start.
+   */
+  async commit(plan: MembershipPlan): Promise<MembershipResult> {
+    this.assertOpen();
+    if (this.changing) throw new InvalidOptionError('a membership change is already running');
+    if (plan === null || typeof plan !== 'object' || !Array.isArray(plan.target)) throw new InvalidOptionError('commit takes a plan from plan()');
+    if (plan.ringVersion !== (this.meta.ringVersion ?? 1)) throw new InvalidOptionError(`the plan was made for ring version ${plan.ringVersion}; the ring is at ${this.meta.ringVersion ?? 1}: plan again`);
+    const current = this.meta.members;
+    const target = plan.target;
+    const added = target.filter((m) => !current.some((c) => c.id === m.id));
+    const removed = current.filter((m) => !target.some((t) => t.id === m.id));
+    const down = current.filter((m) => !this.isUp(m.id)).map((m) => m.id);
+    if (down.length > 0) throw new QuorumError('repair', current.length - down.length, current.length, current.length, `a membership change needs every actor up; down: ${down.join(', ')}`);
+    const started = systemClock.monotonicMs();
+    this.changing = true;
+    this.meta = { ...this.meta, pending: { members: target }, nextActorId: Math.max(this.meta.nextActorId, ...added.map((m) => m.id + 1)) };
+    saveMetadata(this.options.dataDir, this.meta);
+    let keysStreamed = 0;
+    let bytesStreamed = 0;
+    try {
+      await this.supervisor.setRings(current, target); // existing actors forward writes to the new replicas from now on
+      for (const m of added) await this.supervisor.add({ ...this.actorConfig(m.id), members: target, expectsData: false });
+      await this.supervisor.setRings(current, target); // and the new ones know both rings
+      const pushes: { from: number; to: number; ranges: [number, number][] }[] = [];
+      for (const t of plan.transfers) {
+        for (let i = 0; i < t.ranges.length; i += TRANSFER_RANGES_PER_PUSH) {
+          pushes.push({ from: t.from, to: t.to, ranges: t.ranges.slice(i, i + TRANSFER_RANGES_PER_PUSH).map(([a, b]) => [a, b] as [number, number]) });
+        }
+      }
+      const timeoutMs = Math.max(this.options.timeoutMs, 120_000);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < pushes.length) {
+          const p = pushes[next++]!;
+          // ranges as (start, end]: SyncRanges takes positions [from, to)
+          const ranges = p.ranges.flatMap(([a, b]) => arcRanges(a, b).map((r) => [r.from, r.to] as [number, number]));
+          const reply = await this.sendTo(p.from, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [p.to] }));
+          if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
+          if (reply.failed > 0) throw new QuorumError('repair', 0, 1, 1, `streaming to actor ${p.to} from ${p.from} lost ${reply.failed} entries`);
+          keysStreamed += reply.keys;
+          bytesStreamed += reply.bytes;
+        }
+      };
+      await Promise.all(Array.from({ length: TRANSFER_CONCURRENCY }, worker));
+      // switch: coordinate by the new ring (still forwarding to the old replicas while the others switch), persist, settle
+      await this.supervisor.setRings(target, current);
+      this.currentRing = Ring.build(target, this.meta.n);
+      this.meta = { ...this.meta, members: target, ringVersion: (this.meta.ringVersion ?? 1) + 1, pending: null };
+      saveMetadata(this.options.dataDir, this.meta);
+      await this.supervisor.setRings(target, null);
+    } catch (err) {
+      await this.rollBack(current, added.map((m) => m.id)).catch(() => undefined);
+      this.changing = false;
+      throw err;
+    }
+    try {
+      for (const m of removed) await this.decommission(m.id);
+    } finally {
+      this.changing = false;
+    }
+    this.recomputeView();
+    return {
+      ringVersion: this.meta.ringVersion ?? 1,
+      added: added.map((m) => m.id),
+      removed: removed.map((m) => m.id),
+      keysStreamed,
+      bytesStreamed,
+      durationMs: Math.round(systemClock.monotonicMs() - started),
+      movedFraction: plan.movedFraction,
+    };
+  }
+
+  private async rollBack(current: readonly RingMember[], added: readonly number[]): Promise<void> {
+    if (this.closed) return; // the next start rolls back from the metadata
+    await this.supervisor.setRings(current, null).catch(() => undefined);
+    for (const id of added) {
+      await this.supervisor.remove(id).catch(() => undefined);
+      this.transport.disconnect(id);
+      rmSync(actorDataPath(this.options.dataDir, id), { recursive: true, force: true });
+    }
+    this.meta = { ...this.meta, pending: null };
+    saveMetadata(this.options.dataDir, this.meta);
+  }
+
+  /** A removed actor: its hints handed off first (bounded wait), then its thread ends and its directory goes. */
+  private async decommission(id: number): Promise<void> {
+    const deadline = systemClock.monotonicMs() + DECOMMISSION_HINTS_TIMEOUT_MS;
+    for (;;) {
+      const s = (await this.stats({ timeoutMs: 5000 })).find((x) => x.id === id);
+      if (s === undefined || s.hintsPending === 0 || systemClock.monotonicMs() > deadline) {
+        if (s !== undefined && s.hintsPending > 0) console.error(`ringkv: actor ${id} leaves with ${s.hintsPending} hints its owners did not take in time; anti-entropy repairs what they carried`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.supervisor.remove(id);
+    this.transport.disconnect(id);
+    this.views.delete(id);
+    rmSync(actorDataPath(this.options.dataDir, id), { recursive: true, force: true });
   }
 
   /** Each actor: id, zone, tokens owned, share of the key space replicated, status. */

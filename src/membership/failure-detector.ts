@@ -71,6 +71,12 @@ export class FailureDetector {
     }
   }
 
+  /** Membership changed: start watching new members (as just heard), stop watching removed ones. */
+  setMembers(memberIds: readonly number[], nowMs: number): void {
+    for (const id of [...this.members.keys()]) if (id !== this.selfId && !memberIds.includes(id)) this.members.delete(id);
+    for (const id of memberIds) if (!this.members.has(id)) this.members.set(id, { heartbeat: 0, lastChangeMs: nowMs, ended: false });
+  }
+
   heartbeats(): [number, number][] {
     return [...this.members].map(([id, m]) => [id, m.heartbeat]);
   }

@@ -21,6 +21,10 @@ export interface ClusterMetadata {
    * other replicas already saw (which would silently discard them).
    */
   readonly nextWriterId: number;
+  /** Bumped by every membership change. */
+  readonly ringVersion?: number;
+  /** Set while a membership change runs (the members it moves to); a start that finds it rolls the change back. */
+  readonly pending?: { readonly members: readonly RingMember[] } | null;
 }
 
 export const METADATA_FILE = 'ringkv.json';

@@ -3,12 +3,16 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ActorConfig, ActorControl, ActorStats } from '../actor/actor.js';
 import type { Transport } from '../transport/transport.js';
+import type { RingMember } from '../ring/ring.js';
 import { NO_FAULTS, type LinkFaults } from '../transport/faults.js';
 
 export type ActorStatus = 'up' | 'down' | 'stopped';
 
 interface ActorHandle {
-  readonly config: ActorConfig;
+  /** What a restart spawns it with (the ring is updated on membership changes). */
+  config: ActorConfig;
+  /** Rejects when the thread ends: a control call raced against it never waits on a dead actor. */
+  readonly ended: Promise<never>;
   readonly worker: Worker;
   readonly control: Comlink.Remote<ActorControl>;
   readonly controlPort: MessagePort;
@@ -52,7 +56,9 @@ export class Supervisor {
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(ACTOR_ENTRY, { workerData: { config, controlPort: port2 }, transferList: [port2] });
     const control = Comlink.wrap<ActorControl>(nodeEndpoint(port1 as never));
-    const handle: ActorHandle = { config, worker, control, controlPort: port1, status: 'up' };
+    const ended = new Promise<never>((_, reject) => worker.once('exit', () => reject(new Error(`actor ${config.id}'s thread ended`))));
+    ended.catch(() => undefined);
+    const handle: ActorHandle = { config, ended, worker, control, controlPort: port1, status: 'up' };
     this.actors.set(config.id, handle);
     worker.on('error', () => undefined); // the exit event below is what we act on
     worker.on('exit', (code) => {
@@ -61,18 +67,21 @@ export class Supervisor {
       this.onActorExit(config.id, code);
       void this.announceDown(config.id);
     });
-    await control.ping();
+    await Promise.race([control.ping(), ended]);
   }
 
   private async link(a: number, b: number): Promise<void> {
     const { port1, port2 } = new MessageChannel();
-    await this.handle(a).control.connectPeer(b, Comlink.transfer(port1, [port1]));
-    await this.handle(b).control.connectPeer(a, Comlink.transfer(port2, [port2]));
+    const ha = this.handle(a);
+    const hb = this.handle(b);
+    await Promise.race([ha.control.connectPeer(b, Comlink.transfer(port1, [port1])), ha.ended, hb.ended]);
+    await Promise.race([hb.control.connectPeer(a, Comlink.transfer(port2, [port2])), ha.ended, hb.ended]);
   }
 
   private async linkClient(id: number): Promise<void> {
     const { port1, port2 } = new MessageChannel();
-    await this.handle(id).control.connectClient(Comlink.transfer(port2, [port2]));
+    const h = this.handle(id);
+    await Promise.race([h.control.connectClient(Comlink.transfer(port2, [port2])), h.ended]);
     this.clientTransport.connect(id, port1);
   }
 
@@ -163,6 +172,42 @@ export class Supervisor {
 
   async recovered(id: number): Promise<void> {
     await this.handle(id).control.recovered();
+  }
+
+  /** Membership change: spawn a new actor and link it with every live actor and with the client transport. */
+  async add(config: ActorConfig): Promise<void> {
+    await this.spawn(config);
+    for (const other of [...this.actors.values()]) {
+      if (other.config.id !== config.id && other.status === 'up') await this.link(config.id, other.config.id);
+    }
+    await this.linkClient(config.id);
+  }
+
+  /** Membership change: stop one actor gracefully (it flushes and closes its env) and forget it. */
+  async remove(id: number): Promise<void> {
+    const h = this.handle(id);
+    const wasUp = h.status === 'up';
+    h.status = 'stopped';
+    if (wasUp) {
+      try {
+        await withTimeout(h.control.close(), 30_000);
+      } catch {
+        // a hung actor: its env is closed when the thread ends
+      }
+      h.control[Comlink.releaseProxy]();
+      h.controlPort.close();
+    }
+    await h.worker.terminate();
+    this.actors.delete(id);
+    this.faults.delete(id);
+  }
+
+  /** Tell every live actor the ring (and the one a transfer moves to); restarts use `members` from now on. */
+  async setRings(members: readonly RingMember[], pending: readonly RingMember[] | null): Promise<void> {
+    for (const h of this.actors.values()) {
+      h.config = { ...h.config, members };
+      if (h.status === 'up') await Promise.race([withTimeout(h.control.setRings(members, pending), 30_000), h.ended]);
+    }
   }
 
   /** Graceful stop of every actor: each flushes and closes its LMDB env, then its thread ends. */

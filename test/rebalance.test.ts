@@ -1,0 +1,166 @@
+import test, { type ExecutionContext } from 'ava';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Cluster, QuorumError, type ClusterOptions } from '../src/index.js';
+import { checkNoLostWrites, type Op } from '../tools/stress/checker.js';
+import { tempDir, until } from './helpers.js';
+
+const QUIET: Partial<ClusterOptions> = { antiEntropyIntervalMs: 0, handoffIntervalMs: 50 };
+
+/** Clients that write (blind overwrites, as SET) and read continuously until stopped, recording every operation. */
+function clients(c: Cluster, count: number, keys: number) {
+  const history: Op[] = [];
+  let stop = false;
+  let readErrors = 0;
+  let reads = 0;
+  const now = (): number => performance.now();
+  const loops = Array.from({ length: count }, async (_, p) => {
+    for (let i = 0; !stop; i++) {
+      const key = `k${(p * 7919 + i * 104729) % keys}`;
+      const id = `c${p}.${i}`;
+      const invokeMs = now();
+      try {
+        await c.put(key, id, { overwrite: true });
+        history.push({ kind: 'write', id, key, process: p, invokeMs, completeMs: now() + 1, outcome: 'ok', supersedes: [], blind: true });
+      } catch {
+        history.push({ kind: 'write', id, key, process: p, invokeMs, completeMs: now() + 1, outcome: 'info', supersedes: [], blind: true });
+      }
+      try {
+        reads++;
+        await c.get(key);
+      } catch {
+        readErrors++;
+      }
+    }
+  });
+  return {
+    history,
+    stats: () => ({ reads, readErrors }),
+    stop: async () => {
+      stop = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function finalValues(c: Cluster, history: readonly Op[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const key of new Set(history.map((o) => o.key))) out.set(key, (await c.get(key, { r: 'all' })).values as string[]);
+  return out;
+}
+
+async function start(t: ExecutionContext, options: Partial<ClusterOptions> = {}): Promise<Cluster> {
+  const dataDir = options.dataDir ?? tempDir(t);
+  const c = await Cluster.start({ actors: 5, n: 3, ...QUIET, ...options, dataDir });
+  t.teardown(() => c.close());
+  return c;
+}
+
+test.serial('adding an actor while clients write and read: nothing acknowledged is lost, about 1/6 moves, replicas converge', async (t) => {
+  const c = await start(t);
+  await Promise.all(Array.from({ length: 2000 }, (_, i) => c.put(`k${i}`, `load${i}`, { w: 'all' })));
+  const load = clients(c, 6, 2000);
+  await new Promise((r) => setTimeout(r, 200));
+  const result = await c.addActor();
+  await new Promise((r) => setTimeout(r, 200));
+  await load.stop();
+  t.deepEqual(result.added, [5]);
+  t.is(c.members().length, 6);
+  t.true(result.movedFraction > 0.9 / 6 && result.movedFraction < 1.1 / 6, `${result.movedFraction}`);
+  const verdict = checkNoLostWrites(load.history, await finalValues(c, load.history));
+  t.deepEqual(verdict.violations.map((v) => `${v.key}:${v.write.id}`), [], 'every acknowledged write is there');
+  const { reads, readErrors } = load.stats();
+  t.true(readErrors <= reads * 0.01, `${readErrors} of ${reads} reads failed during the change`);
+  // the new actor holds what consistent hashing gives it, and every replica agrees after a repair pass
+  await c.repair();
+  const cmp = await c.compareReplicas();
+  t.is(cmp.divergent.length, 0);
+  const share = cmp.keysPerActor[5]! / (2000 * 3);
+  t.true(share > 0.12 && share < 0.21, `the new actor holds ${(share * 100).toFixed(1)}% of replicas`);
+  t.log(`added actor 5 under load: moved ${(result.movedFraction * 100).toFixed(2)}% (${result.keysStreamed} entries streamed in ${result.durationMs} ms); ${readErrors}/${reads} reads failed`);
+});
+
+test.serial('removing an actor while clients write and read: nothing lost, its directory is gone, the ring persists', async (t) => {
+  const dataDir = tempDir(t);
+  let c = await start(t, { dataDir });
+  await Promise.all(Array.from({ length: 1500 }, (_, i) => c.put(`k${i}`, `load${i}`, { w: 'all' })));
+  const load = clients(c, 6, 1500);
+  await new Promise((r) => setTimeout(r, 200));
+  const result = await c.removeActor(2);
+  await load.stop();
+  t.deepEqual(result.removed, [2]);
+  t.deepEqual(c.members().map((m) => m.id), [0, 1, 3, 4]);
+  t.false(existsSync(join(dataDir, 'actors', '2')));
+  t.deepEqual(checkNoLostWrites(load.history, await finalValues(c, load.history)).violations, []);
+  // a restart comes back with the new ring
+  await c.close();
+  c = await Cluster.start({ dataDir, ...QUIET });
+  t.teardown(() => c.close());
+  t.deepEqual(c.members().map((m) => m.id), [0, 1, 3, 4]);
+  for (let i = 0; i < 1500; i += 97) t.true((await c.get(`k${i}`)).found);
+});
+
+test.serial('a stale plan, a second change at once, or a change with an actor down are refused', async (t) => {
+  const c = await start(t);
+  const plan = await c.plan([{ kind: 'add' }]);
+  await c.commit(plan);
+  await t.throwsAsync(c.commit(plan), { message: /plan again/ });
+  await c.faults.kill(1);
+  await t.throwsAsync(c.addActor(), { instanceOf: QuorumError, message: /needs every actor up; down: 1/ });
+  await c.faults.restart(1);
+  const next = await c.plan([{ kind: 'add' }]);
+  const first = c.commit(next);
+  await t.throwsAsync(c.commit(next), { message: /already running/ });
+  await first;
+  t.is(c.members().length, 7);
+});
+
+test.serial('a restart in the middle of a transfer rolls the change back cleanly', async (t) => {
+  const dataDir = tempDir(t);
+  // a slow transfer: 200 entries/s per source
+  let c = await Cluster.start({ dataDir, actors: 5, ...QUIET, backgroundMinPerSec: 200, backgroundMaxPerSec: 200 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `v${i}`, { w: 'all' })));
+  const change = c.addActor();
+  change.catch(() => undefined);
+  await until(t, 'the new actor exists', () => existsSync(join(dataDir, 'actors', '5')));
+  await c.close(); // the process stops mid-transfer
+  await t.throwsAsync(change);
+  c = await Cluster.start({ dataDir, ...QUIET });
+  t.teardown(() => c.close());
+  t.is(c.members().length, 5, 'rolled back to the old ring');
+  t.false(existsSync(join(dataDir, 'actors', '5')), "the half-filled actor's directory is gone");
+  for (let i = 0; i < 3000; i += 61) t.deepEqual((await c.get(`k${i}`)).values, [`v${i}`]);
+  const again = await c.addActor();
+  t.deepEqual(again.added, [6], 'and the change can be made again (actor ids are never reused)');
+  t.is(c.members().length, 6);
+});
+
+test.serial('killing a source in the middle of a transfer fails the change and rolls it back; nothing is lost', async (t) => {
+  const c = await start(t, { backgroundMinPerSec: 200, backgroundMaxPerSec: 200, timeoutMs: 2000 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `v${i}`, { w: 'all' })));
+  const plan = await c.plan([{ kind: 'add' }]);
+  const change = c.commit(plan);
+  change.catch(() => undefined);
+  await until(t, 'the new actor exists', () => existsSync(join(c.options.dataDir, 'actors', '5')));
+  await c.faults.kill(plan.transfers[0]!.from);
+  await t.throwsAsync(change);
+  t.is(c.members().length, 5);
+  t.false(existsSync(join(c.options.dataDir, 'actors', '5')));
+  await c.faults.restart(plan.transfers[0]!.from);
+  for (let i = 0; i < 3000; i += 61) t.deepEqual((await c.get(`k${i}`)).values, [`v${i}`]);
+});
+
+test.serial('decommissioning the actor that holds hints hands them off first', async (t) => {
+  const c = await start(t, { handoffIntervalMs: 50 });
+  const owner = 1;
+  await c.faults.kill(owner);
+  const keys = Array.from({ length: 200 }, (_, i) => `h${i}`);
+  for (const k of keys) await c.put(k, 'hinted', { w: 2 });
+  const holders = (await c.stats()).filter((s) => s.hintsPending > 0);
+  t.true(holders.length > 0, 'some actor holds hints for the dead owner');
+  const holder = holders[0]!.id;
+  await c.faults.restart(owner);
+  await c.removeActor(holder);
+  t.false(c.members().some((m) => m.id === holder));
+  for (const k of keys) t.deepEqual((await c.get(k, { r: 2 })).values, ['hinted']);
+});
