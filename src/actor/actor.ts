@@ -172,6 +172,8 @@ interface SyncJob {
   rangeIndex: number;
   afterKey: Buffer | null;
   pumping: boolean;
+  /** A next chunk is already scheduled (so the throttle tick does not start a second chain). */
+  scheduled: boolean;
   outstanding: number;
   keys: number;
   bytes: number;
@@ -253,7 +255,7 @@ export class PartitionActor implements ActorControl {
     @inject(TOKENS.store) private readonly store: ActorStore,
     @inject(TOKENS.transport) private readonly transport: Transport,
     @inject(TOKENS.clock) private readonly clock: Clock,
-    @inject(TOKENS.timers) timers: Timers,
+    @inject(TOKENS.timers) private readonly timers: Timers,
     @inject(TOKENS.random) private readonly random: Random,
   ) {
     this.id = config.id;
@@ -890,6 +892,7 @@ export class PartitionActor implements ActorControl {
       rangeIndex: 0,
       afterKey: null,
       pumping: true,
+      scheduled: false,
       outstanding: 1, // held while the push is still being paced out
       keys: 0,
       bytes: 0,
@@ -901,6 +904,7 @@ export class PartitionActor implements ActorControl {
 
   /** Send as much of a push as the background budget allows now; the throttle tick calls again for the rest. */
   private pumpSync(job: SyncJob): void {
+    job.scheduled = false;
     if (!job.pumping || !this.syncJobs.has(job)) return;
     while (job.rangeIndex < job.ranges.length) {
       if (job.keys >= this.config.maxRepairPushEntries) {
@@ -934,6 +938,10 @@ export class PartitionActor implements ActorControl {
         }
       }
       job.afterKey = chunk[chunk.length - 1]!.key;
+      // one chunk per turn: requests waiting in this actor's queue get in between
+      job.scheduled = true;
+      this.timers.setImmediate(() => this.pumpSync(job));
+      return;
     }
     job.pumping = false;
     if (--job.outstanding === 0) this.syncFinished(job);
@@ -944,7 +952,7 @@ export class PartitionActor implements ActorControl {
     this.throttle.update(this.foreground.p99());
     this.foreground.reset();
     this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
-    for (const job of this.syncJobs) if (job.pumping) this.pumpSync(job);
+    for (const job of this.syncJobs) if (job.pumping && !job.scheduled) this.pumpSync(job);
   }
 
   private syncFinished(job: SyncJob): void {

@@ -842,7 +842,7 @@ export class Cluster {
    * keeps it), with keys and bytes estimated from each source's Merkle
    * trees (built in the piscina pool over read-only snapshots).
    */
-  async plan(requested: readonly PlanChange[]): Promise<MembershipPlan> {
+  async plan(requested: readonly PlanChange[], options: { estimate?: boolean } = {}): Promise<MembershipPlan> {
     this.assertOpen();
     if (!Array.isArray(requested)) throw new InvalidOptionError('plan takes an array of changes');
     let nextId = this.meta.nextActorId;
@@ -860,8 +860,9 @@ export class Cluster {
     } catch (err) {
       throw new InvalidOptionError(`plan: ${(err as MembershipError).message}`);
     }
+    // estimates read every live actor's data (Merkle trees in the pool): worth it when asking, not when just doing
     const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
-    const { trees } = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+    const trees = options.estimate === false ? new Map<number, Map<number, { keys: number; bytes: number }>>() : (await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes)).trees;
     const { transfers, movedFraction } = planTransfers(this.ring, after, (arc, actor) => trees.get(actor)?.get(arc));
     return {
       ringVersion: this.meta.ringVersion ?? 1,
@@ -877,12 +878,12 @@ export class Cluster {
 
   /** Add an actor online: plan, stream it its ranges, switch the ring. */
   async addActor(options: { zone?: string; weight?: number } = {}): Promise<MembershipResult> {
-    return this.commit(await this.plan([{ kind: 'add', ...options }]));
+    return this.commit(await this.plan([{ kind: 'add', ...options }], { estimate: false }));
   }
 
   /** Decommission an actor online: its ranges stream to the actors that gain them, its hints are handed off, then its thread ends and its directory is deleted. */
   async removeActor(id: number): Promise<MembershipResult> {
-    return this.commit(await this.plan([{ kind: 'remove', id }]));
+    return this.commit(await this.plan([{ kind: 'remove', id }], { estimate: false }));
   }
 
   private changing = false;
