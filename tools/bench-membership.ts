@@ -26,7 +26,15 @@ interface Phase {
 const newPhase = (name: string): Phase => ({ name, ops: 0, errors: 0, startMs: performance.now(), endMs: 0, histogram: hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 }) });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-membership-'));
-const cluster = await Cluster.start({ dataDir, actors: 5, n: 3, r: 2, w: 2, antiEntropyIntervalMs: 0 });
+const cluster = await Cluster.start({
+  dataDir,
+  actors: 5,
+  n: 3,
+  r: 2,
+  w: 2,
+  antiEntropyIntervalMs: 0,
+  ...(process.env.BENCH_BACKGROUND_MAX !== undefined ? { backgroundMaxPerSec: Number(process.env.BENCH_BACKGROUND_MAX) } : {}),
+});
 try {
   console.log(`ringkv membership bench: ${KEYS.toLocaleString('en-US')} keys of 100 bytes, steady ${RATE} ops/s (half reads, half writes), phases of ${PHASE_MS / 1000} s`);
   const loadStart = performance.now();

@@ -89,7 +89,7 @@ export interface ClusterOptions {
    * anti-entropy pushes) gets a budget of entries per second that halves
    * while its foreground p99 is above this (default 50 ms) and grows back
    * when it is not, between backgroundMinPerSec (default 1000) and
-   * backgroundMaxPerSec (default 400000).
+   * backgroundMaxPerSec (default 50000).
    */
   readonly backgroundTargetP99Ms?: number;
   readonly backgroundMinPerSec?: number;
@@ -225,7 +225,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     maxRepairPushEntries: int('maxRepairPushEntries', o.maxRepairPushEntries, 100_000, 1, 100_000_000),
     backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
     backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),
-    backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 400_000, 4, 100_000_000),
+    backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 50_000, 4, 100_000_000),
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
     maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
   };
