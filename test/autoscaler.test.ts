@@ -1,5 +1,8 @@
 import test from 'ava';
 import { Autoscaler, AutoscalerError, DEFAULT_POLICY, type ActorLoad, type AutoscalerPolicy, type Decision } from '../src/membership/autoscaler.js';
+import { InvalidOptionError } from '../src/index.js';
+import { renderMetrics } from '../src/server/metrics.js';
+import { startCluster, until } from './helpers.js';
 
 const policy = (o: Partial<AutoscalerPolicy> = {}): AutoscalerPolicy => ({ ...DEFAULT_POLICY, minActors: 3, maxActors: 10, ...o });
 
@@ -99,4 +102,39 @@ test('bad policies and out-of-order samples are refused', (t) => {
   s.observe(sampleFor(1000, [{ id: 0, zone: 'a' }], 0));
   t.throws(() => s.observe(sampleFor(1000, [{ id: 0, zone: 'a' }], 0)), { instanceOf: AutoscalerError, message: /time order/ });
   t.throws(() => s.observe({ atMs: 2000, actors: [], p99Ms: 1 }), { instanceOf: AutoscalerError, message: /at least one actor/ });
+});
+
+test.serial('wired to a cluster: under load it adds an actor within its bounds, and says why in its status and metrics', async (t) => {
+  // thresholds so low that any traffic is "hot": the point is the wiring, the policy is tested above
+  const c = await startCluster(t, {
+    actors: 3,
+    antiEntropyIntervalMs: 0,
+    autoscale: { minActors: 3, maxActors: 4, sampleIntervalMs: 100, windowMs: 500, cooldownMs: 60_000, hotElu: 0.001, coldElu: 0.0005 },
+  });
+  let stop = false;
+  const load = (async () => {
+    for (let i = 0; !stop; i++) await Promise.all(Array.from({ length: 32 }, (_, j) => c.put(`auto:${i}:${j}`, 'v').catch(() => undefined)));
+  })();
+  await until(t, 'the autoscaler added an actor', () => c.members().length === 4, 20_000);
+  await until(t, 'the change finished', () => c.autoscalerStatus().decisions[0]?.outcome.startsWith('done') === true, 20_000);
+  stop = true;
+  await load;
+  const status = c.autoscalerStatus();
+  t.true(status.enabled);
+  t.is(status.decisions.length, 1, 'one change; the cooldown holds the rest (and 4 is the maximum)');
+  t.is(status.decisions[0]!.action, 'add');
+  t.regex(status.decisions[0]!.reason, /hot for 500 ms: mean ELU [0-9.]+/);
+  t.regex(await renderMetrics(c), /ringkv_autoscaler_decisions\{action="add"\} 1/);
+});
+
+test('autoscale options are validated when the cluster starts', async (t) => {
+  const { Cluster } = await import('../src/index.js');
+  for (const [autoscale, message] of [
+    [{ minActors: 2, maxActors: 4 }, /autoscale.minActors/],
+    [{ minActors: 3, maxActors: 2 }, /autoscale.maxActors/],
+    [{ minActors: 3, maxActors: 4, hotElu: 0.1, coldElu: 0.2 }, /coldElu .* must be below hotElu/],
+    [{ minActors: 3, maxActors: 4, hotElu: 2 }, /autoscale.hotElu must be a number in 0..1/],
+  ] as const) {
+    await t.throwsAsync(Cluster.start({ dataDir: '/nonexistent-never-created', n: 3, actors: 3, autoscale }), { instanceOf: InvalidOptionError, message });
+  }
 });

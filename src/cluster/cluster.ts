@@ -28,6 +28,8 @@ import { arcRanges, compareReplicas, type ReplicaComparison } from '../antientro
 import { differingLeaves, leafRanges } from '../antientropy/merkle.js';
 import { buildTrees } from '../antientropy/trees.js';
 import { applyChanges, MembershipError, planTransfers, type MembershipChange, type Transfer } from '../membership/plan.js';
+import { Autoscaler, type Decision } from '../membership/autoscaler.js';
+import { LatencyWindow } from '../coordinator/throttle.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
 
@@ -155,6 +157,7 @@ interface PendingRequest {
   readonly operation: 'get' | 'put' | 'delete' | 'scan' | 'repair';
   /** The actor coordinating it: if its thread ends, the request is answered at once. */
   readonly coordinator: number;
+  readonly startedMs: number;
   /** Called once if the request is still unanswered at `slowAtMs` (a read then hedges). */
   onSlow: (() => void) | undefined;
   readonly slowAtMs: number;
@@ -234,6 +237,7 @@ export class Cluster {
       throw err;
     }
     cluster.startAntiEntropy();
+    cluster.startAutoscaler();
     if (cluster.existedBefore) cluster.repairSoonIfRecovering();
     return cluster;
   }
@@ -468,6 +472,7 @@ export class Cluster {
       this.pending.set(req, {
         operation,
         coordinator,
+        startedMs: now,
         onSlow,
         slowAtMs: now + this.options.hedgeReadsAfterMs,
         needed,
@@ -495,6 +500,60 @@ export class Cluster {
       .finally(() => (this.backgroundRepair = null));
   }
 
+  // ---- automatic scaling ----
+
+  private autoscaler: Autoscaler | null = null;
+  private autoscaleTimer: { cancel(): void } | null = null;
+  /** Latency of the requests this process sent (p99 per sample goes to the autoscaler). */
+  private readonly requestLatency = new LatencyWindow();
+  private readonly coordinatedBefore = new Map<number, number>();
+  private readonly decisions: (Decision & { atMs: number; outcome: string })[] = [];
+
+  /** The autoscaler's state: its policy, and its latest decisions (at most 50) with the figures behind them. */
+  autoscalerStatus(): { enabled: boolean; minActors?: number; maxActors?: number; decisions: readonly (Decision & { atMs: number; outcome: string })[] } {
+    const a = this.options.autoscale;
+    return a === null ? { enabled: false, decisions: [] } : { enabled: true, minActors: a.minActors, maxActors: a.maxActors, decisions: [...this.decisions] };
+  }
+
+  private startAutoscaler(): void {
+    const policy = this.options.autoscale;
+    if (policy === null) return;
+    this.autoscaler = new Autoscaler(policy, this.meta.n);
+    this.autoscaleTimer = systemTimers.setInterval(() => void this.autoscaleTick(policy.sampleIntervalMs).catch(() => undefined), policy.sampleIntervalMs);
+  }
+
+  private async autoscaleTick(intervalMs: number): Promise<void> {
+    if (this.autoscaler === null || this.changing || this.closed) return;
+    const stats = await this.stats({ timeoutMs: intervalMs });
+    if (stats.length === 0 || this.changing || this.closed) return;
+    const zones = new Map(this.meta.members.map((m) => [m.id, m.zone]));
+    const actors = stats.map((s) => {
+      const coordinated = s.coordinatedGets + s.coordinatedPuts;
+      const before = this.coordinatedBefore.get(s.id) ?? coordinated;
+      this.coordinatedBefore.set(s.id, coordinated);
+      return { id: s.id, zone: zones.get(s.id) ?? 'default', elu: s.eventLoopUtilization, requestsPerSec: (Math.max(0, coordinated - before) * 1000) / intervalMs, queueDepth: s.pendingOps };
+    });
+    const p99Ms = this.requestLatency.p99() ?? 0;
+    this.requestLatency.reset();
+    const decision = this.autoscaler.observe({ atMs: systemClock.monotonicMs(), actors, p99Ms: Number.isFinite(p99Ms) ? p99Ms : 600_000 });
+    if (decision.action === 'hold') return;
+    const entry = { ...decision, atMs: Date.now(), outcome: 'running' };
+    this.decisions.push(entry);
+    if (this.decisions.length > 50) this.decisions.shift();
+    console.error(`ringkv autoscaler: ${decision.action === 'add' ? `adding an actor in zone ${decision.zone}` : `retiring actor ${decision.id}`}: ${decision.reason}`);
+    const change = decision.action === 'add' ? this.addActor({ zone: decision.zone }) : this.removeActor(decision.id);
+    change.then(
+      (r) => {
+        entry.outcome = `done: ring version ${r.ringVersion}, ${r.keysStreamed} entries streamed in ${r.durationMs} ms`;
+        this.autoscaler?.changeAt(systemClock.monotonicMs()); // the cooldown runs from the end of the change
+      },
+      (err: unknown) => {
+        entry.outcome = `failed: ${(err as Error).message}`;
+        if (!this.closed) console.error(`ringkv autoscaler: the change failed: ${(err as Error).message}`);
+      },
+    );
+  }
+
   /** An actor came back with a lost disk: refill it now rather than at the next periodic pass (its reads do not count until then). */
   private repairSoonIfRecovering(): void {
     if (this.options.antiEntropyIntervalMs === 0) return; // anti-entropy only on demand
@@ -504,6 +563,7 @@ export class Cluster {
   }
 
   private onMemberView(from: number, down: readonly number[]): void {
+    if (!this.ring.members.has(from) && this.supervisor.status(from) !== 'up') return; // a removed actor's last report
     this.views.set(from, down);
     this.recomputeView();
   }
@@ -528,6 +588,7 @@ export class Cluster {
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.pending.delete(m.req);
+    if (p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(systemClock.monotonicMs() - p.startedMs);
     if (m.type === MsgType.Fail) p.reject(toError(p.operation, m.code, m.answered, m.needed, m.replicas, m.detail));
     else p.resolve(m);
   }
@@ -1054,6 +1115,7 @@ export class Cluster {
     this.antiEntropy?.cancel();
     await this.backgroundRepair; // its pool reads the actors' envs: let it finish first
     this.closed = true;
+    this.autoscaleTimer?.cancel();
     this.sweeper.cancel();
     await this.supervisor.stopAll();
     for (const p of this.pending.values()) p.reject(new ClusterClosedError());

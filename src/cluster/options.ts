@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY, type AutoscalerPolicy } from '../membership/autoscaler.js';
 import { availableParallelism } from 'node:os';
 import { ImpossibleQuorumError, InvalidOptionError } from '../errors.js';
 
@@ -95,6 +96,25 @@ export interface ClusterOptions {
   readonly backgroundMinPerSec?: number;
   readonly backgroundMaxPerSec?: number;
   /**
+   * Automatic scaling (off unless given): every sampleIntervalMs the
+   * cluster samples each actor's event-loop utilisation, request rate and
+   * queue depth and the p99 of its own requests; an actor is added when the
+   * cluster has stayed hot for windowMs, one retired when it has stayed
+   * cold, never within cooldownMs of the last change, never outside
+   * minActors..maxActors or below n.
+   */
+  readonly autoscale?: {
+    readonly minActors: number;
+    readonly maxActors: number;
+    readonly sampleIntervalMs?: number;
+    readonly windowMs?: number;
+    readonly cooldownMs?: number;
+    readonly hotElu?: number;
+    readonly coldElu?: number;
+    readonly hotP99Ms?: number;
+    readonly hotQueueDepth?: number;
+  };
+  /**
    * A read whose coordinator has not answered after this long is also sent
    * to the next live replica to coordinate; the first answer wins (default
    * 250 ms; 0 = never). Covers a coordinator that is cut off or frozen
@@ -129,6 +149,7 @@ export interface ResolvedOptions {
   readonly writeRetryMs: number;
   readonly writeRetries: number;
   readonly maxPendingWritesPerActor: number;
+  readonly autoscale: (AutoscalerPolicy & { readonly sampleIntervalMs: number }) | null;
   readonly maxRepairPushEntries: number;
   readonly backgroundTargetP99Ms: number;
   readonly backgroundMinPerSec: number;
@@ -169,6 +190,31 @@ export function resolveConsistency(name: 'r' | 'w', value: Consistency | undefin
   if (value < 1) throw new ImpossibleQuorumError(`${name}=${value}: at least one replica must answer`);
   if (value > n) throw new ImpossibleQuorumError(`${name}=${value} is impossible with n=${n} replicas`);
   return value;
+}
+
+function autoscaleOptions(a: ClusterOptions['autoscale'], n: number): ResolvedOptions['autoscale'] {
+  if (a === undefined) return null;
+  if (a === null || typeof a !== 'object') throw new InvalidOptionError('autoscale must be an object with minActors and maxActors');
+  const num = (name: string, v: unknown, def: number, min: number, max: number): number => {
+    if (v === undefined) return def;
+    if (typeof v !== 'number' || !(v >= min && v <= max)) throw new InvalidOptionError(`autoscale.${name} must be a number in ${min}..${max}, got ${String(v)}`);
+    return v;
+  };
+  const minActors = int('autoscale.minActors', a.minActors, n, n, 1024);
+  const policy = {
+    ...DEFAULT_POLICY,
+    minActors,
+    maxActors: int('autoscale.maxActors', a.maxActors, minActors, minActors, 1024),
+    sampleIntervalMs: int('autoscale.sampleIntervalMs', a.sampleIntervalMs, 1000, 10, 600_000),
+    windowMs: int('autoscale.windowMs', a.windowMs, DEFAULT_POLICY.windowMs, 10, 86_400_000),
+    cooldownMs: int('autoscale.cooldownMs', a.cooldownMs, DEFAULT_POLICY.cooldownMs, 0, 86_400_000),
+    hotElu: num('hotElu', a.hotElu, DEFAULT_POLICY.hotElu, 0, 1),
+    coldElu: num('coldElu', a.coldElu, DEFAULT_POLICY.coldElu, 0, 1),
+    hotP99Ms: num('hotP99Ms', a.hotP99Ms, DEFAULT_POLICY.hotP99Ms, 0.001, 600_000),
+    hotQueueDepth: num('hotQueueDepth', a.hotQueueDepth, DEFAULT_POLICY.hotQueueDepth, 1, 100_000_000),
+  };
+  if (!(policy.coldElu < policy.hotElu)) throw new InvalidOptionError(`autoscale.coldElu (${policy.coldElu}) must be below hotElu (${policy.hotElu})`);
+  return policy;
 }
 
 export function resolveOptions(o: ClusterOptions): ResolvedOptions {
@@ -223,6 +269,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
     maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
     maxRepairPushEntries: int('maxRepairPushEntries', o.maxRepairPushEntries, 100_000, 1, 100_000_000),
+    autoscale: autoscaleOptions(o.autoscale, n),
     backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
     backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),
     backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 50_000, 4, 100_000_000),

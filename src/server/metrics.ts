@@ -119,6 +119,13 @@ const repairPasses = new Gauge({
   registers: [registry],
 });
 
+const autoscalerDecisions = new Gauge({
+  name: 'ringkv_autoscaler_decisions',
+  help: 'Changes the autoscaler decided (of its latest 50), by action.',
+  labelNames: ['action'] as const,
+  registers: [registry],
+});
+
 const hedgedReads = new Gauge({
   name: 'ringkv_hedged_reads',
   help: 'Reads also sent to a second coordinator because the first was slow (hedgeReadsAfterMs), since the cluster started.',
@@ -172,6 +179,8 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
   for (const m of [actorUp, actorKeys, actorPending, actorUtilisation, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCommits, actorHints, actorHintEvents]) m.reset();
   repairPasses.set(cluster.repairs);
   hedgedReads.set(cluster.hedgedReads);
+  const decided = cluster.autoscalerStatus().decisions;
+  for (const action of ['add', 'remove'] as const) autoscalerDecisions.set({ action }, decided.filter((d) => d.action === action).length);
   for (const m of members) actorUp.set({ actor: String(m.id), zone: m.zone }, m.status === 'up' ? 1 : 0);
   statsAvailable.set(stats === null ? 0 : 1);
   if (stats !== null) {

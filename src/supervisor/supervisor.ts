@@ -158,8 +158,9 @@ export class Supervisor {
     return h;
   }
 
+  /** 'stopped' for an actor this supervisor does not run (never started, or removed by a membership change). */
   status(id: number): ActorStatus {
-    return this.handle(id).status;
+    return this.actors.get(id)?.status ?? 'stopped';
   }
 
   ids(): number[] {

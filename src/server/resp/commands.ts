@@ -125,6 +125,12 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
       const s = stats.find((x) => x.id === m.id);
       return `actor${m.id}:zone=${m.zone},status=${m.status},tokens=${m.tokens},share=${m.replicaShare.toFixed(4)},keys=${s?.keys ?? 0},puts=${s?.coordinatedPuts ?? 0},gets=${s?.coordinatedGets ?? 0},read_repairs=${s?.readRepairs ?? 0},anti_entropy_keys_sent=${s?.antiEntropyKeysSent ?? 0},hints_pending=${s?.hintsPending ?? 0}`;
     }),
+    ringkv_autoscaler: ((a) => [
+      `enabled:${a.enabled ? 1 : 0}`,
+      ...(a.enabled ? [`min_actors:${a.minActors}`, `max_actors:${a.maxActors}`] : []),
+      `decisions:${a.decisions.length}`,
+      ...a.decisions.slice(-5).map((d, i) => `decision${i}:${d.action} ${d.action === 'remove' ? `actor ${d.id}` : `zone ${d.action === 'add' ? d.zone : ''}`} (${d.outcome}): ${d.reason.replace(/[\r\n]/g, ' ')}`),
+    ])(c.autoscalerStatus()),
     ringkv_ring: [`actors:${members.length}`, `actors_up:${members.filter((m) => m.status === 'up').length}`, `n:${c.n}`, `vnodes_total:${members.reduce((s, m) => s + m.tokens, 0)}`],
     ringkv_quorum: [
       `r_default:${c.options.r}`,
