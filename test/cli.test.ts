@@ -35,7 +35,7 @@ test('config: flags beat environment beat the config file beat defaults, and eve
 });
 
 test('every command has --help', async (t) => {
-  for (const cmd of [[], ['start'], ['get'], ['put'], ['del'], ['status']]) {
+  for (const cmd of [[], ['start'], ['get'], ['put'], ['del'], ['status'], ['add-actor'], ['remove-actor'], ['stress']]) {
     const { stdout } = await run(process.execPath, [CLI, ...cmd, '--help']);
     t.regex(stdout, /Usage: ringkv/);
   }
@@ -79,6 +79,9 @@ test.serial('ringkv start serves RESP and HTTP; get/put/del/status talk to it; S
   const http = await fetch(`http://127.0.0.1:${first.httpPort}/kv/greeting`);
   t.is(await http.text(), 'hello');
   t.regex((await cli('del', 'greeting')).stdout, /deleted 1/);
+  t.regex((await cli('add-actor')).stdout, /added: 3\nremoved: \nmoved_fraction: 0\.\d+/);
+  t.regex((await cli('status')).stdout, /4\/4 actors up/);
+  t.regex((await cli('remove-actor', '3')).stdout, /removed: 3/);
   await cli('put', 'kept', 'forever');
   t.is(await stop(first.child), 0);
   t.regex(first.output(), /stopped cleanly/);

@@ -164,3 +164,44 @@ test.serial('decommissioning the actor that holds hints hands them off first', a
   t.false(c.members().some((m) => m.id === holder));
   for (const k of keys) t.deepEqual((await c.get(k, { r: 2 })).values, ['hinted']);
 });
+
+test.serial('membership over the Redis protocol and HTTP: plan, add and remove actors', async (t) => {
+  const { startRespServer } = await import('../src/server/resp/server.js');
+  const { startHttpServer } = await import('../src/server/http/server.js');
+  const { Redis } = await import('ioredis');
+  const c = await start(t);
+  const resp = await startRespServer(c, {
+    host: '127.0.0.1',
+    port: 0,
+    password: null,
+    maxClients: 10,
+    maxPipelineDepth: 1024,
+    limits: { maxBulkBytes: 1 << 20, maxArgs: 1024, maxInlineBytes: 64 << 10, maxQueryBufferBytes: 1 << 20 },
+  });
+  t.teardown(() => resp.close());
+  const http = await startHttpServer(c, { host: '127.0.0.1', port: 0, allowedHosts: ['127.0.0.1'], bodyLimitBytes: 1 << 20 });
+  t.teardown(() => http.close());
+  const r = new Redis({ host: '127.0.0.1', port: resp.port, lazyConnect: true });
+  await r.connect();
+  t.teardown(() => r.disconnect());
+
+  const plan = (await r.call('RINGKV.PLAN', 'ADD', 'ZONE', 'z2')) as (string | number)[];
+  t.true(plan.includes('moved_fraction'));
+  const added = (await r.call('RINGKV.ADDACTOR', 'ZONE', 'z2')) as (string | number)[];
+  t.is(added[added.indexOf('added') + 1], '5');
+  t.is(c.members().length, 6);
+  await t.throwsAsync(r.call('RINGKV.REMOVEACTOR', '42'), { message: /cannot remove actor 42/ });
+
+  const base = `http://127.0.0.1:${http.port}`;
+  const planned = (await (await fetch(`${base}/plan`, { method: 'POST', body: JSON.stringify({ changes: [{ kind: 'remove', id: 5 }] }) })).json()) as { movedFraction: number; transfers: unknown[] };
+  t.true(planned.movedFraction > 0 && planned.transfers.length > 0);
+  const removed = await fetch(`${base}/actors/5`, { method: 'DELETE' });
+  t.is(removed.status, 200);
+  t.deepEqual(((await removed.json()) as { removed: number[] }).removed, [5]);
+  const viaHttp = await fetch(`${base}/actors`, { method: 'POST', body: JSON.stringify({ zone: 'z3' }) });
+  t.is(viaHttp.status, 200);
+  t.deepEqual(((await viaHttp.json()) as { added: number[] }).added, [6]);
+  const bad = await fetch(`${base}/actors`, { method: 'POST', body: JSON.stringify({ colour: 'red' }) });
+  t.is(bad.status, 400);
+  t.deepEqual(c.members().map((m) => m.id), [0, 1, 2, 3, 4, 6]);
+});

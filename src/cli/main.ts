@@ -149,6 +149,28 @@ clientCommand('status', 'actors, zones, tokens, health and hints at a glance').a
   });
 });
 
+/** A RESP2 map reply ([k1, v1, …]) as lines. */
+function printMap(flat: unknown): void {
+  const a = flat as (string | number)[];
+  for (let i = 0; i + 1 < a.length; i += 2) console.log(`${String(a[i])}: ${String(a[i + 1])}`);
+}
+
+clientCommand('add-actor', 'add an actor online: its ranges stream to it, then the ring switches')
+  .option('--zone <zone>', 'its zone (default: the zone with the fewest actors)')
+  .option('--weight <weight>', 'tokens relative to the others (default 1)')
+  .action(async (flags: Record<string, unknown>) => {
+    const args: string[] = [];
+    if (flags.zone !== undefined) args.push('ZONE', String(flags.zone));
+    if (flags.weight !== undefined) args.push('WEIGHT', String(flags.weight));
+    await withClient(flags, async (redis) => printMap(await redis.call('RINGKV.ADDACTOR', ...args)));
+  });
+
+clientCommand('remove-actor', 'decommission an actor online: its ranges and hints go to others, then it stops')
+  .argument('<id>')
+  .action(async (id: string, flags: Record<string, unknown>) => {
+    await withClient(flags, async (redis) => printMap(await redis.call('RINGKV.REMOVEACTOR', id)));
+  });
+
 program.addCommand(stressCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

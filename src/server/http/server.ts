@@ -12,7 +12,7 @@
  */
 import { TextDecoder } from 'node:util';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Cluster, Consistency, Value } from '../../index.js';
+import type { Cluster, Consistency, PlanChange, Value } from '../../index.js';
 import { InvalidOptionError, QuorumError, RingkvError, TooManySiblingsError } from '../../index.js';
 import { metricsContentType, recordRequest, renderMetrics, statsOrNull } from '../metrics.js';
 
@@ -190,6 +190,38 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
     const res = await cluster.delete(key, writeOptions(q, request.headers[CONTEXT_HEADER]));
     if (res.context !== '') void reply.header(CONTEXT_HEADER, res.context);
     return reply.code(204).send();
+  });
+
+  // ---- membership admin: POST /actors {zone?, weight?} · DELETE /actors/:id · POST /plan {changes: [...]} ----
+  const jsonBody = (body: unknown): Record<string, unknown> => {
+    const buf = body as Buffer | undefined;
+    if (buf === undefined || buf.length === 0) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(buf.toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'INVALID_OPTION', 'the body must be a JSON object');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new HttpError(400, 'INVALID_OPTION', 'the body must be a JSON object');
+    return parsed as Record<string, unknown>;
+  };
+  app.post('/actors', async (request, reply) => {
+    parseQuery(request.query, []);
+    const body = jsonBody(request.body);
+    for (const k of Object.keys(body)) if (k !== 'zone' && k !== 'weight') throw new InvalidOptionError(`unknown field '${k}' (allowed: zone, weight)`);
+    return reply.send(await cluster.addActor(body as { zone?: string; weight?: number }));
+  });
+  app.delete('/actors/:id', async (request, reply) => {
+    parseQuery(request.query, []);
+    const id = Number((request.params as { id: string }).id);
+    if (!Number.isInteger(id) || id < 0) throw new InvalidOptionError(`actor id must be a non-negative integer, got ${JSON.stringify((request.params as { id: string }).id)}`);
+    return reply.send(await cluster.removeActor(id));
+  });
+  app.post('/plan', async (request, reply) => {
+    parseQuery(request.query, []);
+    const changes = jsonBody(request.body)['changes'];
+    if (!Array.isArray(changes)) throw new InvalidOptionError('the body must be {"changes": [{"kind": "add", "zone"?, "weight"?} | {"kind": "remove", "id"}]}');
+    return reply.send(await cluster.plan(changes as PlanChange[]));
   });
 
   app.route({

@@ -1,5 +1,5 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { Cluster, GetResult } from '../../cluster/cluster.js';
+import type { Cluster, GetResult, MembershipResult, PlanChange } from '../../cluster/cluster.js';
 import type { Consistency } from '../../cluster/options.js';
 import { RingkvError, QuorumError, OverloadedError, TooManySiblingsError, PairTooLargeError } from '../../errors.js';
 import { recordRequest } from '../metrics.js';
@@ -68,6 +68,34 @@ export function toBytes(v: unknown): Buffer {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length);
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
   return Buffer.from(JSON.stringify(v), 'utf8');
+}
+
+function addOptions(a: readonly Buffer[], from: number): { zone?: string; weight?: number } | string {
+  const o: { zone?: string; weight?: number } = {};
+  for (let i = from; i < a.length; i += 2) {
+    if (i + 1 >= a.length) return 'ERR syntax error';
+    const opt = lower(a[i]!);
+    if (opt === 'zone') o.zone = a[i + 1]!.toString('utf8');
+    else if (opt === 'weight') {
+      const w = Number(a[i + 1]!.toString('latin1'));
+      if (!Number.isFinite(w)) return 'ERR WEIGHT is not a number';
+      o.weight = w;
+    } else return 'ERR syntax error';
+  }
+  return o;
+}
+
+function membershipReply(r: MembershipResult): Reply {
+  return (w) =>
+    w.map([
+      ['ring_version', r.ringVersion],
+      ['added', r.added.join(',')],
+      ['removed', r.removed.join(',')],
+      ['moved_fraction', r.movedFraction.toFixed(4)],
+      ['keys_streamed', r.keysStreamed],
+      ['bytes_streamed', r.bytesStreamed],
+      ['duration_ms', r.durationMs],
+    ]);
 }
 
 /** Map typed ringkv errors to Redis-style error replies (the first word is the error class). */
@@ -502,6 +530,41 @@ const COMMANDS: Record<string, Command> = {
           ['bytes_sent', r.bytesSent],
           ['tombstones_reaped', r.tombstonesReaped],
           ['duration_ms', r.durationMs],
+        ]);
+    },
+  },
+  // membership: RINGKV.ADDACTOR [ZONE z] [WEIGHT w] · RINGKV.REMOVEACTOR id · RINGKV.PLAN ADD [ZONE z] [WEIGHT w] | REMOVE id
+  'ringkv.addactor': {
+    arity: -1,
+    run: async (ctx, _client, a) => {
+      const o = addOptions(a, 1);
+      if (typeof o === 'string') return err(o);
+      return membershipReply(await ctx.cluster.addActor(o));
+    },
+  },
+  'ringkv.removeactor': {
+    arity: 2,
+    run: async (ctx, _client, a) => membershipReply(await ctx.cluster.removeActor(parseInteger(a[1]!))),
+  },
+  'ringkv.plan': {
+    arity: -2,
+    run: async (ctx, _client, a) => {
+      const kind = lower(a[1]!);
+      let change: PlanChange;
+      if (kind === 'remove' && a.length === 3) change = { kind: 'remove', id: parseInteger(a[2]!) };
+      else if (kind === 'add') {
+        const o = addOptions(a, 2);
+        if (typeof o === 'string') return err(o);
+        change = { kind: 'add', ...o };
+      } else return err('ERR syntax error: RINGKV.PLAN ADD [ZONE z] [WEIGHT w] | REMOVE id');
+      const plan = await ctx.cluster.plan([change]);
+      return (w) =>
+        w.map([
+          ['ring_version', plan.ringVersion],
+          ['moved_fraction', plan.movedFraction.toFixed(4)],
+          ['keys', plan.keys],
+          ['bytes', plan.bytes],
+          ['transfers', plan.transfers.map((t) => `${t.from}->${t.to} ranges=${t.ranges.length} keys=${t.keys} bytes=${t.bytes}`).join('; ')],
         ]);
     },
   },
