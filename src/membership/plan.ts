@@ -77,8 +77,9 @@ export interface TransferPlan {
  * The transfers that take a cluster from ring `before` to ring `after`.
  * The ring is cut at every token of either ring, so each segment has one
  * preference list before and one after; every actor that gains a segment
- * gets it from a replica that keeps it — the one with the least to send so
- * far — or, when none does, from its first replica before.
+ * gets it from the replica leaving the cluster if there is one (it hands
+ * off its own data), else from a replica that keeps it — the one with the
+ * least to send so far — or, when none does, from its first replica before.
  */
 export function planTransfers(before: Ring, after: Ring, contents: ArcContents = () => undefined): TransferPlan {
   if (before.n !== after.n) throw new MembershipError(`n must not change (${before.n} → ${after.n})`);
@@ -93,11 +94,13 @@ export function planTransfers(before: Ring, after: Ring, contents: ArcContents =
     const was = before.preferenceList(end);
     const will = after.preferenceList(end);
     const keeping = was.filter((id) => will.includes(id));
+    const departing = was.find((id) => !after.members.has(id));
     for (const to of will) {
       if (was.includes(to)) continue;
-      // the keeping replica with the least to send so far: the streaming load spreads over the cluster
-      let from = keeping[0] ?? was[0]!;
-      for (const id of keeping) if ((sending.get(id) ?? 0) < (sending.get(from) ?? 0)) from = id;
+      // An actor leaving the cluster hands off what it holds itself (it may hold writes no other replica has yet);
+      // otherwise the keeping replica with the least to send so far, so the streaming load spreads.
+      let from = departing ?? keeping[0] ?? was[0]!;
+      if (departing === undefined) for (const id of keeping) if ((sending.get(id) ?? 0) < (sending.get(from) ?? 0)) from = id;
       sending.set(from, (sending.get(from) ?? 0) + length);
       const k = `${from}>${to}`;
       let t = byPair.get(k);
