@@ -588,7 +588,8 @@ export class Cluster {
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.pending.delete(m.req);
-    if (p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(systemClock.monotonicMs() - p.startedMs);
+    // only the autoscaler reads it: no work on every reply otherwise
+    if (this.autoscaler !== null && p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(systemClock.monotonicMs() - p.startedMs);
     if (m.type === MsgType.Fail) p.reject(toError(p.operation, m.code, m.answered, m.needed, m.replicas, m.detail));
     else p.resolve(m);
   }

@@ -7,17 +7,22 @@
  * maximum when there is no foreground traffic at all.
  */
 
+const FIRST_BOUND_MS = 0.05;
+const GROWTH = 1.35;
+
 /** p99 of the latencies recorded since the last reset, from log-spaced buckets (no samples kept). */
 export class LatencyWindow {
   /** Bucket i holds latencies up to BOUNDS_MS[i]; the last one everything above. */
-  static readonly BOUNDS_MS: readonly number[] = Array.from({ length: 40 }, (_, i) => 0.05 * 1.35 ** i);
+  static readonly BOUNDS_MS: readonly number[] = Array.from({ length: 40 }, (_, i) => FIRST_BOUND_MS * GROWTH ** i);
   private readonly counts = new Uint32Array(LatencyWindow.BOUNDS_MS.length + 1);
   private total = 0;
 
   record(ms: number): void {
     if (!(ms >= 0)) return; // NaN or negative: a clock oddity, not a latency
+    // recorded for every request an actor coordinates: the bucket by arithmetic, then nudged past float error
     const bounds = LatencyWindow.BOUNDS_MS;
-    let i = 0;
+    let i = ms <= FIRST_BOUND_MS ? 0 : Math.min(bounds.length, Math.ceil(Math.log(ms / FIRST_BOUND_MS) / Math.log(GROWTH)));
+    while (i > 0 && ms <= bounds[i - 1]!) i--;
     while (i < bounds.length && ms > bounds[i]!) i++;
     this.counts[i]!++;
     this.total++;

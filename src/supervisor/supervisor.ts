@@ -186,21 +186,25 @@ export class Supervisor {
 
   /** Membership change: stop one actor gracefully (it flushes and closes its env) and forget it. */
   async remove(id: number): Promise<void> {
-    const h = this.handle(id);
+    await this.stop(this.handle(id));
+    this.actors.delete(id);
+    this.faults.delete(id);
+  }
+
+  /** Graceful stop of one actor: it flushes and closes its LMDB env, then its thread ends. */
+  private async stop(h: ActorHandle): Promise<void> {
     const wasUp = h.status === 'up';
     h.status = 'stopped';
     if (wasUp) {
       try {
         await withTimeout(h.control.close(), 30_000);
       } catch {
-        // a hung actor: its env is closed when the thread ends
+        // a dead or hung actor: its env is closed when the thread ends
       }
       h.control[Comlink.releaseProxy]();
       h.controlPort.close();
     }
     await h.worker.terminate();
-    this.actors.delete(id);
-    this.faults.delete(id);
   }
 
   /** Tell every live actor the ring (and the one a transfer moves to); restarts use `members` from now on. */
@@ -213,22 +217,7 @@ export class Supervisor {
 
   /** Graceful stop of every actor: each flushes and closes its LMDB env, then its thread ends. */
   async stopAll(): Promise<void> {
-    await Promise.all(
-      [...this.actors.values()].map(async (h) => {
-        const wasUp = h.status === 'up';
-        h.status = 'stopped';
-        if (wasUp) {
-          try {
-            await withTimeout(h.control.close(), 30_000);
-          } catch {
-            // a dead or hung actor: its env is closed when the thread ends
-          }
-          h.control[Comlink.releaseProxy]();
-          h.controlPort.close();
-        }
-        await h.worker.terminate();
-      }),
-    );
+    await Promise.all([...this.actors.values()].map((h) => this.stop(h)));
     this.actors.clear();
   }
 }
