@@ -1,9 +1,9 @@
 export { Cluster } from './cluster/cluster.js';
-export type { PutOptions, GetOptions, PutResult, GetResult, MemberInfo, ReplicaView, RepairReport, MembershipPlan, PlanChange } from './cluster/cluster.js';
+export type { PutOptions, GetOptions, PutResult, GetResult, MemberInfo, ReplicaView, RepairReport, MembershipPlan, PlanChange, MembershipResult, CleanupResult } from './cluster/cluster.js';
 export type { MembershipChange, Transfer } from './membership/plan.js';
 export type { ClusterOptions, Consistency } from './cluster/options.js';
 export type { Key, Value, JsonValue } from './cluster/values.js';
-export type { ActorStats } from './actor/actor.js';
+export type { ActorStats, CleanupReport } from './actor/actor.js';
 export type { ReplicaComparison, RangeDigest } from './antientropy/digests.js';
 export {
   RingkvError,

@@ -77,7 +77,56 @@ test.serial('adding an actor while clients write and read: nothing acknowledged 
   t.is(cmp.divergent.length, 0);
   const share = cmp.keysPerActor[5]! / (2000 * 3);
   t.true(share > 0.12 && share < 0.21, `the new actor holds ${(share * 100).toFixed(1)}% of replicas`);
+  // the change's background cleanup (joined here) left exactly n copies of every key
+  await c.cleanup();
+  const stored = (await c.stats({ timeoutMs: 5000 })).reduce((sum, s) => sum + s.keys, 0);
+  t.is(stored, 2000 * 3);
   t.log(`added actor 5 under load: moved ${(result.movedFraction * 100).toFixed(2)}% (${result.keysStreamed} entries streamed in ${result.durationMs} ms); ${readErrors}/${reads} reads failed`);
+});
+
+test.serial('cleanup deletes only the copies of ranges an actor gave away: exactly n copies stay, nothing is lost, a second pass removes nothing', async (t) => {
+  const dataDir = tempDir(t);
+  let c = await start(t, { dataDir, cleanupAfterChange: false });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `v${i}`, { w: 'all' })));
+  await c.addActor();
+  await c.addActor({ zone: 'default' });
+  const storedKeys = async (): Promise<number[]> => (await c.stats({ timeoutMs: 5000 })).sort((a, b) => a.id - b.id).map((s) => s.keys);
+  const before = await storedKeys();
+  const surplus = before.reduce((a, b) => a + b, 0) - 3000 * 3;
+  t.true(surplus > 3000 * 3 * 0.2, `the old actors still hold the ranges they gave away (${surplus} extra copies)`);
+  const result = await c.cleanup();
+  t.is(result.failed, 0);
+  t.is(result.removed, surplus);
+  t.is(result.actors.find((a) => a.id === 6)!.removed, 0, 'the actor added last has nothing to give away');
+  const after = await storedKeys();
+  t.is(after.reduce((a, b) => a + b, 0), 3000 * 3);
+  t.deepEqual((await c.compareReplicas()).divergent, []);
+  for (let i = 0; i < 3000; i += 7) t.deepEqual((await c.get(`k${i}`, { r: 'all' })).values, [`v${i}`]);
+  t.is((await c.cleanup()).removed, 0);
+  // the deletes are durable and the ring is what decides: a restart keeps n copies and every key
+  await c.close();
+  c = await Cluster.start({ dataDir, ...QUIET });
+  t.teardown(() => c.close());
+  t.deepEqual(await storedKeys(), after);
+  for (let i = 1; i < 3000; i += 11) t.true((await c.get(`k${i}`, { r: 'all' })).found);
+});
+
+test.serial('a cleanup while a change gives ranges back keeps them: nothing is lost, no repair needed', async (t) => {
+  // a small background budget makes the handoff of actor 5's ranges take seconds, so the cleanup runs while it is pending
+  const c = await start(t, { cleanupAfterChange: false, backgroundMinPerSec: 400, backgroundMaxPerSec: 400 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `v${i}`, { w: 'all' })));
+  await c.addActor();
+  // the old actors still hold copies of what they gave actor 5; removing 5 makes them its replicas again
+  let removed = false;
+  const removal = c.removeActor(5).then((r) => ((removed = true), r));
+  await new Promise((r) => setTimeout(r, 1000));
+  t.false(removed, 'the change is still streaming');
+  const cleaned = await c.cleanup();
+  t.is(cleaned.removed, 0, 'every copy the pending ring gives back is kept');
+  t.deepEqual((await removal).removed, [5]);
+  t.deepEqual((await c.compareReplicas()).divergent, [], 'every replica has every key without a repair pass');
+  for (let i = 0; i < 3000; i += 3) t.deepEqual((await c.get(`k${i}`, { r: 'all' })).values, [`v${i}`], `k${i}`);
+  t.is((await c.stats({ timeoutMs: 5000 })).reduce((sum, s) => sum + s.keys, 0), 3000 * 3);
 });
 
 test.serial('removing an actor while clients write and read: nothing lost, its directory is gone, the ring persists', async (t) => {
@@ -204,4 +253,13 @@ test.serial('membership over the Redis protocol and HTTP: plan, add and remove a
   const bad = await fetch(`${base}/actors`, { method: 'POST', body: JSON.stringify({ colour: 'red' }) });
   t.is(bad.status, 400);
   t.deepEqual(c.members().map((m) => m.id), [0, 1, 2, 3, 4, 6]);
+
+  // cleanup: the background passes after each change already ran, so an explicit one finds nothing left
+  const cleaned = (await r.call('RINGKV.CLEANUP')) as (string | number)[];
+  t.is(cleaned[cleaned.indexOf('removed') + 1], 0);
+  t.true(cleaned.includes('actor6'));
+  const viaHttpCleanup = await fetch(`${base}/cleanup`, { method: 'POST' });
+  t.is(viaHttpCleanup.status, 200);
+  t.deepEqual(((await viaHttpCleanup.json()) as { removed: number; actors: unknown[] }).actors.length, 6);
+  await t.throwsAsync(r.call('RINGKV.CLEANUP', 'now'), { message: /wrong number of arguments/ });
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { murmur3, ringPosition, hashLabel } from '../src/ring/hash.js';
-import { Ring, RingError, RING_SIZE, allocateTokens, arcLength, inArc, type RingMember } from '../src/ring/ring.js';
+import { Ring, RingError, RING_SIZE, allocateTokens, arcLength, foreignRanges, inArc, type RingMember } from '../src/ring/ring.js';
 import { mulberry32 } from './random.js';
 
 // ---------------------------------------------------------------------------
@@ -739,4 +739,56 @@ test('movement: removing an actor only moves placements that involved it', (t) =
       t.true(involved > 0);
     }
   }
+});
+
+// ---------------------------------------------------------------------------
+// foreign ranges (what an actor may drop after a membership change)
+
+test('foreignRanges: a position is in them exactly when the actor is not in its preference list', (t) => {
+  const rnd = mulberry32(7);
+  for (let r = 0; r < 30; r++) {
+    const count = 2 + randInt(rnd, 6);
+    const n = 1 + randInt(rnd, count);
+    const used = new Set<number>();
+    const members: RingMember[] = [];
+    for (let id = 0; id < count; id++) {
+      const tokens: number[] = [];
+      const nt = 1 + randInt(rnd, 8);
+      while (tokens.length < nt) {
+        // a small universe in some rounds forces tokens at 0 and at 2^32-1 neighbours
+        const tok = r % 3 === 0 ? randInt(rnd, 40) : r % 3 === 1 ? RING_SIZE - 1 - randInt(rnd, 40) : randU32(rnd);
+        if (!used.has(tok)) {
+          used.add(tok);
+          tokens.push(tok);
+        }
+      }
+      members.push({ id, zone: `z${id % 3}`, tokens });
+    }
+    const ring = Ring.build(members, n);
+    const probes = [0, 1, RING_SIZE - 1, RING_SIZE - 2];
+    for (const u of used) probes.push(u, (u + 1) % RING_SIZE, (u + RING_SIZE - 1) % RING_SIZE);
+    for (let i = 0; i < 100; i++) probes.push(randU32(rnd));
+    for (let actor = 0; actor < count; actor++) {
+      const spans = foreignRanges(ring, actor);
+      // sorted, disjoint, non-empty, merged (no two touching), within the ring
+      for (let i = 0; i < spans.length; i++) {
+        const s = spans[i]!;
+        t.true(s.from >= 0 && s.from < s.to && s.to <= RING_SIZE, `ring ${r} actor ${actor} span ${i}`);
+        if (i > 0) t.true(spans[i - 1]!.to < s.from, `ring ${r} actor ${actor}: spans ${i - 1} and ${i} overlap or touch`);
+      }
+      for (const p of probes) {
+        const foreign = spans.some((s) => p >= s.from && p < s.to);
+        t.is(foreign, !ring.preferenceList(p).includes(actor), `ring ${r} actor ${actor} position ${p}`);
+      }
+      // lengths add up to the share of the ring the actor does not replicate
+      const length = spans.reduce((sum, s) => sum + (s.to - s.from), 0);
+      t.is(length, RING_SIZE - Math.round(ring.replicaShare(actor) * RING_SIZE), `ring ${r} actor ${actor}`);
+    }
+  }
+});
+
+test('foreignRanges: empty when every actor replicates everything; the whole ring for a non-member', (t) => {
+  const members = buildMembers(3, () => 'z', 8);
+  t.deepEqual(foreignRanges(Ring.build(members, 3), 1), []);
+  t.deepEqual(foreignRanges(Ring.build(members, 2), 99), [{ from: 0, to: RING_SIZE }]);
 });

@@ -4,7 +4,7 @@ import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
 import { BackgroundThrottle, LatencyWindow } from '../coordinator/throttle.js';
 import type { ErrorCode } from '../errors.js';
-import { Ring, type RingMember } from '../ring/ring.js';
+import { foreignRanges, Ring, type PositionSpan, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
 import { TOKENS, type Clock, type Random, type Timers } from '../runtime/services.js';
 import { FailureDetector } from '../membership/failure-detector.js';
@@ -72,6 +72,8 @@ export interface ActorStats {
   readonly readRepairs: number;
   /** Entries this actor pushed to other replicas in anti-entropy passes (one per receiving peer). */
   readonly antiEntropyKeysSent: number;
+  /** Entries deleted by cleanup passes: copies of ranges a membership change moved to other actors. */
+  readonly cleanupRemovedKeys: number;
   /**
    * Its disk was lost and anti-entropy has not refilled it yet: it takes
    * writes but its reads do not count toward R (an empty replica would make
@@ -121,6 +123,40 @@ export interface ActorControl {
   pause(ms: number): void;
   /** An anti-entropy pass compared and filled every range this recovering actor replicates. */
   recovered(): void;
+  /**
+   * Delete the entries this actor stores for positions it no longer
+   * replicates (a membership change moved them to other actors), paced by
+   * the background budget. Positions it replicates under the current or the
+   * pending ring are kept. One job at a time: a second call joins the first.
+   */
+  cleanup(): Promise<CleanupReport>;
+}
+
+export interface CleanupReport {
+  readonly id: number;
+  /** Entries read in the ranges this actor does not replicate. */
+  readonly scanned: number;
+  /** Entries deleted (committed). */
+  readonly removed: number;
+  /** Deletes that failed (left in place; the next cleanup tries again). */
+  readonly failed: number;
+}
+
+interface CleanupJob {
+  readonly promise: Promise<CleanupReport>;
+  readonly resolve: (r: CleanupReport) => void;
+  /** The ring the spans were computed from; recomputed when the ring changes mid-job. */
+  ring: Ring;
+  spans: readonly PositionSpan[];
+  /** Next position to look at, and the last key handled at it (a chunk can end mid-position). */
+  position: number;
+  afterKey: Buffer | null;
+  scheduled: boolean;
+  scanning: boolean;
+  outstanding: number;
+  scanned: number;
+  removed: number;
+  failed: number;
 }
 
 interface PendingPut {
@@ -241,6 +277,8 @@ export class PartitionActor implements ActorControl {
   /** Anti-entropy pushes in flight: op → the sync request it belongs to. */
   private readonly syncs = new Map<number, SyncJob>();
   private readonly syncJobs = new Set<SyncJob>();
+  private cleanupJob: CleanupJob | null = null;
+  private cleanupRemovedKeys = 0;
   private gossipRounds = 0;
   private coordinatedPuts = 0;
   private coordinatedGets = 0;
@@ -337,6 +375,7 @@ export class PartitionActor implements ActorControl {
       replicaWrites: this.replicaWrites,
       readRepairs: this.readRepairs,
       antiEntropyKeysSent: this.antiEntropyKeysSent,
+      cleanupRemovedKeys: this.cleanupRemovedKeys,
       recovering: this.store.recovering,
       eventLoopUtilization: this.recentUtilisation,
       backgroundBudgetPerSec: this.throttle.perSec,
@@ -363,6 +402,10 @@ export class PartitionActor implements ActorControl {
     this.handoff.cancel();
     this.utilisationTimer.cancel();
     this.throttleTimer.cancel();
+    if (this.cleanupJob !== null) {
+      this.cleanupJob.scanning = false;
+      this.finishCleanupIfDone(this.cleanupJob);
+    }
     for (const [op, p] of this.ops) {
       if (!p.answered) this.fail(p.client, p.req, 'CLUSTER_CLOSED', 0, 0, 0, 'actor is shutting down');
       this.ops.delete(op);
@@ -953,11 +996,85 @@ export class PartitionActor implements ActorControl {
     this.foreground.reset();
     this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
     for (const job of this.syncJobs) if (job.pumping && !job.scheduled) this.pumpSync(job);
+    if (this.cleanupJob !== null && this.cleanupJob.scanning && !this.cleanupJob.scheduled) this.pumpCleanup(this.cleanupJob);
   }
 
   private syncFinished(job: SyncJob): void {
     this.syncJobs.delete(job);
     this.transport.send(job.client, { type: MsgType.SyncDone, req: job.req, keys: job.keys, bytes: job.bytes, failed: job.failed });
+  }
+
+  // ---- cleanup after a membership change ----
+
+  cleanup(): Promise<CleanupReport> {
+    if (this.cleanupJob !== null) return this.cleanupJob.promise;
+    let resolve!: (r: CleanupReport) => void;
+    const promise = new Promise<CleanupReport>((r) => (resolve = r));
+    if (this.closing) {
+      resolve({ id: this.id, scanned: 0, removed: 0, failed: 0 });
+      return promise;
+    }
+    const job: CleanupJob = { promise, resolve, ring: this.ring, spans: foreignRanges(this.ring, this.id), position: 0, afterKey: null, scheduled: false, scanning: true, outstanding: 0, scanned: 0, removed: 0, failed: 0 };
+    this.cleanupJob = job;
+    this.pumpCleanup(job);
+    return promise;
+  }
+
+  /** Whether this actor replicates `position` under the current ring or the one a change is moving to. */
+  private replicates(position: number): boolean {
+    return this.ring.preferenceList(position).includes(this.id) || (this.pendingRing?.preferenceList(position).includes(this.id) ?? false);
+  }
+
+  /** One chunk of a cleanup per turn, as the background budget allows; the throttle tick resumes it. */
+  private pumpCleanup(job: CleanupJob): void {
+    job.scheduled = false;
+    if (!job.scanning || this.closing) return;
+    if (job.ring !== this.ring) {
+      // the ring switched mid-job: go on from the same position with the new ring's spans
+      job.ring = this.ring;
+      job.spans = foreignRanges(this.ring, this.id);
+    }
+    const budget = Math.floor(this.backgroundAllowance);
+    if (budget < 1) return;
+    const span = job.spans.find((sp) => sp.to > job.position);
+    if (span === undefined) {
+      job.scanning = false;
+      return this.finishCleanupIfDone(job);
+    }
+    const from = Math.max(span.from, job.position);
+    if (from > job.position) job.afterKey = null;
+    const chunk = this.store.rangeAfter(from, span.to, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
+    if (chunk.length === 0) {
+      job.position = span.to;
+      job.afterKey = null;
+    } else {
+      for (const { key } of chunk) {
+        job.scanned++;
+        this.backgroundAllowance--;
+        // checked now, not when the spans were computed: a pending ring may have given this position back
+        if (this.replicates(positionOf(key))) continue;
+        job.outstanding++;
+        this.store.write(key, null, (err) => {
+          job.outstanding--;
+          if (err === null) {
+            job.removed++;
+            this.cleanupRemovedKeys++;
+          } else job.failed++;
+          this.finishCleanupIfDone(job);
+        });
+      }
+      const last = chunk[chunk.length - 1]!.key;
+      job.position = positionOf(last);
+      job.afterKey = last;
+    }
+    job.scheduled = true;
+    this.timers.setImmediate(() => this.pumpCleanup(job));
+  }
+
+  private finishCleanupIfDone(job: CleanupJob): void {
+    if (job.scanning || job.outstanding > 0 || this.cleanupJob !== job) return;
+    this.cleanupJob = null;
+    job.resolve({ id: this.id, scanned: job.scanned, removed: job.removed, failed: job.failed });
   }
 
   /**

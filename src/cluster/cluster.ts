@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { rmSync } from 'node:fs';
-import type { ActorConfig, ActorStats } from '../actor/actor.js';
+import type { ActorConfig, ActorStats, CleanupReport } from '../actor/actor.js';
 import {
   ClusterClosedError,
   InvalidContextError,
@@ -105,6 +105,13 @@ export interface MembershipPlan {
   readonly ringVersion: number;
   /** The members with their tokens, as commit will install them. */
   readonly target: readonly RingMember[];
+}
+
+/** What a cleanup removed, per actor and in all. */
+export interface CleanupResult {
+  readonly actors: readonly CleanupReport[];
+  readonly removed: number;
+  readonly failed: number;
 }
 
 /** What a carried-out membership change did. */
@@ -1018,6 +1025,14 @@ export class Cluster {
       this.changing = false;
     }
     this.recomputeView();
+    if (this.options.cleanupAfterChange) {
+      this.backgroundCleanup = this.cleanup().then(
+        () => undefined,
+        (err: unknown) => {
+          if (!this.closed) console.error(`ringkv: cleanup after the membership change did not finish (cluster.cleanup() runs it again): ${(err as Error).message}`);
+        },
+      );
+    }
     return {
       ringVersion: this.meta.ringVersion ?? 1,
       added: added.map((m) => m.id),
@@ -1027,6 +1042,25 @@ export class Cluster {
       durationMs: Math.round(systemClock.monotonicMs() - started),
       movedFraction: plan.movedFraction,
     };
+  }
+
+  /** The cleanup a membership change started (cleanupAfterChange), if any. */
+  private backgroundCleanup: Promise<void> | null = null;
+
+  /**
+   * Every actor deletes the copies of ranges it no longer replicates (a
+   * membership change moved them to other actors), paced by its background
+   * budget; positions it replicates under the current or a pending ring are
+   * kept, so this is safe to run at any time. Resolves with what each actor
+   * removed. Needs every actor up.
+   */
+  async cleanup(): Promise<CleanupResult> {
+    this.assertOpen();
+    const ids = [...this.ring.members.keys()];
+    const down = ids.filter((id) => !this.isUp(id));
+    if (down.length > 0) throw new QuorumError('repair', ids.length - down.length, ids.length, ids.length, `cleanup needs every actor up; down: ${down.join(', ')}`);
+    const actors = await Promise.all(ids.map((id) => this.supervisor.cleanup(id)));
+    return { actors, removed: actors.reduce((s, a) => s + a.removed, 0), failed: actors.reduce((s, a) => s + a.failed, 0) };
   }
 
   private async rollBack(current: readonly RingMember[], added: readonly number[]): Promise<void> {
@@ -1119,6 +1153,7 @@ export class Cluster {
     this.autoscaleTimer?.cancel();
     this.sweeper.cancel();
     await this.supervisor.stopAll();
+    await this.backgroundCleanup; // actors end a running cleanup when they close; this only settles its promise
     for (const p of this.pending.values()) p.reject(new ClusterClosedError());
     this.pending.clear();
     this.transport.close();

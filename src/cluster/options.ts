@@ -123,6 +123,13 @@ export interface ClusterOptions {
   readonly hedgeReadsAfterMs?: number;
   /** At most this many hedged reads per second (default 1000), so an overloaded cluster is not asked twice for everything. */
   readonly maxHedgedReadsPerSec?: number;
+  /**
+   * After a membership change, every actor deletes (in the background,
+   * paced) the copies of ranges it no longer replicates, as Riak does after
+   * a handoff (default true). With false, `cluster.cleanup()` does it on
+   * demand, like Cassandra's `nodetool cleanup`.
+   */
+  readonly cleanupAfterChange?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -156,6 +163,7 @@ export interface ResolvedOptions {
   readonly backgroundMaxPerSec: number;
   readonly hedgeReadsAfterMs: number;
   readonly maxHedgedReadsPerSec: number;
+  readonly cleanupAfterChange: boolean;
   readonly maxWritesPerCommit: number;
   readonly gossipIntervalMs: number;
   readonly failAfterMs: number;
@@ -275,6 +283,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 50_000, 4, 100_000_000),
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
     maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
+    cleanupAfterChange: bool('cleanupAfterChange', o.cleanupAfterChange, true),
   };
 }
 

@@ -168,6 +168,39 @@ export class Ring {
   }
 }
 
+/** Positions [from, to) in ring order; `to` may be 2^32 (the end of the ring). */
+export interface PositionSpan {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * The positions whose preference list does not include `actor`, as sorted,
+ * disjoint, merged spans [from, to): what an actor may drop after a
+ * membership change moved those ranges to other replicas (cleanup).
+ */
+export function foreignRanges(ring: Ring, actor: number): PositionSpan[] {
+  const pieces: PositionSpan[] = [];
+  for (let i = 0; i < ring.arcCount; i++) {
+    const arc = ring.arc(i);
+    if (arc.preference.includes(actor)) continue;
+    // arc (start, end] as positions [start + 1, end + 1); the wrapping arc is two pieces
+    if (arc.start < arc.end) pieces.push({ from: arc.start + 1, to: arc.end + 1 });
+    else {
+      if (arc.start + 1 < RING_SIZE) pieces.push({ from: arc.start + 1, to: RING_SIZE });
+      pieces.push({ from: 0, to: arc.end + 1 });
+    }
+  }
+  pieces.sort((a, b) => a.from - b.from);
+  const merged: PositionSpan[] = [];
+  for (const p of pieces) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && last.to === p.from) merged[merged.length - 1] = { from: last.from, to: p.to };
+    else merged.push(p);
+  }
+  return merged;
+}
+
 /** Length of the arc (start, end], wrapping. A full-circle arc (start === end) has length 2^32. */
 export function arcLength(start: number, end: number): number {
   const d = end - start;

@@ -92,6 +92,12 @@ const actorAntiEntropyKeysSent = new Counter({
   labelNames: ['actor'] as const,
   registers: [registry],
 });
+const actorCleanupRemoved = new Counter({
+  name: 'ringkv_actor_cleanup_removed_keys_total',
+  help: 'Entries the actor deleted in cleanup passes (copies of ranges a membership change moved away) since it started.',
+  labelNames: ['actor'] as const,
+  registers: [registry],
+});
 const actorReadRepairs = new Counter({
   name: 'ringkv_actor_read_repairs_total',
   help: 'Read repairs the actor sent since it started.',
@@ -176,7 +182,7 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
   const stats = await statsOrNull(cluster);
   const members = cluster.members();
   // Everything below up to registry.metrics() is synchronous, so concurrent scrapes cannot interleave.
-  for (const m of [actorUp, actorKeys, actorPending, actorUtilisation, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCommits, actorHints, actorHintEvents]) m.reset();
+  for (const m of [actorUp, actorKeys, actorPending, actorUtilisation, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCleanupRemoved, actorCommits, actorHints, actorHintEvents]) m.reset();
   repairPasses.set(cluster.repairs);
   hedgedReads.set(cluster.hedgedReads);
   const decided = cluster.autoscalerStatus().decisions;
@@ -193,6 +199,7 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
       actorCoordinated.inc({ actor, operation: 'put' }, s.coordinatedPuts);
       actorReadRepairs.inc({ actor }, s.readRepairs);
       actorAntiEntropyKeysSent.inc({ actor }, s.antiEntropyKeysSent);
+      actorCleanupRemoved.inc({ actor }, s.cleanupRemovedKeys);
       actorCommits.inc({ actor }, s.commits);
       actorHints.set({ actor }, s.hintsPending);
       actorHintEvents.inc({ actor, event: 'stored' }, s.hintsStored);

@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { ActorConfig, ActorControl, ActorStats } from '../actor/actor.js';
+import type { ActorConfig, ActorControl, ActorStats, CleanupReport } from '../actor/actor.js';
 import type { Transport } from '../transport/transport.js';
 import type { RingMember } from '../ring/ring.js';
 import { NO_FAULTS, type LinkFaults } from '../transport/faults.js';
@@ -169,6 +169,12 @@ export class Supervisor {
 
   async stats(id: number): Promise<ActorStats> {
     return this.handle(id).control.stats();
+  }
+
+  /** Drop the ranges an actor no longer replicates; rejects if its thread ends first. */
+  async cleanup(id: number): Promise<CleanupReport> {
+    const h = this.handle(id);
+    return Promise.race([h.control.cleanup(), h.ended]);
   }
 
   async recovered(id: number): Promise<void> {

@@ -192,7 +192,7 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
     return reply.code(204).send();
   });
 
-  // ---- membership admin: POST /actors {zone?, weight?} · DELETE /actors/:id · POST /plan {changes: [...]} ----
+  // ---- membership admin: POST /actors {zone?, weight?} · DELETE /actors/:id · POST /plan {changes: [...]} · POST /cleanup ----
   const jsonBody = (body: unknown): Record<string, unknown> => {
     const buf = body as Buffer | undefined;
     if (buf === undefined || buf.length === 0) return {};
@@ -216,6 +216,10 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
     const id = Number((request.params as { id: string }).id);
     if (!Number.isInteger(id) || id < 0) throw new InvalidOptionError(`actor id must be a non-negative integer, got ${JSON.stringify((request.params as { id: string }).id)}`);
     return reply.send(await cluster.removeActor(id));
+  });
+  app.post('/cleanup', async (request, reply) => {
+    parseQuery(request.query, []);
+    return reply.send(await cluster.cleanup());
   });
   app.post('/plan', async (request, reply) => {
     parseQuery(request.query, []);

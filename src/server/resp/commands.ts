@@ -151,7 +151,7 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
     keyspace: [`db0:keys=${Math.round(keys / c.n)},expires=0,avg_ttl=0`],
     ringkv_actors: members.map((m) => {
       const s = stats.find((x) => x.id === m.id);
-      return `actor${m.id}:zone=${m.zone},status=${m.status},tokens=${m.tokens},share=${m.replicaShare.toFixed(4)},keys=${s?.keys ?? 0},puts=${s?.coordinatedPuts ?? 0},gets=${s?.coordinatedGets ?? 0},read_repairs=${s?.readRepairs ?? 0},anti_entropy_keys_sent=${s?.antiEntropyKeysSent ?? 0},hints_pending=${s?.hintsPending ?? 0}`;
+      return `actor${m.id}:zone=${m.zone},status=${m.status},tokens=${m.tokens},share=${m.replicaShare.toFixed(4)},keys=${s?.keys ?? 0},puts=${s?.coordinatedPuts ?? 0},gets=${s?.coordinatedGets ?? 0},read_repairs=${s?.readRepairs ?? 0},anti_entropy_keys_sent=${s?.antiEntropyKeysSent ?? 0},cleanup_removed_keys=${s?.cleanupRemovedKeys ?? 0},hints_pending=${s?.hintsPending ?? 0}`;
     }),
     ringkv_autoscaler: ((a) => [
       `enabled:${a.enabled ? 1 : 0}`,
@@ -530,6 +530,19 @@ const COMMANDS: Record<string, Command> = {
           ['bytes_sent', r.bytesSent],
           ['tombstones_reaped', r.tombstonesReaped],
           ['duration_ms', r.durationMs],
+        ]);
+    },
+  },
+  // RINGKV.CLEANUP: every actor deletes its copies of ranges it no longer replicates (after membership changes)
+  'ringkv.cleanup': {
+    arity: 1,
+    run: async (ctx) => {
+      const r = await ctx.cluster.cleanup();
+      return (w) =>
+        w.map([
+          ['removed', r.removed],
+          ['failed', r.failed],
+          ...r.actors.map((a): [string, string] => [`actor${a.id}`, `scanned=${a.scanned},removed=${a.removed},failed=${a.failed}`]),
         ]);
     },
   },
