@@ -254,7 +254,8 @@ export class PartitionActor implements ActorControl {
   private readonly ops = new Map<number, PendingOp>();
   private nextOp = 1;
   private closing = false;
-  private readonly sweep: { cancel(): void };
+  /** The deadline sweep runs only while something waits (requests or pushes), so an idle actor does not wake every few ms. */
+  private sweep: { cancel(): void } | null = null;
   private readonly gossip: { cancel(): void };
   private readonly detector: FailureDetector;
   private reportedDown = '';
@@ -301,7 +302,6 @@ export class PartitionActor implements ActorControl {
     if (!this.ring.members.has(this.id)) throw new Error(`actor ${this.id} is not a ring member`);
     this.writerId = store.claim(this.id, config.freshWriterId, config.expectsData);
     transport.onMessage((from, m) => this.handleSafely(from, m));
-    this.sweep = timers.setInterval(() => this.expire(), config.sweepIntervalMs);
     // Heartbeats start at the wall clock (in µs) so a restarted actor's counter is above its old one.
     this.detector = new FailureDetector(this.id, [...this.ring.members.keys()], config.failAfterMs, clock.monotonicMs(), Math.floor(clock.now()) * 1000);
     this.gossip = timers.setInterval(() => this.gossipRound(), config.gossipIntervalMs);
@@ -397,7 +397,8 @@ export class PartitionActor implements ActorControl {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.sweep.cancel();
+    this.sweep?.cancel();
+    this.sweep = null;
     this.gossip.cancel();
     this.handoff.cancel();
     this.utilisationTimer.cancel();
@@ -629,6 +630,7 @@ export class PartitionActor implements ActorControl {
       retries: 0,
     };
     this.ops.set(op, pending);
+    this.armSweep();
     this.sloppyWrites += hintFor.size;
     this.sendReplicas(op, pending, targets);
     this.forwardToPending(m.position, pref, key, bytes);
@@ -773,6 +775,7 @@ export class PartitionActor implements ActorControl {
       answered: false,
     };
     this.ops.set(op, pending);
+    this.armSweep();
     const selfCounts = !this.store.recovering;
     for (let asked = selfCounts ? 1 : 0; asked < m.r && pending.spare.length > 0; ) if (this.askSpare(op, pending)) asked++;
     const stored = this.store.get(key);
@@ -942,6 +945,7 @@ export class PartitionActor implements ActorControl {
       failed: 0,
     };
     this.syncJobs.add(job);
+    this.armSweep();
     this.pumpSync(job);
   }
 
@@ -1098,8 +1102,17 @@ export class PartitionActor implements ActorControl {
     this.transport.send(from, { type: MsgType.ReapDone, req: m.req, reaped });
   }
 
+  private armSweep(): void {
+    if (this.sweep === null && !this.closing) this.sweep = this.timers.setInterval(() => this.expire(), this.config.sweepIntervalMs);
+  }
+
   /** Deadlines: fail unanswered requests with the count of replicas that did answer. */
   private expire(): void {
+    if (this.ops.size === 0 && this.syncJobs.size === 0) {
+      this.sweep?.cancel();
+      this.sweep = null;
+      return;
+    }
     const now = this.clock.monotonicMs();
     for (const job of this.syncJobs) {
       if (job.deadlineMs > now) continue;
