@@ -73,6 +73,44 @@ test.serial('ioredis: strings, binary values, DEL, EXISTS, MGET, MSET, SET NX/XX
   t.regex(String(await r.info('ringkv_ring')), /n:3/);
 });
 
+test.serial('a pipeline runs the commands on one key in order (SET k then GET k reads its write), and other keys at once', async (t) => {
+  // A stand-in cluster whose writes take 40 ms and whose reads answer at once:
+  // if the server ran a pipeline's commands all at once, each GET would overtake the SET before it.
+  const stored = new Map<string, Buffer>();
+  let running = 0;
+  let mostAtOnce = 0;
+  const slowWrites = {
+    n: 3,
+    async put(key: Buffer, value: Buffer) {
+      mostAtOnce = Math.max(mostAtOnce, ++running);
+      await new Promise((r) => setTimeout(r, 40));
+      stored.set(key.toString('latin1'), Buffer.from(value));
+      running--;
+      return { context: '' };
+    },
+    async get(key: Buffer) {
+      const v = stored.get(key.toString('latin1'));
+      return { found: v !== undefined, values: v === undefined ? [] : [v], context: 'ctx' };
+    },
+    async delete(key: Buffer) {
+      await new Promise((r) => setTimeout(r, 40));
+      stored.delete(key.toString('latin1'));
+      return { context: '' };
+    },
+  };
+  const { server } = await serve(t, { cluster: slowWrites as unknown as Cluster });
+  const r = client(t, server.port, { enableReadyCheck: false });
+  const p = r.pipeline();
+  for (let round = 0; round < 3; round++) for (const k of ['a', 'b', 'c', 'd']) p.set(k, `${k}${round}`).get(k);
+  p.mget('a', 'b', 'c', 'd').del('a').exists('a', 'b');
+  const replies = (await p.exec())!.map(([e, v]) => (e === null ? v : e.message));
+  const expected: unknown[] = [];
+  for (let round = 0; round < 3; round++) for (const k of ['a', 'b', 'c', 'd']) expected.push('OK', `${k}${round}`);
+  t.deepEqual(replies.slice(0, expected.length), expected);
+  t.deepEqual(replies.slice(expected.length), [['a2', 'b2', 'c2', 'd2'], 1, 1]);
+  t.true(mostAtOnce >= 4, `writes to different keys ran at once (at most ${mostAtOnce} together)`);
+});
+
 test.serial('pipelines are answered in order', async (t) => {
   const { server } = await serve(t);
   const r = client(t, server.port);

@@ -176,6 +176,7 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
       `hints_dropped:${stats.reduce((s, a) => s + a.hintsDropped, 0)}`,
       `sloppy_writes:${stats.reduce((s, a) => s + a.sloppyWrites, 0)}`,
       `anti_entropy_passes:${c.repairs}`,
+      `anti_entropy_passes_skipped:${c.antiEntropyPassesSkipped}`,
     ],
   };
   const names = section === '' || section === 'all' || section === 'everything' || section === 'default' ? Object.keys(sections) : [section];
@@ -529,6 +530,7 @@ const COMMANDS: Record<string, Command> = {
           ['keys_sent', r.keysSent],
           ['bytes_sent', r.bytesSent],
           ['tombstones_reaped', r.tombstonesReaped],
+          ['pushes_incomplete', r.pushesIncomplete],
           ['duration_ms', r.durationMs],
         ]);
     },
@@ -603,6 +605,30 @@ const COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+const firstArg = (a: Buffer[]): Buffer[] => (a.length > 1 ? [a[1]!] : []);
+const allArgs = (a: Buffer[]): Buffer[] => a.slice(1);
+const everyOtherArg = (a: Buffer[]): Buffer[] => a.filter((_, i) => i % 2 === 1);
+/** Which arguments are keys, for the commands that touch keys (a connection orders its commands per key). */
+const KEYS_OF: Readonly<Record<string, (args: Buffer[]) => Buffer[]>> = {
+  get: firstArg,
+  set: firstArg,
+  del: allArgs,
+  exists: allArgs,
+  mget: allArgs,
+  mset: everyOtherArg,
+  'ringkv.getall': firstArg,
+  'ringkv.put': firstArg,
+  'ringkv.del': firstArg,
+  'ringkv.inspect': firstArg,
+};
+
+/** The keys a command reads or writes (empty for commands that touch none). */
+export function commandKeys(args: Buffer[]): Buffer[] {
+  const name = args[0];
+  if (name === undefined || name.length > 32) return [];
+  return KEYS_OF[lower(name)]?.(args) ?? [];
+}
 
 export function lookupCommand(name: Buffer): Command | undefined {
   if (name.length > 32) return undefined;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Cluster } from '../../cluster/cluster.js';
-import { dispatch, type ClientState, type Reply, type ServerContext } from './commands.js';
+import { commandKeys, dispatch, type ClientState, type Reply, type ServerContext } from './commands.js';
 import { RESP_ERRORS, RespParser, type FeedResult, type RespLimits } from './parser.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -31,6 +31,13 @@ class Connection {
   private readonly parser: RespParser;
   private readonly writer = new ReplyWriter(2);
   private readonly slots: Slot[] = [];
+  /**
+   * Per key, this connection's latest command still running on it. A later
+   * command on the same key starts only once it is done, so a pipeline's
+   * `SET k v` then `GET k` reads its own write, as in Redis; commands on
+   * different keys still run at once. At most maxPipelineDepth entries.
+   */
+  private readonly runningByKey = new Map<string, Promise<Reply>>();
   private flushScheduled = false;
   private closing = false;
   private paused = false;
@@ -93,7 +100,7 @@ class Connection {
         return;
       }
       const wasAuthenticated = this.state.authenticated;
-      this.enqueue(dispatch(this.ctx, this.state, args));
+      this.enqueue(this.run(args));
       if (!wasAuthenticated && this.state.authenticated) this.parser.setLimits(this.limitsFor(true));
       if (this.state.closeAfterReply) {
         this.closing = true;
@@ -107,6 +114,25 @@ class Connection {
       else console.error(`ringkv: ${error} (${this.state.remote})`);
       this.closing = true;
     }
+  }
+
+  private run(args: Buffer[]): Reply | Promise<Reply> {
+    const keys = commandKeys(args);
+    if (keys.length === 0) return dispatch(this.ctx, this.state, args);
+    const names = keys.map((k) => k.toString('latin1'));
+    const before: Promise<Reply>[] = [];
+    for (const name of names) {
+      const running = this.runningByKey.get(name);
+      if (running !== undefined) before.push(running);
+    }
+    // dispatch's promises never reject (errors become error replies), so neither does this chain
+    const result = before.length === 0 ? dispatch(this.ctx, this.state, args) : Promise.all(before).then(() => dispatch(this.ctx, this.state, args));
+    if (typeof result === 'function') return result;
+    for (const name of names) this.runningByKey.set(name, result);
+    void result.then(() => {
+      for (const name of names) if (this.runningByKey.get(name) === result) this.runningByKey.delete(name);
+    });
+    return result;
   }
 
   private enqueue(r: Reply | Promise<Reply>): void {
