@@ -76,6 +76,31 @@ test.serial('background work is paced by its budget, and the budget shrinks whil
   t.log(`${pushed} entries paced at 400/s per pusher in ${report.durationMs} ms; budgets under load: ${budgets.join(', ')}`);
 });
 
+test.serial('pushes per actor are bounded: a second pass at once is refused rather than piled on, and passes still converge', async (t) => {
+  // default gossip: the load below must not make a busy actor look down (no sloppy writes, no hints)
+  const c = await startCluster(t, { ...QUIET, gossipIntervalMs: 100, failAfterMs: 2000, maxRepairPushesPerActor: 1, backgroundMinPerSec: 400, backgroundMaxPerSec: 400 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`busy:${i}`, i, { w: 'all' })));
+  const before = (await c.compareReplicas()).keysPerActor;
+  const victim = 2;
+  await c.faults.wipe(victim);
+  // both passes find the same differences and send every pusher a push while its first is still paced out
+  const [a, b] = await Promise.all([c.repair(), c.repair()]);
+  t.true(a.pushesIncomplete + b.pushesIncomplete > 0, `incomplete pushes: ${a.pushesIncomplete} + ${b.pushesIncomplete}`);
+  for (let passes = 0; (await c.stats()).find((s) => s.id === victim)!.recovering && passes < 20; passes++) await c.repair();
+  t.deepEqual((await c.compareReplicas()).keysPerActor, before);
+});
+
+test.serial('a periodic pass is skipped while requests are slow, and runs again once they are not', async (t) => {
+  // a 1 ms p99 target: any real load sends the budget down to its minimum within a few 250 ms ticks
+  const c = await startCluster(t, { ...QUIET, antiEntropyIntervalMs: 1000, backgroundTargetP99Ms: 1, backgroundMinPerSec: 100, backgroundMaxPerSec: 800 });
+  const stopAt = Date.now() + 3500; // the first pass is due at 1 s, when the budget is already down at its minimum
+  let i = 0;
+  while (Date.now() < stopAt) await Promise.all(Array.from({ length: 256 }, () => c.put(`slow:${i++}`, 'v')));
+  t.true(c.antiEntropyPassesSkipped > 0, 'passes were skipped under load');
+  const passes = c.repairs;
+  await until(t, 'a pass once idle', () => c.repairs > passes);
+});
+
 test.serial('repairing one missed key moves a handful of keys, not the range', async (t) => {
   const c = await startCluster(t, QUIET);
   await Promise.all(Array.from({ length: 5000 }, (_, i) => c.put(`bulk:${i}`, `v${i}`, { w: 'all' })));

@@ -164,6 +164,16 @@ test.serial('a stale plan, a second change at once, or a change with an actor do
   t.is(c.members().length, 7);
 });
 
+test.serial('a change waits out an actor that gossip briefly sees down while its thread runs', async (t) => {
+  const c = await start(t, { gossipIntervalMs: 25, failAfterMs: 400 });
+  await Promise.all(Array.from({ length: 300 }, (_, i) => c.put(`k${i}`, i, { w: 'all' })));
+  c.faults.pause(1, 700); // frozen: no heartbeats, as in a long GC pause
+  await until(t, 'actor 1 seen down', () => c.members().find((m) => m.id === 1)!.status === 'down');
+  const result = await c.addActor(); // waits up to 3 × failAfterMs for it to come back
+  t.deepEqual(result.added, [5]);
+  for (let i = 0; i < 300; i += 7) t.deepEqual((await c.get(`k${i}`, { r: 'all' })).values, [i]);
+});
+
 test.serial('a restart in the middle of a transfer rolls the change back cleanly', async (t) => {
   const dataDir = tempDir(t);
   // a slow transfer: 200 entries/s per source

@@ -93,6 +93,8 @@ function diskUsage(dir: string): { allocated: number; apparent: number } {
 const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** BENCH_ANTI_ENTROPY_MS: the background anti-entropy interval (0 = off), to tell its memory from the load's. */
+const ANTI_ENTROPY_MS = optionalIntEnv('BENCH_ANTI_ENTROPY_MS');
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-memory-'));
 const options: ClusterOptions = {
   dataDir,
@@ -101,6 +103,7 @@ const options: ClusterOptions = {
   w: 2,
   ...(CACHE_BYTES !== undefined ? { cacheBytes: CACHE_BYTES } : {}),
   ...(MAP_SIZE_MIB !== undefined ? { mapSizeBytes: MAP_SIZE_MIB * MiB } : {}),
+  ...(ANTI_ENTROPY_MS !== undefined ? { antiEntropyIntervalMs: ANTI_ENTROPY_MS } : {}),
 };
 const gc = (globalThis as { gc?: () => void }).gc;
 

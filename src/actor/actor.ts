@@ -40,6 +40,8 @@ export interface ActorConfig {
   readonly writeRetries: number;
   /** Entries one anti-entropy push (SyncRanges) sends at most; a push cut short reports it, and the next pass goes on. */
   readonly maxRepairPushEntries: number;
+  /** Pushes (SyncRanges) this actor runs at once; one beyond it is refused at once as incomplete. */
+  readonly maxRepairPushesPerActor: number;
   /** Background work (hint handoff, anti-entropy pushes) yields when this actor's foreground p99 is above this. */
   readonly backgroundTargetP99Ms: number;
   /** The background budget, entries per second, never below / above these. */
@@ -929,6 +931,10 @@ export class PartitionActor implements ActorControl {
    * proportional to the difference, not to the data.
    */
   private syncRanges(from: number, m: SyncRanges): void {
+    if (this.syncJobs.size >= this.config.maxRepairPushesPerActor) {
+      this.transport.send(from, { type: MsgType.SyncDone, req: m.req, keys: 0, bytes: 0, failed: 1 });
+      return;
+    }
     const job: SyncJob = {
       client: from,
       req: m.req,

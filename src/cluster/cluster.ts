@@ -147,6 +147,8 @@ export interface RepairReport {
   readonly keysCompared: number;
   readonly bytesCompared: number;
   readonly tombstonesReaped: number;
+  /** Pushes cut short (maxRepairPushEntries, lost acks) or refused (the pusher already runs maxRepairPushesPerActor): the next pass goes on. */
+  readonly pushesIncomplete: number;
   readonly durationMs: number;
 }
 
@@ -291,6 +293,7 @@ export class Cluster {
       writeRetryMs: o.writeRetryMs,
       writeRetries: o.writeRetries,
       maxRepairPushEntries: o.maxRepairPushEntries,
+      maxRepairPushesPerActor: o.maxRepairPushesPerActor,
       backgroundTargetP99Ms: o.backgroundTargetP99Ms,
       backgroundMinPerSec: o.backgroundMinPerSec,
       backgroundMaxPerSec: Math.max(o.backgroundMaxPerSec, o.backgroundMinPerSec),
@@ -498,9 +501,38 @@ export class Cluster {
     this.antiEntropy = systemTimers.setInterval(() => this.backgroundPass(), this.options.antiEntropyIntervalMs);
   }
 
+  /**
+   * How long one paced push may take at worst: maxRepairPushEntries at the
+   * smallest background budget, twice over. A pass waits that long rather
+   * than giving up on pushes that are still moving (which would let the next
+   * pass pile new pushes on top of them).
+   */
+  private slowestPushMs(): number {
+    return Math.ceil((2 * 1000 * this.options.maxRepairPushEntries) / this.options.backgroundMinPerSec);
+  }
+
+  /** Periodic passes left out because the foreground was struggling (see backgroundPass). */
+  antiEntropyPassesSkipped = 0;
+
+  /**
+   * A periodic anti-entropy pass, unless an actor's background budget is down
+   * at its minimum (its requests' p99 is above backgroundTargetP99Ms): under
+   * a saturating load a pass compares snapshots full of writes still in
+   * flight, pushes entries that are converging anyway, and holds read
+   * snapshots that keep LMDB from reusing pages. An actor that lost its disk
+   * is refilled regardless.
+   */
   private backgroundPass(): void {
     if (this.backgroundRepair !== null || this.closed || this.changing) return;
-    this.backgroundRepair = this.repair()
+    this.backgroundRepair = this.stats({ timeoutMs: 5000 })
+      .then((stats) => {
+        const recovering = stats.some((s) => s.recovering);
+        if (!recovering && stats.some((s) => s.backgroundBudgetPerSec <= this.options.backgroundMinPerSec)) {
+          this.antiEntropyPassesSkipped++;
+          return;
+        }
+        return this.repair().then(() => undefined);
+      })
       .catch((err: unknown) => {
         if (!this.closed) console.error('ringkv: anti-entropy pass failed:', (err as Error).message);
       })
@@ -773,7 +805,7 @@ export class Cluster {
     checkRequestOptions(options, ['tombstoneGraceMs', 'timeoutMs']);
     const graceMs = options.tombstoneGraceMs ?? this.options.tombstoneGraceMs;
     if (!Number.isInteger(graceMs) || graceMs < 0) throw new InvalidOptionError(`tombstoneGraceMs must be a non-negative integer, got ${String(graceMs)}`);
-    const timeoutMs = options.timeoutMs === undefined ? Math.max(this.options.timeoutMs, 60_000) : this.timeout(options.timeoutMs);
+    const timeoutMs = options.timeoutMs === undefined ? Math.max(this.options.timeoutMs, 60_000, this.slowestPushMs()) : this.timeout(options.timeoutMs);
     const started = systemClock.monotonicMs();
     const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
     const stats = await this.stats();
@@ -830,12 +862,16 @@ export class Cluster {
     }
     let keysSent = 0;
     let bytesSent = 0;
+    let pushesIncomplete = 0;
     await Promise.all(
       [...pushes].flatMap(([id, jobs]) =>
         jobs.map(async ({ ranges, peers }) => {
           const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [...peers] }));
           if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
-          if (reply.failed > 0) for (const p of peers) notRecovered.add(p);
+          if (reply.failed > 0) {
+            pushesIncomplete++;
+            for (const p of peers) notRecovered.add(p);
+          }
           keysSent += reply.keys * peers.size;
           bytesSent += reply.bytes;
         }),
@@ -866,6 +902,7 @@ export class Cluster {
       keysCompared,
       bytesCompared,
       tombstonesReaped,
+      pushesIncomplete,
       durationMs: Math.round(systemClock.monotonicMs() - started),
     };
   }
@@ -975,8 +1012,11 @@ export class Cluster {
     const target = plan.target;
     const added = target.filter((m) => !current.some((c) => c.id === m.id));
     const removed = current.filter((m) => !target.some((t) => t.id === m.id));
-    const down = current.filter((m) => !this.isUp(m.id)).map((m) => m.id);
+    const down = await this.stillDown(current.map((m) => m.id));
     if (down.length > 0) throw new QuorumError('repair', current.length - down.length, current.length, current.length, `a membership change needs every actor up; down: ${down.join(', ')}`);
+    // checked again after the wait: another change may have started or ended meanwhile
+    if (this.changing) throw new InvalidOptionError('a membership change is already running');
+    if (plan.ringVersion !== (this.meta.ringVersion ?? 1) || current !== this.meta.members) throw new InvalidOptionError(`the plan was made for ring version ${plan.ringVersion}; the ring is at ${this.meta.ringVersion ?? 1}: plan again`);
     const started = systemClock.monotonicMs();
     this.changing = true;
     this.meta = { ...this.meta, pending: { members: target }, nextActorId: Math.max(this.meta.nextActorId, ...added.map((m) => m.id + 1)) };
@@ -993,7 +1033,7 @@ export class Cluster {
           pushes.push({ from: t.from, to: t.to, ranges: t.ranges.slice(i, i + TRANSFER_RANGES_PER_PUSH).map(([a, b]) => [a, b] as [number, number]) });
         }
       }
-      const timeoutMs = Math.max(this.options.timeoutMs, 120_000);
+      const timeoutMs = Math.max(this.options.timeoutMs, 120_000, this.slowestPushMs());
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < pushes.length) {
@@ -1044,6 +1084,22 @@ export class Cluster {
     };
   }
 
+  /**
+   * The actors of `ids` not up, after waiting up to three failure-detection
+   * periods for ones whose threads run but that gossip sees down: a busy
+   * moment's late heartbeat should not refuse an admin operation that needs
+   * every actor.
+   */
+  private async stillDown(ids: readonly number[]): Promise<number[]> {
+    const deadline = systemClock.monotonicMs() + 3 * this.options.failAfterMs;
+    for (;;) {
+      const down = ids.filter((id) => !this.isUp(id));
+      const mayComeBack = down.some((id) => this.supervisor.status(id) === 'up');
+      if (down.length === 0 || !mayComeBack || systemClock.monotonicMs() >= deadline) return down;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** The cleanup a membership change started (cleanupAfterChange), if any. */
   private backgroundCleanup: Promise<void> | null = null;
 
@@ -1057,7 +1113,7 @@ export class Cluster {
   async cleanup(): Promise<CleanupResult> {
     this.assertOpen();
     const ids = [...this.ring.members.keys()];
-    const down = ids.filter((id) => !this.isUp(id));
+    const down = await this.stillDown(ids);
     if (down.length > 0) throw new QuorumError('repair', ids.length - down.length, ids.length, ids.length, `cleanup needs every actor up; down: ${down.join(', ')}`);
     const actors = await Promise.all(ids.map((id) => this.supervisor.cleanup(id)));
     return { actors, removed: actors.reduce((s, a) => s + a.removed, 0), failed: actors.reduce((s, a) => s + a.failed, 0) };

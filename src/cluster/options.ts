@@ -85,6 +85,8 @@ export interface ClusterOptions {
   readonly maxPendingWritesPerActor?: number;
   /** Entries one anti-entropy push carries at most; the rest waits for the next pass (default 100000). */
   readonly maxRepairPushEntries?: number;
+  /** Anti-entropy and transfer pushes one actor runs at once; more are refused and counted as incomplete (default 32). */
+  readonly maxRepairPushesPerActor?: number;
   /**
    * Admission control: an actor's background work (hint handoff,
    * anti-entropy pushes) gets a budget of entries per second that halves
@@ -158,6 +160,7 @@ export interface ResolvedOptions {
   readonly maxPendingWritesPerActor: number;
   readonly autoscale: (AutoscalerPolicy & { readonly sampleIntervalMs: number }) | null;
   readonly maxRepairPushEntries: number;
+  readonly maxRepairPushesPerActor: number;
   readonly backgroundTargetP99Ms: number;
   readonly backgroundMinPerSec: number;
   readonly backgroundMaxPerSec: number;
@@ -277,6 +280,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
     maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
     maxRepairPushEntries: int('maxRepairPushEntries', o.maxRepairPushEntries, 100_000, 1, 100_000_000),
+    maxRepairPushesPerActor: int('maxRepairPushesPerActor', o.maxRepairPushesPerActor, 32, 1, 10_000),
     autoscale: autoscaleOptions(o.autoscale, n),
     backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
     backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),

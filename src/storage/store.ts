@@ -123,7 +123,6 @@ export class ActorStore {
       // 'always': a resolved put is fsynced, not just committed. 'periodic': see StoreOptions.sync.
       overlappingSync: false,
       noSync: options.sync === 'periodic',
-      ...(process.env.RKV_WRITEMAP ? { useWritemap: true } : {}),
     });
     const data = root.openDB<Buffer, Buffer>({
       name: 'data',
