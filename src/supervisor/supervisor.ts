@@ -45,6 +45,9 @@ export class Supervisor {
         for (let j = i + 1; j < configs.length; j++) await this.link(configs[i]!.id, configs[j]!.id);
       }
       for (const c of configs) await this.linkClient(c.id);
+      // Linking takes a while on a busy machine: count every peer up from now, so that no actor
+      // starts out seeing the others down because their first heartbeats could not reach it yet.
+      await Promise.all(configs.map((c) => Promise.all(configs.filter((o) => o.id !== c.id).map((o) => this.handle(c.id).control.peerUp(o.id)))));
     } catch (err) {
       await this.stopAll();
       throw err;
