@@ -30,19 +30,9 @@ export class FailureDetector {
     this.members.set(selfId, { heartbeat: initialHeartbeat, lastChangeMs: nowMs, ended: false });
   }
 
-  /**
-   * One gossip round: advance our own heartbeat. A round that comes more
-   * than failAfterMs / 2 after the last one means this actor itself was
-   * stalled (a long GC, a starved thread, a pause) and could not have heard
-   * anyone meanwhile: every peer gets fresh credit instead of all looking
-   * down at once (Cassandra ignores such local pauses the same way). A peer
-   * that is really gone is still seen down failAfterMs later.
-   */
+  /** One gossip round: advance our own heartbeat. */
   tick(nowMs: number): void {
     const me = this.members.get(this.selfId)!;
-    if (nowMs - me.lastChangeMs > this.failAfterMs / 2) {
-      for (const [id, m] of this.members) if (id !== this.selfId && !m.ended) m.lastChangeMs = Math.max(m.lastChangeMs, nowMs);
-    }
     me.heartbeat++;
     me.lastChangeMs = nowMs;
   }
