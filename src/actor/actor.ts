@@ -4,7 +4,7 @@ import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
 import { BackgroundThrottle, LatencyWindow } from '../coordinator/throttle.js';
 import type { ErrorCode } from '../errors.js';
-import { foreignRanges, Ring, type PositionSpan, type RingMember } from '../ring/ring.js';
+import { foreignRanges, Ring, type PositionRange, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
 import { TOKENS, type Clock, type Random, type Timers } from '../runtime/services.js';
 import { FailureDetector } from '../membership/failure-detector.js';
@@ -149,7 +149,7 @@ interface CleanupJob {
   readonly resolve: (r: CleanupReport) => void;
   /** The ring the spans were computed from; recomputed when the ring changes mid-job. */
   ring: Ring;
-  spans: readonly PositionSpan[];
+  spans: readonly PositionRange[];
   /** Next position to look at, and the last key handled at it (a chunk can end mid-position). */
   position: number;
   afterKey: Buffer | null;

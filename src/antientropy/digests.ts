@@ -1,12 +1,6 @@
 import type { Ring } from '../ring/ring.js';
 import { buildTrees } from './trees.js';
 
-/** One contiguous ring-position range [from, to) (to = 2^32 means "to the end"). */
-export interface PositionRange {
-  readonly from: number;
-  readonly to: number;
-}
-
 /** What one replica holds of one arc. */
 export interface RangeDigest {
   readonly keys: number;
@@ -22,16 +16,6 @@ export interface ReplicaComparison {
   readonly divergent: { arc: number; digests: Record<number, RangeDigest> }[];
   /** Total keys held per actor (each key once per replica). */
   readonly keysPerActor: Record<number, number>;
-}
-
-/** The (start, end] arc as position ranges [from, to). */
-export function arcRanges(start: number, end: number): PositionRange[] {
-  if (start < end) return [{ from: start + 1, to: end + 1 }];
-  // wrapping arc: (start, 2^32) and [0, end]
-  return [
-    { from: start + 1, to: 2 ** 32 },
-    { from: 0, to: end + 1 },
-  ].filter((r) => r.from < r.to);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { positionBound } from '../storage/keys.js';
 import { openReadOnlyData } from '../storage/store.js';
-import { arcRanges } from './digests.js';
+import { arcRanges } from '../ring/ring.js';
 import { buildArcTree, type ArcTree } from './merkle.js';
 
 export interface MerkleTask {

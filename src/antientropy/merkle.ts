@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { RING_SIZE, arcLength, inArc } from '../ring/ring.js';
 import { RING_PREFIX_BYTES, positionOf } from '../storage/keys.js';
-import type { PositionRange } from './digests.js';
+import type { PositionRange } from '../ring/ring.js';
 
 /**
  * Merkle trees for anti-entropy. Pure: no I/O, only hashing.

@@ -13,7 +13,7 @@ import {
   UnknownActorError,
   type ErrorCode,
 } from '../errors.js';
-import { allocateTokens, Ring, RING_SIZE, type RingMember } from '../ring/ring.js';
+import { allocateTokens, arcRanges, Ring, RING_SIZE, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
 import { systemClock, systemTimers } from '../runtime/services.js';
 import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
@@ -24,7 +24,7 @@ import { MsgType, type Message } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
 import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
-import { arcRanges, compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
+import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import { differingLeaves, leafRanges } from '../antientropy/merkle.js';
 import { buildTrees } from '../antientropy/trees.js';
 import { applyChanges, MembershipError, planTransfers, type MembershipChange, type Transfer } from '../membership/plan.js';
@@ -1016,7 +1016,7 @@ export class Cluster {
     if (down.length > 0) throw new QuorumError('repair', current.length - down.length, current.length, current.length, `a membership change needs every actor up; down: ${down.join(', ')}`);
     // checked again after the wait: another change may have started or ended meanwhile
     if (this.changing) throw new InvalidOptionError('a membership change is already running');
-    if (plan.ringVersion !== (this.meta.ringVersion ?? 1) || current !== this.meta.members) throw new InvalidOptionError(`the plan was made for ring version ${plan.ringVersion}; the ring is at ${this.meta.ringVersion ?? 1}: plan again`);
+    if (plan.ringVersion !== (this.meta.ringVersion ?? 1)) throw new InvalidOptionError(`the plan was made for ring version ${plan.ringVersion}; the ring is at ${this.meta.ringVersion ?? 1}: plan again`);
     const started = systemClock.monotonicMs();
     this.changing = true;
     this.meta = { ...this.meta, pending: { members: target }, nextActorId: Math.max(this.meta.nextActorId, ...added.map((m) => m.id + 1)) };

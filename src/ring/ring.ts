@@ -168,31 +168,32 @@ export class Ring {
   }
 }
 
-/** Positions [from, to) in ring order; `to` may be 2^32 (the end of the ring). */
-export interface PositionSpan {
+/** One contiguous ring-position range [from, to) (to = 2^32 means "to the end"). */
+export interface PositionRange {
   readonly from: number;
   readonly to: number;
 }
 
+/** The (start, end] arc as position ranges [from, to). */
+export function arcRanges(start: number, end: number): PositionRange[] {
+  if (start < end) return [{ from: start + 1, to: end + 1 }];
+  // wrapping arc: (start, 2^32) and [0, end]
+  return [
+    { from: start + 1, to: RING_SIZE },
+    { from: 0, to: end + 1 },
+  ].filter((r) => r.from < r.to);
+}
+
 /**
  * The positions whose preference list does not include `actor`, as sorted,
- * disjoint, merged spans [from, to): what an actor may drop after a
+ * disjoint, merged ranges [from, to): what an actor may drop after a
  * membership change moved those ranges to other replicas (cleanup).
  */
-export function foreignRanges(ring: Ring, actor: number): PositionSpan[] {
-  const pieces: PositionSpan[] = [];
-  for (let i = 0; i < ring.arcCount; i++) {
-    const arc = ring.arc(i);
-    if (arc.preference.includes(actor)) continue;
-    // arc (start, end] as positions [start + 1, end + 1); the wrapping arc is two pieces
-    if (arc.start < arc.end) pieces.push({ from: arc.start + 1, to: arc.end + 1 });
-    else {
-      if (arc.start + 1 < RING_SIZE) pieces.push({ from: arc.start + 1, to: RING_SIZE });
-      pieces.push({ from: 0, to: arc.end + 1 });
-    }
-  }
+export function foreignRanges(ring: Ring, actor: number): PositionRange[] {
+  const pieces: PositionRange[] = [];
+  for (const arc of ring.arcs()) if (!arc.preference.includes(actor)) pieces.push(...arcRanges(arc.start, arc.end));
   pieces.sort((a, b) => a.from - b.from);
-  const merged: PositionSpan[] = [];
+  const merged: PositionRange[] = [];
   for (const p of pieces) {
     const last = merged[merged.length - 1];
     if (last !== undefined && last.to === p.from) merged[merged.length - 1] = { from: last.from, to: p.to };
