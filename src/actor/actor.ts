@@ -3,11 +3,12 @@ import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
 import { BackgroundThrottle, LatencyWindow } from '../coordinator/throttle.js';
+import { planWriteTargets, type PeerHealth } from '../coordinator/write-targets.js';
 import type { ErrorCode } from '../errors.js';
 import { foreignRanges, Ring, type PositionRange, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
 import { TOKENS, type Clock, type Random, type Timers } from '../runtime/services.js';
-import { FailureDetector } from '../membership/failure-detector.js';
+import { detectorOptions, FailureDetector } from '../membership/failure-detector.js';
 import type { LinkFaults } from '../transport/faults.js';
 import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
 import { ActorStore, type StoreOptions, type WriteDone } from '../storage/store.js';
@@ -50,8 +51,9 @@ export interface ActorConfig {
   readonly maxBatchBytes: number;
   /** How often this actor gossips its heartbeat table to a random peer. */
   readonly gossipIntervalMs: number;
-  /** A member whose heartbeat has not advanced for this long is considered down. */
+  /** Nobody is suspected before this much silence; anybody after maxFailAfterMs (the accrual detector adapts in between). */
   readonly failAfterMs: number;
+  readonly maxFailAfterMs: number;
   /** Shared with the supervisor: `pause` blocks on it, `heal` wakes it early. */
   readonly pauseSignal: SharedArrayBuffer | null;
   /** Hints this actor holds at most; a sloppy write beyond it is refused (and counted as dropped). */
@@ -82,6 +84,10 @@ export interface ActorStats {
    * a quorum read miss acknowledged writes).
    */
   readonly recovering: boolean;
+  /** Members this actor's failure detector suspects now, times it began suspecting one, and its own loop's stalls (after which it judged nobody new for a while). */
+  readonly suspects: readonly number[];
+  readonly suspicionsRaised: number;
+  readonly localStalls: number;
   /** Event-loop utilisation of this actor's thread over the last second (0..1): how busy it is. */
   readonly eventLoopUtilization: number;
   /** Background entries per second it allows itself now (admission control on foreground p99). */
@@ -261,8 +267,17 @@ export class PartitionActor implements ActorControl {
   private readonly gossip: { cancel(): void };
   private readonly detector: FailureDetector;
   private reportedDown = '';
-  /** Peers this actor's failure detector considers down (refreshed every gossip round). */
+  /** Peers this actor's failure detector suspects (refreshed every gossip round): asked last, but still asked. */
   private downPeers = new Set<number>();
+  /**
+   * Suspicion is not evidence: only a peer whose thread ended (the
+   * supervisor said so) or whose link is gone or cut by a fault is dead, and
+   * only a dead peer is left out of a write.
+   */
+  private readonly health: PeerHealth = {
+    dead: (id) => this.detector.hasEnded(id) || !this.transport.isConnected(id) || this.transport.isBlocked(id),
+    suspected: (id) => this.downPeers.has(id),
+  };
   private readonly handoff: { cancel(): void };
   private readonly utilisationTimer: { cancel(): void };
   private readonly throttleTimer: { cancel(): void };
@@ -283,6 +298,8 @@ export class PartitionActor implements ActorControl {
   private cleanupJob: CleanupJob | null = null;
   private cleanupRemovedKeys = 0;
   private gossipRounds = 0;
+  /** Times a gossip round began suspecting a member it did not suspect before. */
+  private suspicionsRaised = 0;
   private coordinatedPuts = 0;
   private coordinatedGets = 0;
   private replicaWrites = 0;
@@ -305,7 +322,13 @@ export class PartitionActor implements ActorControl {
     this.writerId = store.claim(this.id, config.freshWriterId, config.expectsData);
     transport.onMessage((from, m) => this.handleSafely(from, m));
     // Heartbeats start at the wall clock (in µs) so a restarted actor's counter is above its old one.
-    this.detector = new FailureDetector(this.id, [...this.ring.members.keys()], config.failAfterMs, clock.monotonicMs(), Math.floor(clock.now()) * 1000);
+    this.detector = new FailureDetector(
+      this.id,
+      [...this.ring.members.keys()],
+      detectorOptions(config.gossipIntervalMs, config.failAfterMs, { maxFailAfterMs: config.maxFailAfterMs }),
+      clock.monotonicMs(),
+      Math.floor(clock.now()) * 1000,
+    );
     this.gossip = timers.setInterval(() => this.gossipRound(), config.gossipIntervalMs);
     this.handoff = timers.setInterval(() => this.handoffRound(), config.handoffIntervalMs);
     this.utilisationTimer = timers.setInterval(() => this.sampleUtilisation(), 1000);
@@ -379,6 +402,9 @@ export class PartitionActor implements ActorControl {
       antiEntropyKeysSent: this.antiEntropyKeysSent,
       cleanupRemovedKeys: this.cleanupRemovedKeys,
       recovering: this.store.recovering,
+      suspects: [...this.downPeers].sort((a, b) => a - b),
+      suspicionsRaised: this.suspicionsRaised,
+      localStalls: this.detector.stalls,
       eventLoopUtilization: this.recentUtilisation,
       backgroundBudgetPerSec: this.throttle.perSec,
       hintsPending: this.store.hintCount(),
@@ -459,6 +485,7 @@ export class PartitionActor implements ActorControl {
       this.transport.send(peer, { type: MsgType.Gossip, heartbeats: this.detector.heartbeats() });
     }
     const down = this.detector.down(now);
+    for (const id of down) if (!this.downPeers.has(id)) this.suspicionsRaised++;
     this.downPeers = new Set(down);
     const key = down.join(',');
     if (key !== this.reportedDown || ++this.gossipRounds % 10 === 0) {
@@ -594,26 +621,12 @@ export class PartitionActor implements ActorControl {
     if (siblings > this.config.maxSiblings) {
       return this.fail(from, m.req, 'TOO_MANY_SIBLINGS', siblings, this.config.maxSiblings, pref.length, '');
     }
-    // Sloppy quorum (Dynamo): a preference-list actor this one sees down is
-    // replaced by the next healthy actor clockwise, which keeps the write as a
-    // hint for it. Strict requests take no substitutes, and fail at once when
-    // too few of the key's own replicas are up to make W.
-    const owners = pref.filter((id) => id === this.id || (!this.downPeers.has(id) && this.transport.isConnected(id)));
-    const hintFor = new Map<number, number>();
-    if (!m.strict && owners.length < pref.length) {
-      const walk = this.ring.walk(m.position);
-      const missing = pref.filter((id) => !owners.includes(id));
-      for (const candidate of walk) {
-        if (missing.length === 0) break;
-        if (pref.includes(candidate) || this.downPeers.has(candidate) || !this.transport.isConnected(candidate)) continue;
-        hintFor.set(candidate, missing.shift()!);
-      }
-    }
-    const targets = [...owners, ...hintFor.keys()];
-    if (targets.length < m.w) {
-      const why = m.strict ? `strict: only ${owners.length} of the key's ${pref.length} replicas are up` : `only ${targets.length} healthy actors can take it`;
-      return this.fail(from, m.req, 'QUORUM_NOT_REACHED', 0, m.w, pref.length, why);
-    }
+    // Sloppy quorum (Dynamo), decided by the pure planner: dead replicas get
+    // substitutes holding hints, suspected ones still get the write.
+    const plan = planWriteTargets(this.id, pref, this.ring.walk(m.position), m.w, m.strict, this.health);
+    if (!plan.ok) return this.fail(from, m.req, 'QUORUM_NOT_REACHED', 0, m.w, pref.length, plan.reason);
+    const { owners, targets } = plan;
+    const hintFor = new Map(plan.hintFor);
     const bytes = encodeClock(next);
     const op = this.nextOp++;
     const pending: PendingPut = {

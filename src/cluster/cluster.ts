@@ -29,6 +29,7 @@ import { differingLeaves, leafRanges } from '../antientropy/merkle.js';
 import { buildTrees } from '../antientropy/trees.js';
 import { applyChanges, MembershipError, planTransfers, type MembershipChange, type Transfer } from '../membership/plan.js';
 import { Autoscaler, type Decision } from '../membership/autoscaler.js';
+import { Admission } from '../coordinator/admission.js';
 import { LatencyWindow } from '../coordinator/throttle.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
@@ -173,6 +174,8 @@ interface PendingRequest {
   readonly needed: number;
   readonly replicas: number;
   readonly deadlineMs: number;
+  /** The coordinator's admission control, for client requests (put, get, delete); told when the request ends. */
+  readonly admission: Admission | null;
   resolve(m: Message): void;
   reject(e: Error): void;
 }
@@ -300,6 +303,7 @@ export class Cluster {
       maxBatchBytes: o.maxBatchBytes,
       gossipIntervalMs: o.gossipIntervalMs,
       failAfterMs: o.failAfterMs,
+      maxFailAfterMs: o.maxFailAfterMs,
       pauseSignal: new SharedArrayBuffer(4),
       maxHints: o.maxHints,
       maxHintAgeMs: o.maxHintAgeMs,
@@ -379,11 +383,15 @@ export class Cluster {
     const pref = this.ring.preferenceList(position);
     if (via !== undefined) {
       if (!pref.includes(via)) return Promise.reject(new InvalidOptionError(`via: actor ${String(via)} is not in this key's preference list [${pref.join(', ')}]`));
-      return this.sendTo(via, operation, needed, pref.length, timeoutMs, build);
+      return this.sendTo(via, operation, needed, pref.length, timeoutMs, build, undefined, this.admissionOf(via));
     }
-    const coordinator = pref.find((id) => this.isUp(id)) ?? pref.find((id) => this.supervisor.status(id) === 'up');
+    // a read may be coordinated by any replica: prefer one that is not refusing work
+    const coordinator =
+      (operation === 'get' ? pref.find((id) => this.isUp(id) && !this.admissionOf(id).overloaded) : undefined) ??
+      pref.find((id) => this.isUp(id)) ??
+      pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
-    if (operation !== 'get') return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build);
+    if (operation !== 'get') return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build, undefined, this.admissionOf(coordinator));
     return this.sendRead(pref, coordinator, needed, timeoutMs, build);
   }
 
@@ -414,7 +422,7 @@ export class Cluster {
       };
       const launch = (c: number, leftMs: number, mayHedge: boolean): void => {
         outstanding++;
-        this.sendTo(c, 'get', needed, pref.length, leftMs, build, mayHedge ? hedge : undefined).then(
+        this.sendTo(c, 'get', needed, pref.length, leftMs, build, mayHedge ? hedge : undefined, this.admissionOf(c)).then(
           (m) => {
             outstanding--;
             if (settled) return;
@@ -424,7 +432,8 @@ export class Cluster {
           (err: unknown) => {
             outstanding--;
             if (settled) return;
-            if (err instanceof CoordinatorEndedError && next()) return;
+            // another replica can coordinate it: its coordinator ended, or refused it as overloaded
+            if ((err instanceof CoordinatorEndedError || err instanceof OverloadedError) && next()) return;
             if (outstanding > 0) return; // a hedge is still out: its answer may yet come
             settled = true;
             reject(err);
@@ -455,7 +464,7 @@ export class Cluster {
   private coordinatorEnded(id: number): void {
     for (const [req, p] of this.pending) {
       if (p.coordinator !== id) continue;
-      this.pending.delete(req);
+      this.settle(req, p);
       p.reject(new CoordinatorEndedError(p.operation, 0, p.needed, p.replicas, `coordinator actor ${id} ended before answering`));
     }
   }
@@ -468,6 +477,7 @@ export class Cluster {
     timeoutMs: number,
     build: (req: number) => Message,
     onSlow?: () => void,
+    admission: Admission | null = null,
   ): Promise<Message> {
     if (this.pending.size >= this.options.maxPendingRequests) {
       return Promise.reject(new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`));
@@ -476,10 +486,16 @@ export class Cluster {
     if (this.supervisor.status(coordinator) !== 'up') {
       return Promise.reject(new CoordinatorEndedError(operation, 0, needed, replicas, `coordinator actor ${coordinator} is not running`));
     }
+    const now = systemClock.monotonicMs();
+    if (admission !== null) {
+      const verdict = admission.check();
+      if (verdict !== 'admit') return Promise.reject(overloaded(coordinator, verdict, admission));
+      admission.started(now);
+    }
     const req = this.nextReq++;
     return new Promise<Message>((resolve, reject) => {
-      const now = systemClock.monotonicMs();
       this.pending.set(req, {
+        admission,
         operation,
         coordinator,
         startedMs: now,
@@ -626,23 +642,59 @@ export class Cluster {
     if (m.type !== MsgType.PutOk && m.type !== MsgType.GetOk && m.type !== MsgType.ScanOk && m.type !== MsgType.InspectOk && m.type !== MsgType.SyncDone && m.type !== MsgType.ReapDone && m.type !== MsgType.Fail) throw new Error(`main thread got unexpected message type ${m.type}`);
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
-    this.pending.delete(m.req);
+    this.settle(m.req, p);
     // only the autoscaler reads it: no work on every reply otherwise
     if (this.autoscaler !== null && p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(systemClock.monotonicMs() - p.startedMs);
     if (m.type === MsgType.Fail) p.reject(toError(p.operation, m.code, m.answered, m.needed, m.replicas, m.detail));
     else p.resolve(m);
   }
 
+  /** A request ends (answered, failed, timed out): forget it, and tell its coordinator's admission control how long it took. */
+  private settle(req: number, p: PendingRequest): void {
+    this.pending.delete(req);
+    p.admission?.finished(p.startedMs, systemClock.monotonicMs());
+  }
+
+  private readonly admissions = new Map<number, Admission>();
+
+  /** Admission control of the client requests sent to coordinator `id` (created on first use). */
+  private admissionOf(id: number): Admission {
+    let a = this.admissions.get(id);
+    if (a === undefined) {
+      const o = this.options;
+      a = new Admission({ targetMs: o.overloadTargetMs, intervalMs: o.overloadIntervalMs, maxInFlight: o.maxInFlightPerActor, minInFlight: Math.min(o.maxInFlightPerActor, 8) });
+      this.admissions.set(id, a);
+    }
+    return a;
+  }
+
+  /** Requests refused by admission control so far (too many in flight to one actor, or a standing queue). */
+  get refusedRequests(): { tooMany: number; tooSlow: number } {
+    let tooMany = 0;
+    let tooSlow = 0;
+    for (const a of this.admissions.values()) {
+      tooMany += a.refusedTooMany;
+      tooSlow += a.refusedTooSlow;
+    }
+    return { tooMany, tooSlow };
+  }
+
   private expire(): void {
     const now = systemClock.monotonicMs();
+    const oldestSeen = new Set<Admission>();
     for (const [req, p] of this.pending) {
+      // the map is in send order: the first request met per coordinator is its oldest
+      if (p.admission !== null && !oldestSeen.has(p.admission)) {
+        oldestSeen.add(p.admission);
+        p.admission.noteOldest(now - p.startedMs, now);
+      }
       if (p.onSlow !== undefined && p.slowAtMs <= now) {
         const onSlow = p.onSlow;
         p.onSlow = undefined;
         onSlow();
       }
       if (p.deadlineMs > now) continue;
-      this.pending.delete(req);
+      this.settle(req, p);
       p.reject(new QuorumError(p.operation, 0, p.needed, p.replicas, 'the coordinator did not answer'));
     }
   }
@@ -1269,6 +1321,13 @@ function checkRequestOptions(options: object, allowed: readonly string[]): void 
 // Allowed request options, allocated once (these checks run on every request).
 const GET_OPTIONS = ['r', 'timeoutMs', 'via'] as const;
 const WRITE_OPTIONS = ['w', 'timeoutMs', 'context', 'overwrite', 'strict', 'via'] as const;
+
+function overloaded(coordinator: number, verdict: 'too-many' | 'too-slow', a: Admission): OverloadedError {
+  const o = a.options;
+  return verdict === 'too-many'
+    ? new OverloadedError(`actor ${coordinator} has ${a.inFlight} requests in flight (maxInFlightPerActor ${o.maxInFlight}); retry later`)
+    : new OverloadedError(`actor ${coordinator} is behind: its requests have taken over ${o.targetMs} ms for ${o.intervalMs} ms (overloadTargetMs); retry later`);
+}
 
 function toError(operation: 'get' | 'put' | 'delete' | 'scan' | 'repair', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
   switch (code) {

@@ -71,8 +71,25 @@ export interface ClusterOptions {
   readonly tombstoneGraceMs?: number;
   /** How often each actor gossips its heartbeat table to a random peer (default 100 ms). */
   readonly gossipIntervalMs?: number;
-  /** A member whose heartbeat has not advanced for this long is considered down (default 1000 ms). */
+  /**
+   * Backpressure: the front end refuses a client request at once with
+   * OverloadedError (RESP -BUSY, HTTP 503) when its coordinator actor has
+   * maxInFlightPerActor requests out (default 10 000), or when every request
+   * to that actor for overloadIntervalMs (default 1000 ms) took longer than
+   * overloadTargetMs (default 500 ms): a standing queue, as CoDel sees one.
+   * Reads go to another replica first.
+   */
+  readonly maxInFlightPerActor?: number;
+  readonly overloadTargetMs?: number;
+  readonly overloadIntervalMs?: number;
+  /**
+   * Failure detection: a member is suspected once its heartbeat has been
+   * still for longer than about 9 of the gossip intervals its observers have
+   * seen (phi accrual), but never before failAfterMs (default 1000 ms) and
+   * always after maxFailAfterMs (default 4 × failAfterMs).
+   */
   readonly failAfterMs?: number;
+  readonly maxFailAfterMs?: number;
   /** Most writes one LMDB transaction carries (group commit; default 1000). */
   readonly maxWritesPerCommit?: number;
   /** A read short of R replies after this long also asks the other replicas (default 20 ms). */
@@ -170,6 +187,10 @@ export interface ResolvedOptions {
   readonly maxWritesPerCommit: number;
   readonly gossipIntervalMs: number;
   readonly failAfterMs: number;
+  readonly maxFailAfterMs: number;
+  readonly maxInFlightPerActor: number;
+  readonly overloadTargetMs: number;
+  readonly overloadIntervalMs: number;
   readonly strict: boolean;
   readonly antiEntropyIntervalMs: number;
   readonly tombstoneGraceMs: number;
@@ -242,6 +263,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
   const gossipIntervalMs = int('gossipIntervalMs', o.gossipIntervalMs, 100, 5, 60_000);
   const failAfterMs = int('failAfterMs', o.failAfterMs, 1000, 10, 600_000);
   if (failAfterMs < 3 * gossipIntervalMs) throw new InvalidOptionError(`failAfterMs (${failAfterMs}) must be at least 3 gossip rounds (3 x gossipIntervalMs = ${3 * gossipIntervalMs})`);
+  const maxFailAfterMs = int('maxFailAfterMs', o.maxFailAfterMs, 4 * failAfterMs, 10, 3_600_000);
+  if (maxFailAfterMs < failAfterMs) throw new InvalidOptionError(`maxFailAfterMs (${maxFailAfterMs}) must be at least failAfterMs (${failAfterMs})`);
   const maxPairBytes = int('maxPairBytes', o.maxPairBytes, 10 * 1024, 16, 64 * 1024 * 1024);
   return {
     dataDir: o.dataDir,
@@ -265,6 +288,10 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
     gossipIntervalMs,
     failAfterMs,
+    maxFailAfterMs,
+    maxInFlightPerActor: int('maxInFlightPerActor', o.maxInFlightPerActor, 10_000, 1, 10_000_000),
+    overloadTargetMs: int('overloadTargetMs', o.overloadTargetMs, 500, 1, 3_600_000),
+    overloadIntervalMs: int('overloadIntervalMs', o.overloadIntervalMs, 1000, 1, 3_600_000),
     strict: bool('strict', o.strict, false),
     antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
     tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),

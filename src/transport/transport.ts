@@ -96,6 +96,11 @@ export class Transport {
     return this.links.has(peer);
   }
 
+  /** An injected partition cuts the link to `peer`: evidence (not suspicion) that nothing sent reaches it. */
+  isBlocked(peer: number): boolean {
+    return this.faults.blocked.length > 0 && this.faults.blocked.includes(peer);
+  }
+
   /** Queue a message for `peer`; false when there is no link to it. A message lost to a fault still returns true, as on a network. */
   send(peer: number, m: Message): boolean {
     if (peer >= 0 && this.faults !== NO_FAULTS && !isEmpty(this.faults)) {

@@ -1,0 +1,54 @@
+import test from 'ava';
+import { type Cluster } from '../src/index.js';
+import { ringPosition } from '../src/ring/hash.js';
+import { startCluster, until } from './helpers.js';
+
+// A busy actor is not a dead one: suspicion (gossip heard late) must never fail a request by itself.
+
+function keyCoordinatedBy(c: Cluster, coordinator: number): string {
+  for (let i = 0; ; i++) {
+    const k = `busy-${i}`;
+    if (c.ring.preferenceList(ringPosition(Buffer.from(k)))[0] === coordinator) return k;
+  }
+}
+
+const statsOf = async (c: Cluster, id: number) => (await c.stats()).find((s) => s.id === id)!;
+
+test.serial('a coordinator that merely suspects its replicas still sends to them: the write waits for their late acks instead of failing at once', async (t) => {
+  const c = await startCluster(t, { gossipIntervalMs: 25, failAfterMs: 400, timeoutMs: 15_000, antiEntropyIntervalMs: 0, handoffIntervalMs: 60_000 });
+  const coordinator = 0;
+  // Everything the others send to the coordinator (gossip and acks) arrives 3 s late: alive, only slow.
+  for (const peer of [1, 2, 3, 4]) await c.faults.delay(peer, coordinator, 3000);
+  await until(t, 'the coordinator suspects all its peers', async () => (await statsOf(c, coordinator)).suspects.length === 4, 10_000);
+  const key = keyCoordinatedBy(c, coordinator);
+  const started = Date.now();
+  const put = await c.put(key, 'late but fine', { via: coordinator, w: 2 }).then(
+    () => 'ok',
+    (e: Error) => `${e.name}: ${e.message}`,
+  );
+  t.is(put, 'ok', 'suspicion alone must not refuse the write');
+  t.true(Date.now() - started >= 1000, 'it was answered by the delayed acks, not at once');
+  const got = await c.get(key, { via: coordinator, r: 2 }).then(
+    (r) => r.values,
+    (e: Error) => `${e.name}: ${e.message}`,
+  );
+  t.deepEqual(got, ['late but fine']);
+  await c.faults.heal();
+});
+
+test.serial('an actor whose own loop froze for 3 s convicts nobody when it wakes; the others still see it down meanwhile', async (t) => {
+  const c = await startCluster(t, { antiEntropyIntervalMs: 0 });
+  const observer = 1;
+  await until(t, 'everyone up', () => c.members().every((m) => m.status === 'up'));
+  const before = await statsOf(c, observer);
+  c.faults.pause(observer, 3000);
+  const detectedMs = await until(t, 'the frozen actor is seen down', () => c.members().find((m) => m.id === observer)!.status === 'down', 10_000);
+  t.true(detectedMs < 4000 + 1000, `detected after ${detectedMs} ms`);
+  await until(t, 'it is up again', () => c.members().find((m) => m.id === observer)!.status === 'up', 10_000);
+  // a few gossip rounds after waking
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = await statsOf(c, observer);
+  t.true(after.localStalls > before.localStalls, 'it noticed its own stall');
+  t.is(after.suspicionsRaised, before.suspicionsRaised, 'it suspected nobody when it woke');
+  t.deepEqual(after.suspects, []);
+});
