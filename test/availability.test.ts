@@ -1,5 +1,7 @@
 import test from 'ava';
-import { type Cluster } from '../src/index.js';
+import { Redis } from 'ioredis';
+import { OverloadedError, type Cluster } from '../src/index.js';
+import { startRespServer } from '../src/server/resp/server.js';
 import { ringPosition } from '../src/ring/hash.js';
 import { startCluster, until } from './helpers.js';
 
@@ -51,4 +53,34 @@ test.serial('an actor whose own loop froze for 3 s convicts nobody when it wakes
   t.true(after.localStalls > before.localStalls, 'it noticed its own stall');
   t.is(after.suspicionsRaised, before.suspicionsRaised, 'it suspected nobody when it woke');
   t.deepEqual(after.suspects, []);
+});
+
+test.serial('backpressure: a coordinator with a standing queue refuses new work at once (OverloadedError, RESP -BUSY), and takes it again once it answers', async (t) => {
+  const c = await startCluster(t, { actors: 3, overloadTargetMs: 100, overloadIntervalMs: 200, timeoutMs: 8000, antiEntropyIntervalMs: 0, failAfterMs: 10_000 });
+  const server = await startRespServer(c, { host: '127.0.0.1', port: 0, password: null, maxClients: 10, maxPipelineDepth: 64, limits: { maxBulkBytes: 11 * 1024, maxArgs: 1024, maxInlineBytes: 64 * 1024, maxQueryBufferBytes: 1024 * 1024 } });
+  t.teardown(() => server.close());
+  const coordinator = 0;
+  const key = keyCoordinatedBy(c, coordinator);
+  // the coordinator's loop stops for 2.5 s: what was sent to it waits, unanswered
+  c.faults.pause(coordinator, 2500);
+  const queued = Array.from({ length: 20 }, (_, i) => c.put(`${key}-${i}`, i, { via: coordinator }).then(() => 'ok', (e: Error) => e.name));
+  // probes: one admitted waits with the rest; the test looks only for an immediate refusal
+  const probes: Promise<unknown>[] = [];
+  await until(t, 'the front end sees a standing queue', async () => {
+    const probe = c.put(`${key}-probe-${probes.length}`, 'probe', { via: coordinator });
+    probes.push(probe.catch(() => undefined));
+    const e = await Promise.race([probe.then(() => null, (x: Error) => x), new Promise((r) => setTimeout(() => r(null), 20))]);
+    return e instanceof OverloadedError && /overloadTargetMs/.test(e.message);
+  }, 5000);
+  t.true(c.refusedRequests.tooSlow > 0);
+  // over RESP the same refusal is -BUSY (the command goes to the key's first replica, the stalled one)
+  const redis = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 0 });
+  t.teardown(() => redis.disconnect());
+  const busy = await redis.set(key, 'x').then(() => 'OK', (e: Error) => e.message);
+  t.regex(busy, /^BUSY /);
+  // nothing that was admitted failed: the queued writes complete once the actor runs again
+  t.deepEqual(await Promise.all(queued), Array(20).fill('ok'));
+  await Promise.all(probes);
+  await until(t, 'it takes work again', async () => (await c.put(key, 'after', { via: coordinator }).then(() => true, () => false)), 5000);
+  t.deepEqual((await c.get(key)).values, ['after']);
 });
