@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import assert from 'node:assert/strict';
 import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
@@ -182,6 +183,14 @@ interface PendingPut {
   readonly startedMs: number;
   lastSentMs: number;
   retries: number;
+  /**
+   * The coordinator's own copy is committed. A put is acknowledged only
+   * then: the next event this actor mints for the key builds on its own
+   * stored clock, so a crash that lost an uncommitted local copy (while
+   * other replicas acked it) would make it mint the same dot again for
+   * another value, and one of the two acknowledged values would vanish.
+   */
+  localCommitted: boolean;
 }
 
 interface PendingGet {
@@ -606,6 +615,10 @@ export class PartitionActor implements ActorControl {
       return this.fail(from, m.req, 'INVALID_CONTEXT', 0, m.w, pref.length, (err as Error).message);
     }
     const key = ringKey(m.key, m.position);
+    // the local copy must be writable before a dot is minted (see PendingPut.localCommitted)
+    if (this.store.pendingWrites >= this.config.storage.maxPendingWrites) {
+      return this.fail(from, m.req, 'OVERLOADED', 0, m.w, pref.length, `actor ${this.id} has ${this.store.pendingWrites} writes waiting for a commit (maxPendingWritesPerActor)`);
+    }
     const stored = this.store.get(key);
     const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
     // An overwrite acts as if the client had read what this replica holds.
@@ -643,15 +656,15 @@ export class PartitionActor implements ActorControl {
       startedMs: this.clock.monotonicMs(),
       lastSentMs: this.clock.monotonicMs(),
       retries: 0,
+      localCommitted: false,
     };
     this.ops.set(op, pending);
     this.armSweep();
     this.sloppyWrites += hintFor.size;
     this.sendReplicas(op, pending, targets);
     this.forwardToPending(m.position, pref, key, bytes);
-    if (owners.includes(this.id)) {
-      this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
-    }
+    assert(owners.includes(this.id), 'a coordinator is one of the key\'s replicas');
+    this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
     this.putProgress(op, -1, true);
   }
 
@@ -750,8 +763,15 @@ export class PartitionActor implements ActorControl {
       if (ok) p.quorum.ack(actor);
       else p.quorum.fail(actor);
     }
+    if (actor === this.id) {
+      p.localCommitted = ok;
+      if (!ok && !p.answered) {
+        p.answered = true;
+        this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, "the coordinator's own write failed");
+      }
+    }
     const outcome = p.quorum.outcome;
-    if (!p.answered && outcome === 'ok') {
+    if (!p.answered && outcome === 'ok' && p.localCommitted) {
       p.answered = true;
       this.foreground.record(this.clock.monotonicMs() - p.startedMs);
       this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context });
