@@ -1,0 +1,110 @@
+import 'reflect-metadata';
+import test from 'ava';
+import { MessageChannel } from 'node:worker_threads';
+import { PartitionActor, type ActorConfig } from '../src/actor/actor.js';
+import { buildActorContainer } from '../src/actor/container.js';
+import { ringPosition } from '../src/ring/hash.js';
+import { allocateTokens, Ring, type RingMember } from '../src/ring/ring.js';
+import { TOKENS, systemTimers } from '../src/runtime/services.js';
+import { ActorStore, type WriteDone } from '../src/storage/store.js';
+import { MsgType, type Message } from '../src/transport/protocol.js';
+import { MAIN_THREAD, Transport } from '../src/transport/transport.js';
+import { tempDir } from './helpers.js';
+
+// One actor in this thread, its peers and its client played by the test
+// through real transports: the coordinator's own LMDB write is held back
+// while its peers ack at once.
+
+function members(count: number): RingMember[] {
+  const out: RingMember[] = [];
+  for (let id = 0; id < count; id++) out.push({ id, zone: 'z', tokens: allocateTokens(out, id, 16) });
+  return out;
+}
+
+function config(dataDir: string, ring: readonly RingMember[]): ActorConfig {
+  return {
+    id: 0,
+    n: 3,
+    members: ring,
+    storage: { path: dataDir, mapSizeBytes: 64 * 1024 * 1024, compressionThresholdBytes: 0, cacheBytes: 0, maxWritesPerCommit: 1000, maxPendingWrites: 1000, sync: 'periodic', syncIntervalMs: 100 },
+    freshWriterId: 7,
+    expectsData: false,
+    lastWriteWins: false,
+    maxSiblings: 64,
+    maxPendingOps: 1000,
+    sweepIntervalMs: 10,
+    speculativeRetryMs: 20,
+    writeRetryMs: 10_000,
+    writeRetries: 0,
+    maxRepairPushEntries: 1000,
+    maxRepairPushesPerActor: 4,
+    backgroundTargetP99Ms: 50,
+    backgroundMinPerSec: 100,
+    backgroundMaxPerSec: 1000,
+    maxBatchBytes: 1024 * 1024,
+    gossipIntervalMs: 100,
+    failAfterMs: 60_000,
+    maxFailAfterMs: 60_000,
+    pauseSignal: null,
+    maxHints: 100,
+    maxHintAgeMs: 60_000,
+    handoffIntervalMs: 60_000,
+    maxHintsPerHandoff: 10,
+  } as ActorConfig;
+}
+
+test('a put is acknowledged only after the coordinator committed its own copy, however fast the other replicas ack', async (t) => {
+  const ring = members(3);
+  const cfg = config(tempDir(t), ring);
+  const store = ActorStore.open(cfg.storage);
+  // hold back the actor's own writes until the test lets them go
+  const held: (() => void)[] = [];
+  const write = store.write.bind(store);
+  let holding = true;
+  store.write = (key: Buffer, value: Buffer | null, done: WriteDone): void => {
+    if (holding) held.push(() => write(key, value, done));
+    else write(key, value, done);
+  };
+  const c = buildActorContainer(cfg);
+  c.register(TOKENS.store, { useValue: store });
+  const actor = c.resolve(PartitionActor);
+  t.teardown(() => actor.close());
+
+  // peers 1 and 2: ack every Replicate at once
+  const peers = [1, 2].map((id) => {
+    const tr = new Transport(id, systemTimers, { maxBatchBytes: 1024 * 1024 });
+    const ch = new MessageChannel();
+    actor.connectPeer(id, ch.port1);
+    tr.connect(0, ch.port2);
+    tr.onMessage((from, m) => {
+      if (m.type === MsgType.Replicate) tr.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: true });
+    });
+    t.teardown(() => tr.close());
+    return tr;
+  });
+  t.is(peers.length, 2);
+  const client = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: 1024 * 1024 });
+  const ch = new MessageChannel();
+  actor.connectClient(ch.port1);
+  client.connect(0, ch.port2);
+  t.teardown(() => client.close());
+  const replies: Message[] = [];
+  client.onMessage((_from, m) => replies.push(m));
+
+  const r = Ring.build(ring, 3);
+  let key = Buffer.from('k');
+  for (let i = 0; r.preferenceList(ringPosition(key))[0] !== 0; i++) key = Buffer.from(`k${i}`);
+  client.send(0, { type: MsgType.ClientPut, req: 1, key, position: ringPosition(key), kind: 1, data: Buffer.from('v'), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false });
+  // both peers acked (W=2 is met by them alone) but the coordinator's copy is not committed
+  const until = async (check: () => boolean): Promise<void> => {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((res) => setTimeout(res, 10));
+  };
+  await until(() => actor.stats().messagesReceived >= 3);
+  t.is(actor.stats().messagesReceived, 2 + 1, 'the put and both acks arrived');
+  await new Promise((res) => setTimeout(res, 100));
+  t.deepEqual(replies, [], 'no answer while its own copy waits');
+  holding = false;
+  for (const go of held.splice(0)) go();
+  await until(() => replies.length > 0);
+  t.is(replies[0]?.type, MsgType.PutOk);
+});
