@@ -277,7 +277,7 @@ function lockedError(dataDir: string, path: string, found: FoundLock, verdict: L
   }
   switch (verdict.why) {
     case 'held-here':
-      return new DataDirLockedError(dataDir, r.pid, `another Cluster in this process (pid ${r.pid}) has it open; close that one first`);
+      return new DataDirLockedError(dataDir, r.pid, 'another Cluster in this process has it open; close that one first');
     case 'other-host':
       return new DataDirLockedError(
         dataDir,
@@ -285,7 +285,7 @@ function lockedError(dataDir: string, path: string, found: FoundLock, verdict: L
         `it was taken at ${r.acquiredAt} on host ${r.hostname}, and this host (${hostname()}) cannot check that process; if it is gone, delete ${path}`,
       );
     default:
-      return new DataDirLockedError(dataDir, r.pid, `another ringkv process (pid ${r.pid}, since ${r.acquiredAt}) has it open; stop that process or use another data directory`);
+      return new DataDirLockedError(dataDir, r.pid, `another ringkv process has had it open since ${r.acquiredAt}; stop that process or use another data directory`);
   }
 }
 
