@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync,
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { Cluster, DataDirLockedError, LayoutMismatchError } from '../src/index.js';
 import { resolveServerConfig } from '../src/server/config.js';
 import { startServer } from '../src/server/server.js';
@@ -182,6 +183,20 @@ test.serial('in one process: a second Cluster.start on an open directory fails; 
     t.regex(err?.message ?? '', /another Cluster in this process/);
   }
   t.throws(() => Cluster.destroy(dir), { instanceOf: DataDirLockedError });
+  // another thread of this process has its own copy of the modules: the lock's start time says it is this process
+  const fromWorker = await new Promise<unknown>((resolve, reject) => {
+    const code = `import { parentPort, workerData } from 'node:worker_threads';
+      const { Cluster } = await import(workerData.index);
+      Cluster.start({ dataDir: workerData.dir, actors: 3 }).then(
+        (c) => c.close().then(() => parentPort.postMessage({ started: true })),
+        (e) => parentPort.postMessage({ name: e.name, holderPid: e.holderPid }),
+      );`;
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { dir, index: new URL('../src/index.js', import.meta.url).href } });
+    t.teardown(() => worker.terminate());
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  t.deepEqual(fromWorker, { name: 'DataDirLockedError', holderPid: process.pid });
   await first.put('k', 'v', { w: 'all' }); // the failed starts left the open cluster alone
   await first.close();
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { formatLockRecord, judgeLock, parseLockRecord, UNREADABLE_LOCK_GRACE_MS, type LockFacts, type LockRecord, type LockVerdict } from '../src/supervisor/lock-record.js';
 
-const SELF = { pid: 1000, hostname: 'box', bootId: 'boot-1' };
+const SELF = { pid: 1000, startTime: '777', hostname: 'box', bootId: 'boot-1' };
 const record = (over: Partial<LockRecord> = {}): LockRecord => ({
   pid: 2000,
   startTime: '555',
@@ -65,6 +65,9 @@ test('staleness: the named cases', (t) => {
   is(judgeLock(record({ hostname: 'other' }), facts({}, { exists: false })), false, 'other-host', 'another host: its pids cannot be checked from here');
   is(judgeLock(record({ pid: SELF.pid }), facts({ heldHere: true })), false, 'held-here', 'another Cluster in this process');
   is(judgeLock(record({ pid: SELF.pid }), facts({ heldHere: false })), true, 'own-pid', 'our pid but not our lock: an earlier process had this pid');
+  is(judgeLock(record({ pid: SELF.pid, startTime: SELF.startTime }), facts({ heldHere: false })), false, 'held-here', 'our pid and start time: a Cluster in another thread of this process');
+  is(judgeLock(record({ pid: SELF.pid, startTime: null }), facts({ heldHere: false })), true, 'own-pid', 'no start time recorded: only the registry can say it is ours');
+  is(judgeLock(record({ pid: SELF.pid, startTime: SELF.startTime }), facts({ heldHere: false, self: { ...SELF, startTime: null } })), true, 'own-pid', 'our start time unknown: only the registry');
   is(judgeLock(null, facts({ fileAgeMs: 0 })), false, 'unreadable-recent', 'an unreadable lock may be being written');
   is(judgeLock(null, facts({ fileAgeMs: UNREADABLE_LOCK_GRACE_MS - 1 })), false, 'unreadable-recent', 'just under the grace');
   is(judgeLock(null, facts({ fileAgeMs: UNREADABLE_LOCK_GRACE_MS })), true, 'unreadable-old', 'an unreadable lock past the grace is a crash’s leftover');
@@ -72,21 +75,26 @@ test('staleness: the named cases', (t) => {
 
 // Every combination of what a record says and what the machine says.
 function* everyCase(): Generator<{ record: LockRecord | null; facts: LockFacts }> {
-  const ages = [0, UNREADABLE_LOCK_GRACE_MS - 1, UNREADABLE_LOCK_GRACE_MS, 3_600_000];
   const records: (LockRecord | null)[] = [null];
-  for (const pid of [SELF.pid, 2000])
-    for (const hostname of ['box', 'other'])
-      for (const bootId of [null, 'boot-1', 'boot-0'])
-        for (const startTime of [null, '555']) records.push(record({ pid, hostname, bootId, startTime }));
-  for (const r of records)
-    for (const selfBoot of [null, 'boot-1'])
-      for (const heldHere of [false, true])
-        for (const exists of [false, true])
-          for (const zombie of [false, true])
-            for (const startTime of [null, '555', '999'])
-              for (const fileAgeMs of ages) {
-                yield { record: r, facts: { self: { ...SELF, bootId: selfBoot }, heldHere, holder: { exists, zombie, startTime }, fileAgeMs } };
-              }
+  for (const pid of [SELF.pid, 2000]) {
+    for (const hostname of ['box', 'other']) {
+      for (const bootId of [null, 'boot-1', 'boot-0']) {
+        for (const startTime of [null, '555', SELF.startTime]) records.push(record({ pid, hostname, bootId, startTime }));
+      }
+    }
+  }
+  const selves = [null, SELF.startTime].flatMap((startTime) => [null, 'boot-1'].map((bootId) => ({ ...SELF, startTime, bootId })));
+  const holders = [false, true].flatMap((exists) => [false, true].flatMap((zombie) => [null, '555', '999'].map((startTime) => ({ exists, zombie, startTime }))));
+  const ages = [0, UNREADABLE_LOCK_GRACE_MS - 1, UNREADABLE_LOCK_GRACE_MS, 3_600_000];
+  for (const r of records) {
+    for (const self of selves) {
+      for (const heldHere of [false, true]) {
+        for (const holder of holders) {
+          for (const fileAgeMs of ages) yield { record: r, facts: { self, heldHere, holder, fileAgeMs } };
+        }
+      }
+    }
+  }
 }
 
 test('staleness: every combination obeys the rules', (t) => {
@@ -108,7 +116,8 @@ test('staleness: every combination obeys the rules', (t) => {
     } else if (rebooted) {
       if (!v.stale) t.fail(`a lock from before a reboot is stale: ${what}`);
     } else if (r.pid === f.self.pid) {
-      if (v.stale === f.heldHere) t.fail(`our own pid: held exactly when this process holds it: ${what}`);
+      const ours = f.heldHere || (r.startTime !== null && r.startTime === f.self.startTime);
+      if (v.stale === ours) t.fail(`our own pid: held exactly when this process holds it (its registry says so, or the start time is ours): ${what}`);
     } else {
       const sameProcess = f.holder.exists && !f.holder.zombie && (r.startTime === null || f.holder.startTime === null || r.startTime === f.holder.startTime);
       if (v.stale === sameProcess) t.fail(`another pid: held exactly while that same process runs: ${what}`);
@@ -116,6 +125,6 @@ test('staleness: every combination obeys the rules', (t) => {
     // the age of a readable lock never matters (a long-running holder keeps it)
     if (judgeLock(r, { ...f, fileAgeMs: 0 }).stale !== v.stale) t.fail(`age changed the verdict: ${what}`);
   }
-  t.is(cases, (1 + 2 * 2 * 3 * 2) * 2 * 2 * 2 * 2 * 3 * 4);
+  t.is(cases, (1 + 2 * 2 * 3 * 3) * 2 * 2 * 2 * 2 * 2 * 3 * 4);
   t.deepEqual([...seen].sort(), ['alive', 'gone', 'held-here', 'other-host', 'own-pid', 'pid-reused', 'rebooted', 'unreadable-old', 'unreadable-recent', 'zombie']);
 });

@@ -20,8 +20,12 @@ import { formatLockRecord, judgeLock, parseLockRecord, UNREADABLE_LOCK_GRACE_MS,
 
 export const LOCK_FILE = 'ringkv.lock';
 
-/** Tokens of the locks this process holds: how a second Cluster.start in this process sees the first. */
-const heldTokens = new Set<string>();
+/**
+ * Tokens of the locks this thread holds: how a second Cluster.start here sees
+ * the first. On globalThis so that two copies of ringkv loaded in one
+ * program share it (where /proc gives no start time, it is all there is).
+ */
+const heldTokens: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('ringkv.heldDataDirLocks')] ??= new Set<string>()) as Set<string>;
 
 /** Rounds of read, judge, take over before giving up (each round needs another process to win a race). */
 const MAX_ATTEMPTS = 20;
@@ -226,7 +230,7 @@ function factsAbout(found: FoundLock): LockFacts {
     holder = { exists: processExists(pid), zombie: stat?.state === 'Z' || stat?.state === 'X', startTime: stat?.startTime ?? null };
   }
   return {
-    self: { pid: process.pid, hostname: hostname(), bootId: bootId() },
+    self: { pid: process.pid, startTime: procStat(process.pid)?.startTime ?? null, hostname: hostname(), bootId: bootId() },
     heldHere: found.record !== null && heldTokens.has(found.record.token),
     holder,
     fileAgeMs: found.ageMs,

@@ -45,7 +45,7 @@ export function parseLockRecord(text: string): LockRecord | null {
 
 /** What the process judging a lock knows about itself and about the pid the lock names. */
 export interface LockFacts {
-  readonly self: { readonly pid: number; readonly hostname: string; readonly bootId: string | null };
+  readonly self: { readonly pid: number; readonly startTime: string | null; readonly hostname: string; readonly bootId: string | null };
   /** This process holds a lock with the record's token (an open Cluster here). */
   readonly heldHere: boolean;
   /** What this machine says about the record's pid now. */
@@ -87,9 +87,13 @@ export function judgeLock(record: LockRecord | null, facts: LockFacts): LockVerd
   if (record.hostname !== facts.self.hostname) return { stale: false, why: 'other-host' };
   if (record.bootId !== null && facts.self.bootId !== null && record.bootId !== facts.self.bootId) return { stale: true, why: 'rebooted' };
   if (record.pid === facts.self.pid) {
-    // Our own pid: held iff this process holds that very lock; otherwise an
-    // earlier process had our pid (a restarted container's pid 1, say).
-    return facts.heldHere ? { stale: false, why: 'held-here' } : { stale: true, why: 'own-pid' };
+    // Our own pid. With our own start time it is this process: a Cluster in
+    // another worker thread or another copy of this module, which the token
+    // registry (one per module instance) does not see. Otherwise it is ours
+    // only if the registry has it; else an earlier process had our pid (a
+    // restarted container's pid 1, say).
+    const thisProcess = facts.heldHere || (record.startTime !== null && record.startTime === facts.self.startTime);
+    return thisProcess ? { stale: false, why: 'held-here' } : { stale: true, why: 'own-pid' };
   }
   if (!facts.holder.exists) return { stale: true, why: 'gone' };
   if (facts.holder.zombie) return { stale: true, why: 'zombie' };
