@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'LAYOUT_MISMATCH'
   | 'CLUSTER_CLOSED'
   | 'UNKNOWN_ACTOR'
+  | 'DATA_DIR_LOCKED'
   | 'INTERNAL';
 
 export class RingkvError extends Error {
@@ -127,5 +128,22 @@ export class UnknownActorError extends RingkvError {
   override readonly name = 'UnknownActorError';
   constructor(id: unknown) {
     super('UNKNOWN_ACTOR', `no actor ${String(id)} in this cluster`);
+  }
+}
+
+/**
+ * Another process (or another open Cluster in this one) holds the data
+ * directory's lock. Nothing was written to the directory.
+ */
+export class DataDirLockedError extends RingkvError {
+  override readonly name = 'DataDirLockedError';
+  constructor(
+    readonly dataDir: string,
+    /** The holder's process id; null when its lock file cannot be read (being written, or damaged). */
+    readonly holderPid: number | null,
+    /** Why the holder is taken to be alive, and what to do about it (one line). */
+    detail: string,
+  ) {
+    super('DATA_DIR_LOCKED', `data directory ${dataDir} is locked${holderPid === null ? '' : ` by pid ${holderPid}`}: ${detail}`);
   }
 }

@@ -19,5 +19,6 @@ export {
   LayoutMismatchError,
   ClusterClosedError,
   UnknownActorError,
+  DataDirLockedError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';

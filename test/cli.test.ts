@@ -92,3 +92,39 @@ test.serial('ringkv start serves RESP and HTTP; get/put/del/status talk to it; S
   t.regex(String((gone as { stdout?: string }).stdout), /not found/);
   t.is(await stop(second.child), 0);
 });
+
+test('a second ringkv start on a directory in use exits non-zero with one line naming the holder; the first keeps serving', async (t) => {
+  const dataDir = tempDir(t);
+  const first = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0', '--actors', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
+  t.teardown(async () => {
+    if (first.exitCode !== null || first.signalCode !== null) return;
+    first.kill('SIGKILL');
+    await exited;
+  });
+  let out = '';
+  // ready when it prints its HTTP address (no deadline of our own: the test's timeout bounds it)
+  const httpPort = await new Promise<number>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      out += String(d);
+      const m = /http:\/\/127\.0\.0\.1:([0-9]+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    };
+    first.stdout.on('data', onData);
+    first.stderr.on('data', onData);
+    void exited.then(() => reject(new Error(`the first server exited:\n${out}`)));
+  });
+
+  const err = (await t.throwsAsync(run(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--port', '0', '--http-port', '0']))) as Error & { code?: number; stderr?: string; stdout?: string };
+  t.not(err.code, 0);
+  t.is(err.stdout, '', 'it never got as far as serving');
+  const lines = String(err.stderr).trim().split('\n');
+  t.is(lines.length, 1, String(err.stderr));
+  t.true(lines[0]!.startsWith(`ringkv: data directory ${dataDir} is locked by pid ${first.pid}:`), lines[0]);
+
+  const put = await fetch(`http://127.0.0.1:${httpPort}/kv/still`, { method: 'PUT', headers: { 'Content-Type': 'text/plain' }, body: 'serving' });
+  t.is(put.status, 204);
+  t.is(await (await fetch(`http://127.0.0.1:${httpPort}/kv/still`)).text(), 'serving');
+  first.kill('SIGTERM');
+  t.is(await exited, 0, out);
+});

@@ -1,13 +1,15 @@
-// `npm start`: start ringkv on the embedded default data directory (./data,
+// `npm run demo`: start ringkv on a data directory of its own (./data-demo,
 // or RINGKV_DATA_DIR), show the ring, write and read a few keys, show what
 // siblings look like, and shut down cleanly. The network server (RESP/HTTP)
-// builds on this same Cluster API.
+// builds on this same Cluster API. Not ./data: that is the server's, and
+// the demo writes keys such as user:1 that a user may have there.
 import { Cluster } from '../src/index.js';
 
-const dataDir = process.env.RINGKV_DATA_DIR ?? './data';
+const dataDir = process.env.RINGKV_DATA_DIR ?? './data-demo';
 const cluster = await Cluster.start({ dataDir, n: 3, r: 2, w: 2 });
 try {
-  console.log(`ringkv started on ${dataDir} with ${cluster.members().length} actors (n=${cluster.n})`);
+  console.log(`ringkv demo: data in ${dataDir}${process.env.RINGKV_DATA_DIR ? ' (RINGKV_DATA_DIR)' : ' (its own directory; RINGKV_DATA_DIR picks another)'}`);
+  console.log(`started with ${cluster.members().length} actors (n=${cluster.n})`);
   console.table(cluster.members().map((m) => ({ ...m, replicaShare: `${(m.replicaShare * 100).toFixed(1)}%` })));
 
   const { context } = await cluster.put('user:1', { name: 'ada' }, { w: 2 });

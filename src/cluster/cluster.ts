@@ -17,6 +17,7 @@ import { allocateTokens, arcRanges, Ring, RING_SIZE, type RingMember } from '../
 import { ringPosition } from '../ring/hash.js';
 import { systemClock, systemTimers } from '../runtime/services.js';
 import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
+import { DataDirLock, destroyDataDir } from '../supervisor/data-dir-lock.js';
 import { LAYOUT_VERSION } from '../storage/store.js';
 import { Supervisor, type ActorStatus } from '../supervisor/supervisor.js';
 import { clusterView } from '../membership/failure-detector.js';
@@ -215,6 +216,8 @@ export class Cluster {
     readonly options: ResolvedOptions,
     private meta: ClusterMetadata,
     private currentRing: Ring,
+    /** Held from start to the end of close(): one owner per data directory. */
+    private readonly dirLock: DataDirLock,
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
@@ -222,9 +225,25 @@ export class Cluster {
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
   }
 
-  /** Start a cluster on `dataDir`: a new one, or the one persisted there (same actors, ring and data). */
+  /**
+   * Start a cluster on `dataDir`: a new one, or the one persisted there (same
+   * actors, ring and data). Fails with DataDirLockedError, having written
+   * nothing, while another process or another open Cluster here has the
+   * directory; a failed start removes a directory it created.
+   */
   static async start(options: ClusterOptions): Promise<Cluster> {
     const o = resolveOptions(options);
+    // before anything reads or writes the directory: two owners would corrupt each other
+    const lock = DataDirLock.acquire(o.dataDir);
+    try {
+      return await Cluster.open(o, options, lock);
+    } catch (err) {
+      lock.abandon();
+      throw err;
+    }
+  }
+
+  private static async open(o: ResolvedOptions, options: ClusterOptions, lock: DataDirLock): Promise<Cluster> {
     const persisted = loadMetadata(o.dataDir);
     let meta = persisted ?? createMetadata(o);
     checkCompatible(o, options, meta);
@@ -237,7 +256,7 @@ export class Cluster {
     }
     if (persisted === null) saveMetadata(o.dataDir, meta);
     const ring = Ring.build(meta.members, meta.n);
-    const cluster = new Cluster({ ...o, n: meta.n, lastWriteWins: meta.lastWriteWins, compressionThresholdBytes: meta.compressionThresholdBytes }, meta, ring);
+    const cluster = new Cluster({ ...o, n: meta.n, lastWriteWins: meta.lastWriteWins, compressionThresholdBytes: meta.compressionThresholdBytes }, meta, ring, lock);
     cluster.existedBefore = persisted !== null;
     try {
       await cluster.supervisor.startAll(meta.members.map((m) => cluster.actorConfig(m.id)));
@@ -1260,16 +1279,25 @@ export class Cluster {
     this.closed = true;
     this.autoscaleTimer?.cancel();
     this.sweeper.cancel();
-    await this.supervisor.stopAll();
-    await this.backgroundCleanup; // actors end a running cleanup when they close; this only settles its promise
-    for (const p of this.pending.values()) p.reject(new ClusterClosedError());
-    this.pending.clear();
-    this.transport.close();
+    try {
+      await this.supervisor.stopAll();
+      await this.backgroundCleanup; // actors end a running cleanup when they close; this only settles its promise
+      for (const p of this.pending.values()) p.reject(new ClusterClosedError());
+      this.pending.clear();
+      this.transport.close();
+    } finally {
+      // the threads are ended (stopAll terminates what does not stop): the directory is free
+      this.dirLock.release();
+    }
   }
 
-  /** Delete a cluster's data directory (for tests and tools). The cluster must be closed. */
+  /**
+   * Delete a cluster's data directory (for tests and tools). Refuses, with
+   * DataDirLockedError, a directory that is open: in another process, or in
+   * a Cluster of this one that is not closed yet.
+   */
   static destroy(dataDir: string): void {
-    rmSync(dataDir, { recursive: true, force: true });
+    destroyDataDir(dataDir);
   }
 
   private assertOpen(): void {

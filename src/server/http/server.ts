@@ -79,6 +79,7 @@ const STATUS_OF_CODE: Record<RingkvError['code'], number> = {
   CLUSTER_CLOSED: 503,
   LAYOUT_MISMATCH: 500,
   UNKNOWN_ACTOR: 500,
+  DATA_DIR_LOCKED: 500, // raised only by a start, never by a request
   INTERNAL: 500,
 };
 
