@@ -55,32 +55,42 @@ test.serial('an actor whose own loop froze for 3 s convicts nobody when it wakes
   t.deepEqual(after.suspects, []);
 });
 
-test.serial('backpressure: a coordinator with a standing queue refuses new work at once (OverloadedError, RESP -BUSY), and takes it again once it answers', async (t) => {
+test.serial('backpressure: coordinators with a standing queue refuse new work at once (OverloadedError, RESP -BUSY), and take it again once they answer', async (t) => {
   const c = await startCluster(t, { actors: 3, overloadTargetMs: 100, overloadIntervalMs: 200, timeoutMs: 8000, antiEntropyIntervalMs: 0, failAfterMs: 10_000 });
   const server = await startRespServer(c, { host: '127.0.0.1', port: 0, password: null, maxClients: 10, maxPipelineDepth: 64, limits: { maxBulkBytes: 11 * 1024, maxArgs: 1024, maxInlineBytes: 64 * 1024, maxQueryBufferBytes: 1024 * 1024 } });
   t.teardown(() => server.close());
-  const coordinator = 0;
-  const key = keyCoordinatedBy(c, coordinator);
-  // the coordinator's loop stops for 2.5 s: what was sent to it waits, unanswered
-  c.faults.pause(coordinator, 2500);
-  const queued = Array.from({ length: 20 }, (_, i) => c.put(`${key}-${i}`, i, { via: coordinator }).then(() => 'ok', (e: Error) => e.name));
+  // every actor's loop stops for 2.5 s (3 actors, N=3: every key's replicas): what was sent waits, unanswered
+  for (const id of [0, 1, 2]) c.faults.pause(id, 2500);
+  const queued = Array.from({ length: 30 }, (_, i) => c.put(`queued-${i}`, i).then(() => 'ok', (e: Error) => e.name));
   // probes: one admitted waits with the rest; the test looks only for an immediate refusal
   const probes: Promise<unknown>[] = [];
-  await until(t, 'the front end sees a standing queue', async () => {
-    const probe = c.put(`${key}-probe-${probes.length}`, 'probe', { via: coordinator });
+  await until(t, 'the front end sees standing queues', async () => {
+    const probe = c.put(`probe-${probes.length}`, 'probe');
     probes.push(probe.catch(() => undefined));
     const e = await Promise.race([probe.then(() => null, (x: Error) => x), new Promise((r) => setTimeout(() => r(null), 20))]);
     return e instanceof OverloadedError && /overloadTargetMs/.test(e.message);
   }, 5000);
   t.true(c.refusedRequests.tooSlow > 0);
-  // over RESP the same refusal is -BUSY (the command goes to the key's first replica, the stalled one)
+  // over RESP the same refusal is -BUSY
   const redis = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 0 });
   t.teardown(() => redis.disconnect());
-  const busy = await redis.set(key, 'x').then(() => 'OK', (e: Error) => e.message);
+  const busy = await redis.set('k', 'x').then(() => 'OK', (e: Error) => e.message);
   t.regex(busy, /^BUSY /);
-  // nothing that was admitted failed: the queued writes complete once the actor runs again
-  t.deepEqual(await Promise.all(queued), Array(20).fill('ok'));
+  // nothing that was admitted failed: the queued writes complete once the actors run again
+  t.deepEqual(await Promise.all(queued), Array(30).fill('ok'));
   await Promise.all(probes);
-  await until(t, 'it takes work again', async () => (await c.put(key, 'after', { via: coordinator }).then(() => true, () => false)), 5000);
-  t.deepEqual((await c.get(key)).values, ['after']);
+  await until(t, 'work is taken again', async () => (await c.put('k', 'after').then(() => true, () => false)), 5000);
+  t.deepEqual((await c.get('k')).values, ['after']);
+});
+
+test.serial('a pause after a heal pauses again, and is detected like the first (heal used to leave every signal set)', async (t) => {
+  const c = await startCluster(t, { gossipIntervalMs: 25, failAfterMs: 400, antiEntropyIntervalMs: 0 });
+  const status = (id: number) => c.members().find((m) => m.id === id)!.status;
+  for (const id of [1, 2, 1]) {
+    c.faults.pause(id, 5000);
+    await until(t, `actor ${id} seen down`, () => status(id) === 'down', 6000);
+    await c.faults.heal();
+    await until(t, 'everyone up after the heal', () => c.members().every((m) => m.status === 'up'), 6000);
+  }
+  t.pass();
 });

@@ -476,7 +476,9 @@ export class PartitionActor implements ActorControl {
   pause(ms: number): void {
     if (this.config.pauseSignal === null) throw new Error('this actor was started without a pause signal');
     const signal = new Int32Array(this.config.pauseSignal);
-    Atomics.wait(signal, 0, 0, ms); // the whole thread stops; heal() notifies to end it early
+    // The whole thread stops while the signal says paused (1); heal() clears it and notifies. It used to
+    // be the other way round, and a heal left every unpaused actor's signal set: its next pause returned at once.
+    Atomics.wait(signal, 0, 1, ms);
     Atomics.store(signal, 0, 0);
   }
 

@@ -404,9 +404,9 @@ export class Cluster {
       if (!pref.includes(via)) return Promise.reject(new InvalidOptionError(`via: actor ${String(via)} is not in this key's preference list [${pref.join(', ')}]`));
       return this.sendTo(via, operation, needed, pref.length, timeoutMs, build, undefined, this.admissionOf(via));
     }
-    // a read may be coordinated by any replica: prefer one that is not refusing work
+    // any replica may coordinate: prefer one that is not refusing work
     const coordinator =
-      (operation === 'get' ? pref.find((id) => this.isUp(id) && !this.admissionOf(id).overloaded) : undefined) ??
+      pref.find((id) => this.isUp(id) && !this.admissionOf(id).overloaded) ??
       pref.find((id) => this.isUp(id)) ??
       pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));

@@ -57,7 +57,7 @@ export function detectorOptions(gossipIntervalMs: number, failAfterMs: number, o
   return {
     failAfterMs,
     maxFailAfterMs: 4 * failAfterMs,
-    phiThreshold: 4, // silence above ~9.2 observed mean intervals
+    phiThreshold: 3, // silence above ~6.9 observed mean intervals
     expectedIntervalMs: gossipIntervalMs,
     windowSize: 64,
     localPauseMs: Math.max(3 * gossipIntervalMs, Math.floor(failAfterMs / 2)),

@@ -138,6 +138,9 @@ export class Supervisor {
   pause(id: number, ms: number): void {
     const h = this.handle(id);
     if (h.status !== 'up') return;
+    // The signal says "stay paused" (1) until heal() clears it: set before the request, so a heal
+    // that overtakes the request still ends the pause, and nothing stale is left for a later one.
+    if (h.config.pauseSignal !== null) Atomics.store(new Int32Array(h.config.pauseSignal), 0, 1);
     // Not awaited: the call returns only when the pause ends.
     h.control.pause(ms).catch(() => undefined);
   }
@@ -147,7 +150,7 @@ export class Supervisor {
     for (const h of this.actors.values()) {
       if (h.config.pauseSignal !== null) {
         const signal = new Int32Array(h.config.pauseSignal);
-        Atomics.store(signal, 0, 1);
+        Atomics.store(signal, 0, 0);
         Atomics.notify(signal, 0);
       }
     }
