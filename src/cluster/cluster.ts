@@ -192,7 +192,9 @@ class CoordinatorEndedError extends QuorumError {}
 /**
  * The public API. The main thread validates requests, places keys on the
  * ring and routes each request to an actor of the key's preference list,
- * which coordinates it; it never touches data itself.
+ * which coordinates it. The one exception is a read it can serve itself,
+ * exactly as a coordinator would, from the replicas' LMDB snapshots
+ * (direct-reads.ts); it never writes data itself.
  */
 export class Cluster {
   private readonly transport: Transport;
@@ -358,8 +360,11 @@ export class Cluster {
     const timeoutMs = this.timeout(options.timeoutMs);
     const position = ringPosition(keyBytes);
     // Served here, synchronously, when equivalent to a coordinated read; else by a coordinator actor.
-    const direct = this.directReads.read(keyBytes, position, this.ring.preferenceList(position), r, options.via !== undefined);
-    if (direct !== undefined) return getResult(direct);
+    // An overloaded front end refuses reads as it refuses everything else (send() throws OverloadedError).
+    if (this.pending.size < this.options.maxPendingRequests) {
+      const direct = this.directReads.read(keyBytes, position, this.ring.preferenceList(position), r, options.via !== undefined);
+      if (direct !== undefined) return getResult(direct);
+    }
     const reply = await this.send('get', r, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
     if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
     return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock));
