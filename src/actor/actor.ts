@@ -3,7 +3,6 @@ import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
 import { BackgroundThrottle, LatencyWindow } from '../coordinator/throttle.js';
-import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
 import type { ErrorCode } from '../errors.js';
 import { foreignRanges, Ring, type PositionRange, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
@@ -14,6 +13,7 @@ import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
 import { ActorStore, type StoreOptions, type WriteDone } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
+import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
 import * as dvv from '../versioning/dvvset.js';
 import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isDeleted, isTombstone, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
