@@ -200,8 +200,11 @@ export class Supervisor {
       }
     }
     this.faults.clear();
-    this.recomputeTouched(); // paused actors count until their pause calls return
-    await Promise.all([...this.actors.values()].filter((h) => h.status === 'up').map((h) => h.control.setFaults(NO_FAULTS)));
+    try {
+      await Promise.all([...this.actors.values()].filter((h) => h.status === 'up').map((h) => h.control.setFaults(NO_FAULTS)));
+    } finally {
+      this.recomputeTouched(); // once the actors dropped their rules; paused actors count until their pause calls return
+    }
   }
 
   private handle(id: number): ActorHandle {
