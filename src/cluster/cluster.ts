@@ -1237,7 +1237,6 @@ export class Cluster {
     this.autoscaleTimer?.cancel();
     this.sweeper.cancel();
     await this.supervisor.stopAll();
-    this.directReads.closeAll();
     await this.backgroundCleanup; // actors end a running cleanup when they close; this only settles its promise
     for (const p of this.pending.values()) p.reject(new ClusterClosedError());
     this.pending.clear();

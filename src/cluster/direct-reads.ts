@@ -181,11 +181,8 @@ export class DirectReads implements LifecycleListener {
     this.signals.get(id)?.nextGeneration();
   }
 
+  /** The thread ended, or is being stopped (close() stops every actor, so every handle goes). */
   ended(id: number): void {
     this.close(id);
-  }
-
-  closeAll(): void {
-    for (const id of [...this.handles.keys()]) this.close(id);
   }
 }
