@@ -394,6 +394,7 @@ test.serial('/status lists the ring, every actor with its stats, and the health'
     health: string;
     ring: { n: number; actors: number; vnodes: number };
     actors: { id: number; zone: string; tokens: number; replicaShare: number; status: string; keys: number; coordinated: { get: number; put: number } }[];
+    reads: { direct: number; coordinated: number };
     statsAvailable: boolean;
   };
   t.is(status.health, 'ok');
@@ -412,7 +413,9 @@ test.serial('/status lists the ring, every actor with its stats, and the health'
     t.is(a.keys, 20);
   }
   t.is(status.actors.reduce((sum, a) => sum + a.coordinated.put, 0), 20);
-  t.is(status.actors.reduce((sum, a) => sum + a.coordinated.get, 0), 5);
+  // a healthy cluster serves reads on the main thread (direct reads): no actor coordinates them
+  t.is(status.actors.reduce((sum, a) => sum + a.coordinated.get, 0), 0);
+  t.like(status.reads, { direct: 5, coordinated: 0 });
 });
 
 test.serial('/metrics exposes request counters, latencies and per-actor series', async (t) => {

@@ -15,6 +15,7 @@ import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
 import { ActorStore, type StoreOptions, type WriteDone } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
+import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
 import * as dvv from '../versioning/dvvset.js';
 import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isDeleted, isTombstone, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
@@ -234,11 +235,6 @@ interface SyncJob {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function allEqual(raws: readonly Uint8Array[]): boolean {
-  for (let i = 1; i < raws.length; i++) if (compareBytes(raws[i]!, raws[0]!) !== 0) return false;
-  return true;
-}
 
 /** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not. */
 function asBuffer(b: Uint8Array): Buffer {
@@ -848,7 +844,7 @@ export class PartitionActor implements ActorControl {
     p.outstanding--;
     if (ok) {
       try {
-        p.quorum.reply(actor, clockBytes.length === 0 ? null : this.decodeReply(p, clockBytes));
+        p.quorum.reply(actor, clockBytes.length === 0 ? null : decodeReply(p.quorum, p.rawFrom, p.raw, clockBytes));
         p.rawFrom.push(actor);
         p.raw.push(clockBytes);
       } catch {
@@ -863,7 +859,7 @@ export class PartitionActor implements ActorControl {
     if (!p.answered && outcome === 'ok') {
       p.answered = true;
       this.foreground.record(this.clock.monotonicMs() - p.startedMs);
-      this.transport.send(p.client, { type: MsgType.GetOk, req: p.req, clock: this.reconciled(p) });
+      this.transport.send(p.client, { type: MsgType.GetOk, req: p.req, clock: reconcile(p.quorum, p.rawFrom, p.raw).bytes });
     } else if (!p.answered && (outcome === 'failed' || (p.quorum.answered + p.outstanding < p.quorum.r && p.spare.length === 0))) {
       p.answered = true;
       this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.answered, p.quorum.r, p.quorum.replicas.length, 'replicas failed');
@@ -871,34 +867,14 @@ export class PartitionActor implements ActorControl {
     if (p.answered && p.outstanding === 0) this.finishGet(op, p);
   }
 
-  /** Decode a reply, reusing an earlier reply's decoded clock when the bytes are identical (the common case). */
-  private decodeReply(p: PendingGet, bytes: Uint8Array): VClock {
-    for (let i = 0; i < p.raw.length; i++) {
-      const raw = p.raw[i]!;
-      if (raw.length !== 0 && compareBytes(raw, bytes) === 0) {
-        const same = p.quorum.replyOf(p.rawFrom[i]!);
-        if (same) return same;
-      }
-    }
-    return decodeClock(bytes);
-  }
-
-  /** The reconciled clock's bytes; when every reply is byte-equal, the first reply as is. */
-  private reconciled(p: PendingGet): Uint8Array {
-    if (allEqual(p.raw)) return p.raw[0]!;
-    const merged = p.quorum.result();
-    return merged === null ? EMPTY : encodeClock(merged);
-  }
-
   /** All replicas answered (or the deadline passed): send read repairs to the stale ones. */
   private finishGet(op: number, p: PendingGet): void {
     this.ops.delete(op);
-    if (p.raw.length > 0 && allEqual(p.raw)) return;
-    for (const { actor, clock } of p.quorum.repairs()) {
+    const repairs = readRepairs(p.quorum, p.raw);
+    for (const actor of repairs.actors) {
       this.readRepairs++;
-      const bytes = encodeClock(clock);
-      if (actor === this.id) this.mergeLocal(p.key, bytes, IGNORE);
-      else this.transport.send(actor, { type: MsgType.Repair, key: p.key, clock: bytes });
+      if (actor === this.id) this.mergeLocal(p.key, repairs.clock, IGNORE);
+      else this.transport.send(actor, { type: MsgType.Repair, key: p.key, clock: repairs.clock });
     }
   }
 

@@ -34,6 +34,8 @@ import { Admission } from '../coordinator/admission.js';
 import { LatencyWindow } from '../coordinator/throttle.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
+import { DirectReads, type ReadPathStats } from './direct-reads.js';
+import type { Clock } from '../versioning/sibling.js';
 
 export interface PutOptions {
   /** Acks needed (default: the cluster's w). */
@@ -194,7 +196,9 @@ class CoordinatorEndedError extends QuorumError {}
 /**
  * The public API. The main thread validates requests, places keys on the
  * ring and routes each request to an actor of the key's preference list,
- * which coordinates it; it never touches data itself.
+ * which coordinates it. The one exception is a read it can serve itself,
+ * exactly as a coordinator would, from the replicas' LMDB snapshots
+ * (direct-reads.ts); it never writes data itself.
  */
 export class Cluster {
   private readonly transport: Transport;
@@ -222,6 +226,7 @@ export class Cluster {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
     this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId());
+    this.directReads = this.createDirectReads();
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
   }
 
@@ -273,6 +278,30 @@ export class Cluster {
     return cluster;
   }
 
+  /** Reads served on the main thread from the replicas' LMDB snapshots (see direct-reads.ts). */
+  private readonly directReads: DirectReads;
+
+  private createDirectReads(): DirectReads {
+    const reads = new DirectReads({
+      enabled: this.options.directReads,
+      compressionThresholdBytes: this.meta.compressionThresholdBytes,
+      pathOf: (id) => actorDataPath(this.options.dataDir, id),
+      running: (id) => this.supervisor.status(id) === 'up',
+      gossipDown: (id) => this.gossipDown.has(id),
+      faulted: (id) => this.supervisor.faultTouches(id),
+      ringChanging: () => this.changing || this.meta.pending != null,
+      sendRepair: (actor, key, clock) => void this.transport.send(actor, { type: MsgType.Repair, key, clock }),
+      monotonicMs: () => systemClock.monotonicMs(),
+    });
+    this.supervisor.addLifecycleListener(reads);
+    return reads;
+  }
+
+  /** Which path served reads: direct (main thread) or coordinated (an actor), with why, and direct reads' repairs. */
+  readPaths(): ReadPathStats {
+    return this.directReads.stats();
+  }
+
   /** The ring requests are routed by (replaced by a membership change). */
   get ring(): Ring {
     return this.currentRing;
@@ -306,6 +335,7 @@ export class Cluster {
         maxPendingWrites: o.maxPendingWritesPerActor,
         sync: o.sync,
         syncIntervalMs: o.syncIntervalMs,
+        readSignal: this.directReads.signalFor(id),
       },
       lastWriteWins: this.meta.lastWriteWins,
       maxSiblings: o.maxSiblings,
@@ -352,17 +382,15 @@ export class Cluster {
     const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
     const timeoutMs = this.timeout(options.timeoutMs);
     const position = ringPosition(keyBytes);
+    // Served here, synchronously, when equivalent to a coordinated read; else by a coordinator actor.
+    // An overloaded front end refuses reads as it refuses everything else (send() throws OverloadedError).
+    if (this.pending.size < this.options.maxPendingRequests) {
+      const direct = this.directReads.read(keyBytes, position, this.ring.preferenceList(position), r, options.via !== undefined);
+      if (direct !== undefined) return getResult(direct);
+    }
     const reply = await this.send('get', r, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
     if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
-    if (reply.clock.length === 0) return { values: [], context: '', found: false };
-    const clock = decodeClock(reply.clock);
-    // Newest first (coordinator timestamp, then actor id): front ends that can
-    // show only one value (a Redis GET) show the newest, deterministically.
-    const live = dvv
-      .values(clock)
-      .filter((s) => !isTombstone(s))
-      .sort((a, b) => compareSiblings(b, a));
-    return { values: live.map(decodeValue), context: encodeContext(dvv.join(clock)), found: live.length > 0 };
+    return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock));
   }
 
   private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
@@ -1303,6 +1331,18 @@ export class Cluster {
   private assertOpen(): void {
     if (this.closed) throw new ClusterClosedError();
   }
+}
+
+/** A read's answer from its reconciled clock (null: no replica holds the key). */
+function getResult(clock: Clock | null): GetResult {
+  if (clock === null) return { values: [], context: '', found: false };
+  // Newest first (coordinator timestamp, then actor id): front ends that can
+  // show only one value (a Redis GET) show the newest, deterministically.
+  const live = dvv
+    .values(clock)
+    .filter((s) => !isTombstone(s))
+    .sort((a, b) => compareSiblings(b, a));
+  return { values: live.map(decodeValue), context: encodeContext(dvv.join(clock)), found: live.length > 0 };
 }
 
 function createMetadata(o: ResolvedOptions): ClusterMetadata {

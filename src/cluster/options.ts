@@ -149,6 +149,15 @@ export interface ClusterOptions {
    * demand, like Cassandra's `nodetool cleanup`.
    */
   readonly cleanupAfterChange?: boolean;
+  /**
+   * Serve reads on the main thread by reading the replicas' LMDB snapshots
+   * directly and reconciling them as a coordinator would, whenever that is
+   * equivalent to a coordinated read: no membership change, no injected
+   * fault on any of the key's replicas, the replicas read up and not
+   * recovering, no `via` (default true). Other reads, and every read with
+   * false, go to a coordinator actor.
+   */
+  readonly directReads?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -184,6 +193,7 @@ export interface ResolvedOptions {
   readonly hedgeReadsAfterMs: number;
   readonly maxHedgedReadsPerSec: number;
   readonly cleanupAfterChange: boolean;
+  readonly directReads: boolean;
   readonly maxWritesPerCommit: number;
   readonly gossipIntervalMs: number;
   readonly failAfterMs: number;
@@ -315,6 +325,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
     maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
     cleanupAfterChange: bool('cleanupAfterChange', o.cleanupAfterChange, true),
+    directReads: bool('directReads', o.directReads, true),
   };
 }
 

@@ -16,6 +16,11 @@
  * - `ringkv_actor_coordinated_requests_total{actor, operation}` (counter; `get` or `put`, deletes count as puts).
  * - `ringkv_actor_read_repairs_total{actor}` (counter).
  * - `ringkv_actor_lmdb_commits_total{actor}` (counter): LMDB transactions committed.
+ * - `ringkv_reads_total{path}` (counter): reads this process served `direct`ly
+ *   (the main thread read the replicas' LMDB snapshots) or `coordinated` by an actor.
+ * - `ringkv_coordinated_reads_total{reason}` (counter): why reads went to an actor
+ *   (`disabled`, `via`, `ring-changing`, `fault`, `unhealthy`, `error`).
+ * - `ringkv_direct_read_repairs_total` (counter): read repairs sent by direct reads.
  * - `ringkv_actor_stats_available` (gauge): 1 when `cluster.stats()` answered for
  *   this scrape; 0 when it failed (e.g. an actor is down) and the per-actor
  *   stats series above were left out.
@@ -145,6 +150,26 @@ const actorCommits = new Counter({
   registers: [registry],
 });
 
+const reads = new Counter({
+  name: 'ringkv_reads_total',
+  help: 'Reads served directly from the replicas\' LMDB snapshots on the main thread (direct) or by a coordinator actor (coordinated), since the cluster started.',
+  labelNames: ['path'] as const,
+  registers: [registry],
+});
+
+const coordinatedReads = new Counter({
+  name: 'ringkv_coordinated_reads_total',
+  help: 'Reads sent to a coordinator actor, by why they could not be served directly.',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
+const directReadRepairs = new Counter({
+  name: 'ringkv_direct_read_repairs_total',
+  help: 'Read repairs sent to stale replicas by direct reads, since the cluster started.',
+  registers: [registry],
+});
+
 const statsAvailable = new Gauge({
   name: 'ringkv_actor_stats_available',
   help: 'Whether cluster.stats() answered for this scrape (1) or not (0: per-actor stats series left out).',
@@ -184,6 +209,12 @@ export async function renderMetrics(cluster: Cluster): Promise<string> {
   // Everything below up to registry.metrics() is synchronous, so concurrent scrapes cannot interleave.
   for (const m of [actorUp, actorKeys, actorPending, actorUtilisation, actorCoordinated, actorReadRepairs, actorAntiEntropyKeysSent, actorCleanupRemoved, actorCommits, actorHints, actorHintEvents]) m.reset();
   repairPasses.set(cluster.repairs);
+  const paths = cluster.readPaths();
+  for (const m of [reads, coordinatedReads, directReadRepairs]) m.reset();
+  reads.inc({ path: 'direct' }, paths.direct);
+  reads.inc({ path: 'coordinated' }, paths.coordinated);
+  for (const [reason, n] of Object.entries(paths.coordinatedBy)) coordinatedReads.inc({ reason }, n);
+  directReadRepairs.inc(paths.directReadRepairs);
   hedgedReads.set(cluster.hedgedReads);
   const decided = cluster.autoscalerStatus().decisions;
   for (const action of ['add', 'remove'] as const) autoscalerDecisions.set({ action }, decided.filter((d) => d.action === action).length);

@@ -2,6 +2,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { LRUCache } from 'lru-cache';
 import { mkdirSync } from 'node:fs';
 import { positionBound } from './keys.js';
+import { ReadSignal } from './read-signal.js';
 
 /** Version of the on-disk layout; a directory written by another version is refused. */
 // 2: every env records the clock writer id it was created with (see ClusterMetadata.nextWriterId)
@@ -32,6 +33,12 @@ export interface StoreOptions {
    */
   readonly sync: 'always' | 'periodic';
   readonly syncIntervalMs: number;
+  /**
+   * Shared with the front end's direct reads (see read-signal.ts): the store
+   * publishes that its env is open, whether it is recovering, and counts
+   * every write as it becomes visible, before the write is acknowledged.
+   */
+  readonly readSignal?: SharedArrayBuffer | null;
 }
 
 /** Called once a write is committed (err null) or failed. */
@@ -110,6 +117,7 @@ export class ActorStore {
     private readonly maxWritesPerCommit: number,
     private readonly maxPendingWrites: number,
     cacheBytes: number,
+    private readonly signal: ReadSignal | null,
   ) {
     this.cache = cacheBytes > 0 ? new LRUCache<string, Buffer>({ maxSize: cacheBytes, sizeCalculation: (v, k) => v.length + k.length + 64 }) : null;
   }
@@ -132,18 +140,27 @@ export class ActorStore {
     } as never);
     const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
     const hints = root.openDB<Buffer, Buffer>({ name: 'hints', encoding: 'binary', keyEncoding: 'binary' });
-    const store = new ActorStore(options.path, root, data, meta, hints, options.maxWritesPerCommit, options.maxPendingWrites, options.cacheBytes);
+    const signal = options.readSignal ? new ReadSignal(options.readSignal) : null;
+    const store = new ActorStore(options.path, root, data, meta, hints, options.maxWritesPerCommit, options.maxPendingWrites, options.cacheBytes, signal);
     if (options.sync === 'periodic') store.startPeriodicSync(options.syncIntervalMs);
     return store;
   }
 
-  /** Check (or, for a new env, record) which actor and layout this env belongs to. */
   /**
    * Claim the env for `actorId` and return the clock writer id its events
    * carry: the one recorded when the env was created, or — for a new (or
-   * wiped) env — `freshWriterId`, recorded now.
+   * wiped) env — `freshWriterId`, recorded now. Then direct readers may open
+   * it (recovering is published first, so none counts a recovering replica).
    */
   claim(actorId: number, freshWriterId: number, expectsData: boolean): number {
+    const writerId = this.claimEnv(actorId, freshWriterId, expectsData);
+    this.signal?.setRecovering(this.recoveringFlag);
+    this.signal?.opened();
+    return writerId;
+  }
+
+  /** Check (or, for a new env, record) which actor and layout this env belongs to. */
+  private claimEnv(actorId: number, freshWriterId: number, expectsData: boolean): number {
     const layout = this.meta.get('layoutVersion');
     const owner = this.meta.get('actorId');
     if (layout === undefined && owner === undefined) {
@@ -177,6 +194,7 @@ export class ActorStore {
   markRecovered(): void {
     if (!this.recoveringFlag) return;
     this.recoveringFlag = false;
+    this.signal?.setRecovering(false);
     void this.meta.put('recovering', false);
   }
 
@@ -247,6 +265,7 @@ export class ActorStore {
       const op = w.value === null ? this.data.remove(w.key) : this.data.put(w.key, w.value);
       op.then(
         () => {
+          this.signal?.visible(); // before settle() acknowledges it: a direct read then renews its snapshot
           this.settle(w, null);
           if (--left === 0) this.batchDone(batch);
         },
@@ -394,6 +413,7 @@ export class ActorStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.signal?.closing();
     while (this.committing || this.queue.length > 0) {
       if (!this.committing) this.commitQueued();
       await new Promise((r) => setTimeout(r, 1));

@@ -4,9 +4,15 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { ActorConfig, ActorControl, ActorStats, CleanupReport } from '../actor/actor.js';
 import type { Transport } from '../transport/transport.js';
 import type { RingMember } from '../ring/ring.js';
-import { NO_FAULTS, type LinkFaults } from '../transport/faults.js';
+import { NO_FAULTS, touchedActors, type LinkFaults } from '../transport/faults.js';
 
 export type ActorStatus = 'up' | 'down' | 'stopped';
+
+/** Told synchronously when an actor thread is about to start, and when one has ended or is ending. */
+export interface LifecycleListener {
+  spawning(id: number): void;
+  ended(id: number): void;
+}
 
 interface ActorHandle {
   /** What a restart spawns it with (the ring is updated on membership changes). */
@@ -30,6 +36,11 @@ export class Supervisor {
   private readonly actors = new Map<number, ActorHandle>();
   /** Fault rules per actor, kept so that a restarted actor gets them again. */
   private readonly faults = new Map<number, LinkFaults>();
+  /** Pauses in progress per actor (a pause call returns when the pause ends). */
+  private readonly pauses = new Map<number, number>();
+  /** Actors some fault touches (see touchedActors); recomputed on every change. */
+  private touched: ReadonlySet<number> = new Set();
+  private readonly listeners: LifecycleListener[] = [];
 
   constructor(
     private readonly clientTransport: Transport,
@@ -37,6 +48,30 @@ export class Supervisor {
     /** A fresh clock writer id for each spawn (used only if the actor's env turns out to be new). */
     private readonly allocateWriterId: () => number,
   ) {}
+
+  /** Register a listener for actor threads starting and ending (the front end's direct reads). */
+  addLifecycleListener(listener: LifecycleListener): void {
+    this.listeners.push(listener);
+  }
+
+  private spawning(id: number): void {
+    this.pauses.delete(id); // a paused thread that was killed never reports its pause's end
+    this.recomputeTouched();
+    for (const l of this.listeners) l.spawning(id);
+  }
+
+  private ended(id: number): void {
+    for (const l of this.listeners) l.ended(id);
+  }
+
+  private recomputeTouched(): void {
+    this.touched = touchedActors(this.faults, [...this.pauses.keys()]);
+  }
+
+  /** Whether any injected fault (link rule, on either end, or a pause) touches actor `id`. */
+  faultTouches(id: number): boolean {
+    return this.touched.has(id);
+  }
 
   async startAll(configs: readonly ActorConfig[]): Promise<void> {
     try {
@@ -56,6 +91,7 @@ export class Supervisor {
 
   private async spawn(base: ActorConfig, restarting = false): Promise<void> {
     const config: ActorConfig = { ...base, freshWriterId: this.allocateWriterId(), expectsData: base.expectsData || restarting };
+    this.spawning(config.id);
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(ACTOR_ENTRY, { workerData: { config, controlPort: port2 }, transferList: [port2] });
     const control = Comlink.wrap<ActorControl>(nodeEndpoint(port1 as never));
@@ -67,6 +103,7 @@ export class Supervisor {
     worker.on('exit', (code) => {
       if (handle.status !== 'up' || this.actors.get(config.id) !== handle) return;
       handle.status = 'down';
+      this.ended(config.id);
       this.onActorExit(config.id, code);
       void this.announceDown(config.id);
     });
@@ -93,6 +130,7 @@ export class Supervisor {
     const h = this.handle(id);
     if (h.status !== 'up') return;
     h.status = 'down';
+    this.ended(id);
     h.control[Comlink.releaseProxy]();
     h.controlPort.close();
     await h.worker.terminate();
@@ -126,6 +164,7 @@ export class Supervisor {
   /** Replace actor `id`'s outgoing fault rules (kept across its restarts). */
   async setFaults(id: number, faults: LinkFaults): Promise<void> {
     this.faults.set(id, faults);
+    this.recomputeTouched(); // before the actor applies it: reads leave its keys alone from now
     const h = this.handle(id);
     if (h.status === 'up') await h.control.setFaults(faults);
   }
@@ -141,8 +180,17 @@ export class Supervisor {
     // The signal says "stay paused" (1) until heal() clears it: set before the request, so a heal
     // that overtakes the request still ends the pause, and nothing stale is left for a later one.
     if (h.config.pauseSignal !== null) Atomics.store(new Int32Array(h.config.pauseSignal), 0, 1);
+    this.pauses.set(id, (this.pauses.get(id) ?? 0) + 1);
+    this.recomputeTouched();
+    const ended = (): void => {
+      if (this.actors.get(id) !== h) return; // a later incarnation: spawning() reset the count
+      const left = (this.pauses.get(id) ?? 1) - 1;
+      if (left > 0) this.pauses.set(id, left);
+      else this.pauses.delete(id);
+      this.recomputeTouched();
+    };
     // Not awaited: the call returns only when the pause ends.
-    h.control.pause(ms).catch(() => undefined);
+    h.control.pause(ms).then(ended, ended);
   }
 
   /** Wake every paused actor and clear every fault rule. */
@@ -155,7 +203,11 @@ export class Supervisor {
       }
     }
     this.faults.clear();
-    await Promise.all([...this.actors.values()].filter((h) => h.status === 'up').map((h) => h.control.setFaults(NO_FAULTS)));
+    try {
+      await Promise.all([...this.actors.values()].filter((h) => h.status === 'up').map((h) => h.control.setFaults(NO_FAULTS)));
+    } finally {
+      this.recomputeTouched(); // once the actors dropped their rules; paused actors count until their pause calls return
+    }
   }
 
   private handle(id: number): ActorHandle {
@@ -201,12 +253,15 @@ export class Supervisor {
     await this.stop(this.handle(id));
     this.actors.delete(id);
     this.faults.delete(id);
+    this.pauses.delete(id);
+    this.recomputeTouched();
   }
 
   /** Graceful stop of one actor: it flushes and closes its LMDB env, then its thread ends. */
   private async stop(h: ActorHandle): Promise<void> {
     const wasUp = h.status === 'up';
     h.status = 'stopped';
+    this.ended(h.config.id);
     if (wasUp) {
       try {
         await withTimeout(h.control.close(), 30_000);

@@ -30,3 +30,20 @@ export function decide(faults: LinkFaults, peer: number, random: () => number): 
 export function isEmpty(f: LinkFaults): boolean {
   return f.blocked.length === 0 && f.drop.length === 0 && f.delayMs.length === 0;
 }
+
+/**
+ * Actors a fault touches: those with rules on their own links, those another
+ * actor's rules name, and those paused. A direct read leaves a key alone
+ * while any of its replicas is here, so its reads meet the fault.
+ */
+export function touchedActors(rules: Iterable<readonly [number, LinkFaults]>, paused: Iterable<number>): Set<number> {
+  const out = new Set<number>(paused);
+  for (const [id, f] of rules) {
+    if (isEmpty(f)) continue;
+    out.add(id);
+    for (const peer of f.blocked) out.add(peer);
+    for (const [peer] of f.drop) out.add(peer);
+    for (const [peer] of f.delayMs) out.add(peer);
+  }
+  return out;
+}

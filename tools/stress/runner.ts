@@ -480,6 +480,7 @@ function startSampler(h: Harness, runStartMs: number, windowMs: number): { stop(
         repair += s.antiEntropyKeysSent;
         readRepairs += s.readRepairs;
       }
+      readRepairs += h.cluster.readPaths().directReadRepairs; // repairs sent by reads served on the main thread
       actorsUp = h.cluster.members().filter((m) => m.status === 'up').length;
     } else if (info !== null) {
       // a ringkv server: the same figures from INFO
@@ -489,7 +490,7 @@ function startSampler(h: Harness, runStartMs: number, windowMs: number): { stop(
         [...text.matchAll(new RegExp(`\\b${name}${separator}([0-9]+)`, 'g'))].reduce((sum, m) => sum + Number(m[1]), 0);
       hintsPending = field('hints_pending', ':');
       repair = field('anti_entropy_keys_sent', '=');
-      readRepairs = field('read_repairs', '=');
+      readRepairs = field('read_repairs', '=') + field('direct_read_repairs', ':');
       actorsUp = field('actors_up', ':');
     } else {
       return; // another Redis-protocol server: nothing to sample

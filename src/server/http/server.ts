@@ -256,6 +256,8 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
       health: members.every((m) => m.status === 'up') ? 'ok' : 'degraded',
       ring: { n: cluster.n, actors: members.length, vnodes: members.reduce((sum, m) => sum + m.tokens, 0) },
       actors,
+      // reads this process served from the replicas' snapshots, and those it sent to coordinators
+      reads: ((p) => ({ direct: p.direct, coordinated: p.coordinated, directReadRepairs: p.directReadRepairs }))(cluster.readPaths()),
       statsAvailable: stats !== null,
     };
     return reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));

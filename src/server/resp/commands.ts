@@ -168,6 +168,7 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
       `last_write_wins:${c.options.lastWriteWins ? 1 : 0}`,
       `sync:${c.options.sync}`,
       `gets_with_siblings:${ctx.counters.getsWithSiblings}`,
+      ...((p) => [`reads_direct:${p.direct}`, `reads_coordinated:${p.coordinated}`, `direct_read_repairs:${p.directReadRepairs}`])(c.readPaths()),
     ],
     ringkv_hints: [
       `hints_pending:${stats.reduce((s, a) => s + a.hintsPending, 0)}`,
