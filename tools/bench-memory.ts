@@ -16,7 +16,8 @@
 import { readdirSync, readFileSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, OverloadedError, type ClusterOptions } from '../src/index.js';
+import { Cluster, type ClusterOptions } from '../src/index.js';
+import { putWithRetry, type RetryCounts } from './put-with-retry.js';
 
 const KEYS = intEnv('BENCH_MEMORY_KEYS', 2_000_000);
 const IN_FLIGHT = intEnv('BENCH_MEMORY_IN_FLIGHT', 512);
@@ -121,8 +122,7 @@ const started = procMemory();
 
 let acked = 0;
 let failed = 0;
-let refusals = 0;
-let retriedPuts = 0;
+const counts: RetryCounts = { refusals: 0, retriedPuts: 0 };
 const MAX_RETRIES = 50;
 const failures = new Map<string, number>();
 const samples: Sample[] = [];
@@ -147,7 +147,7 @@ async function sample(label: string): Promise<Sample> {
 let lastLineMs = 0;
 function progress(): void {
   const secs = (performance.now() - t0) / 1000;
-  const line = `  ${fmt(acked)} / ${fmt(KEYS)} keys (${((acked / KEYS) * 100).toFixed(1)}%), ${fmt(acked / secs)}/s, refused ${fmt(refusals)}, failed ${fmt(failed)}`;
+  const line = `  ${fmt(acked)} / ${fmt(KEYS)} keys (${((acked / KEYS) * 100).toFixed(1)}%), ${fmt(acked / secs)}/s, refused ${fmt(counts.refusals)}, failed ${fmt(failed)}`;
   if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
   else if (performance.now() - lastLineMs >= 10_000) {
     // not a terminal (CI, a log file): a line every 10 s, so a long run never looks stuck
@@ -172,25 +172,14 @@ const loadStart = performance.now();
 const caller = async (): Promise<void> => {
   while (next < KEYS) {
     const i = next++;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await cluster.put(`mem:${i}`, VALUE);
-        acked++;
-        if (attempt > 0) retriedPuts++;
-        if (acked === quarter) quarterSample = sample('25%');
-        break;
-      } catch (err) {
-        // the cluster pushing back: retry after a short jittered backoff, as a client should
-        if (err instanceof OverloadedError && attempt < MAX_RETRIES) {
-          refusals++;
-          await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())));
-          continue;
-        }
-        failed++;
-        const name = (err as Error).name ?? 'Error';
-        failures.set(name, (failures.get(name) ?? 0) + 1);
-        break;
-      }
+    try {
+      await putWithRetry(cluster, `mem:${i}`, VALUE, MAX_RETRIES, counts);
+      acked++;
+      if (acked === quarter) quarterSample = sample('25%');
+    } catch (err) {
+      failed++;
+      const name = (err as Error).name ?? 'Error';
+      failures.set(name, (failures.get(name) ?? 0) + 1);
     }
   }
 };
@@ -253,7 +242,7 @@ console.log(
   `load: ${fmt(acked)} keys acknowledged, ${fmt(failed)} failed${failed > 0 ? ` (${[...failures].map(([k, v]) => `${k}: ${fmt(v)}`).join(', ')})` : ''}, ` +
     `${loadSeconds.toFixed(1)} s (${fmt(acked / loadSeconds)} puts/s); total run ${totalSeconds.toFixed(1)} s`,
 );
-console.log(`refused (OverloadedError, retried after a backoff) ${fmt(refusals)} times; ${fmt(retriedPuts)} puts needed a retry; ${fmt(failed)} failed or timed out`);
+console.log(`refused (OverloadedError, retried after a backoff) ${fmt(counts.refusals)} times; ${fmt(counts.retriedPuts)} puts needed a retry; ${fmt(failed)} failed or timed out`);
 console.log(`data dir on disk: ${mib(disk.allocated)} MiB allocated (du), ${mib(disk.apparent)} MiB apparent, ${fmt(settled.storedReplicas)} replicas stored`);
 
 // Verdict: anonymous memory between the 25% and 100% marks.

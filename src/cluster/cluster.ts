@@ -579,7 +579,8 @@ export class Cluster {
 
   /**
    * A periodic anti-entropy pass, unless an actor's background budget is down
-   * at its minimum (its requests' p99 is above backgroundTargetP99Ms): under
+   * at its minimum (its requests' p99 is above backgroundTargetP99Ms) or the
+   * front end is refusing an actor work (backpressure): under
    * a saturating load a pass compares snapshots full of writes still in
    * flight, pushes entries that are converging anyway, and holds read
    * snapshots that keep LMDB from reusing pages. An actor that lost its disk
@@ -590,7 +591,8 @@ export class Cluster {
     this.backgroundRepair = this.stats({ timeoutMs: 5000 })
       .then((stats) => {
         const recovering = stats.some((s) => s.recovering);
-        if (!recovering && stats.some((s) => s.backgroundBudgetPerSec <= this.options.backgroundMinPerSec)) {
+        const struggling = stats.some((s) => s.backgroundBudgetPerSec <= this.options.backgroundMinPerSec) || [...this.admissions.values()].some((a) => a.overloaded);
+        if (!recovering && struggling) {
           this.antiEntropyPassesSkipped++;
           return;
         }

@@ -1,4 +1,5 @@
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openReadOnlyEnv } from './store.js';
 
 /**
  * A read-only handle on an actor's env for the front end's direct reads.
@@ -17,20 +18,8 @@ export class ReplicaReader {
 
   /** Open only while the actor holds the env open: a first opener's read-only flags would be shared with it. */
   static open(path: string, compressionThresholdBytes: number): ReplicaReader {
-    const root = open({ path, readOnly: true, maxDbs: 8 });
-    try {
-      const data = root.openDB<Buffer, Buffer>({
-        name: 'data',
-        encoding: 'binary',
-        keyEncoding: 'binary',
-        // must match ActorStore.open, or compressed values read back garbled
-        compression: compressionThresholdBytes > 0 ? { threshold: compressionThresholdBytes } : false,
-      } as never);
-      return new ReplicaReader(root, data);
-    } catch (err) {
-      void root.close();
-      throw err;
-    }
+    const { root, data } = openReadOnlyEnv(path, compressionThresholdBytes);
+    return new ReplicaReader(root, data);
   }
 
   /**

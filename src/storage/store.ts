@@ -434,17 +434,28 @@ export function openReadOnlyData(
   path: string,
   compressionThresholdBytes: number,
 ): { data: Database<Buffer, Buffer>; resetReadTxn(): void; close(): Promise<void> } {
-  // Compression settings must match the writer's, or values read back garbled.
-  const root = open({ path, readOnly: true, maxDbs: 8 });
-  const data = root.openDB<Buffer, Buffer>({
-    name: 'data',
-    encoding: 'binary',
-    keyEncoding: 'binary',
-    compression: compressionThresholdBytes > 0 ? { threshold: compressionThresholdBytes } : false,
-  } as never);
+  const { root, data } = openReadOnlyEnv(path, compressionThresholdBytes);
   return {
     data,
     resetReadTxn: () => root.resetReadTxn(),
     close: () => root.close(),
   };
+}
+
+/** An actor's env opened read-only, its data database with the writer's own settings. */
+export function openReadOnlyEnv(path: string, compressionThresholdBytes: number): { root: RootDatabase; data: Database<Buffer, Buffer> } {
+  const root = open({ path, readOnly: true, maxDbs: 8 });
+  try {
+    const data = root.openDB<Buffer, Buffer>({
+      name: 'data',
+      encoding: 'binary',
+      keyEncoding: 'binary',
+      // must match ActorStore.open, or compressed values read back garbled
+      compression: compressionThresholdBytes > 0 ? { threshold: compressionThresholdBytes } : false,
+    } as never);
+    return { root, data };
+  } catch (err) {
+    void root.close();
+    throw err;
+  }
 }
