@@ -30,7 +30,7 @@ import { differingLeaves, leafRanges } from '../antientropy/merkle.js';
 import { buildTrees } from '../antientropy/trees.js';
 import { applyChanges, MembershipError, planTransfers, type MembershipChange, type Transfer } from '../membership/plan.js';
 import { Autoscaler, type Decision } from '../membership/autoscaler.js';
-import { Admission } from '../coordinator/admission.js';
+import { AdmissionTable, type Admission } from '../coordinator/admission.js';
 import { LatencyWindow } from '../coordinator/throttle.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
@@ -227,6 +227,12 @@ export class Cluster {
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
     this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId());
     this.directReads = this.createDirectReads();
+    this.admissions = new AdmissionTable({
+      targetMs: options.overloadTargetMs,
+      intervalMs: options.overloadIntervalMs,
+      maxInFlight: options.maxInFlightPerActor,
+      minInFlight: Math.min(options.maxInFlightPerActor, 8),
+    });
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
   }
 
@@ -591,7 +597,7 @@ export class Cluster {
     this.backgroundRepair = this.stats({ timeoutMs: 5000 })
       .then((stats) => {
         const recovering = stats.some((s) => s.recovering);
-        const struggling = stats.some((s) => s.backgroundBudgetPerSec <= this.options.backgroundMinPerSec) || [...this.admissions.values()].some((a) => a.overloaded);
+        const struggling = stats.some((s) => s.backgroundBudgetPerSec <= this.options.backgroundMinPerSec) || this.admissions.anyOverloaded();
         if (!recovering && struggling) {
           this.antiEntropyPassesSkipped++;
           return;
@@ -704,28 +710,17 @@ export class Cluster {
     p.admission?.finished(p.startedMs, systemClock.monotonicMs());
   }
 
-  private readonly admissions = new Map<number, Admission>();
+  /** Backpressure: one admission control per coordinator actor (see coordinator/admission.ts). */
+  private readonly admissions: AdmissionTable;
 
-  /** Admission control of the client requests sent to coordinator `id` (created on first use). */
+  /** Admission control of the client requests sent to coordinator `id`. */
   private admissionOf(id: number): Admission {
-    let a = this.admissions.get(id);
-    if (a === undefined) {
-      const o = this.options;
-      a = new Admission({ targetMs: o.overloadTargetMs, intervalMs: o.overloadIntervalMs, maxInFlight: o.maxInFlightPerActor, minInFlight: Math.min(o.maxInFlightPerActor, 8) });
-      this.admissions.set(id, a);
-    }
-    return a;
+    return this.admissions.of(id);
   }
 
   /** Requests refused by admission control so far (too many in flight to one actor, or a standing queue). */
   get refusedRequests(): { tooMany: number; tooSlow: number } {
-    let tooMany = 0;
-    let tooSlow = 0;
-    for (const a of this.admissions.values()) {
-      tooMany += a.refusedTooMany;
-      tooSlow += a.refusedTooSlow;
-    }
-    return { tooMany, tooSlow };
+    return this.admissions.refused();
   }
 
   private expire(): void {

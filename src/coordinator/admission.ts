@@ -90,3 +90,36 @@ export class Admission {
     if (ageMs > this.options.targetMs) this.observe(ageMs, nowMs);
   }
 }
+
+/** One Admission per coordinator actor, created on first use (the front end's table of them). */
+export class AdmissionTable {
+  private readonly byActor = new Map<number, Admission>();
+
+  constructor(private readonly options: AdmissionOptions) {}
+
+  of(actor: number): Admission {
+    let a = this.byActor.get(actor);
+    if (a === undefined) {
+      a = new Admission(this.options);
+      this.byActor.set(actor, a);
+    }
+    return a;
+  }
+
+  /** Some actor is being refused work for time (the foreground is struggling). */
+  anyOverloaded(): boolean {
+    for (const a of this.byActor.values()) if (a.overloaded) return true;
+    return false;
+  }
+
+  /** Refusals so far, over every actor: too many in flight, or a standing queue. */
+  refused(): { tooMany: number; tooSlow: number } {
+    let tooMany = 0;
+    let tooSlow = 0;
+    for (const a of this.byActor.values()) {
+      tooMany += a.refusedTooMany;
+      tooSlow += a.refusedTooSlow;
+    }
+    return { tooMany, tooSlow };
+  }
+}
