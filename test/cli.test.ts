@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -207,4 +207,32 @@ test('tables are coloured only on a terminal and never with NO_COLOR', async (t)
   t.is(r.code, 0, r.stderr);
   t.regex(r.stdout, /operation/);
   t.false(r.stdout.includes('\x1b['), 'no escape codes in a pipe');
+});
+
+test("the README's second-server example uses ports of its own, not the quick start's", (t) => {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const quick = /npm ci && npm start .*Redis protocol on 127\.0\.0\.1:([0-9]+), HTTP on 127\.0\.0\.1:([0-9]+)/.exec(readme);
+  t.truthy(quick, 'the quick start names its ports');
+  const starts = [...readme.matchAll(/ringkv start (--data-dir \S+ .*)/g)].map((m) => m[1]!);
+  t.true(starts.length >= 1);
+  for (const line of starts) {
+    const port = /--port ([0-9]+)/.exec(line)?.[1];
+    const httpPort = /--http-port ([0-9]+)/.exec(line)?.[1];
+    t.truthy(port && httpPort, line);
+    const taken: (string | undefined)[] = [quick![1], quick![2]];
+    t.false(taken.includes(port) || taken.includes(httpPort), line);
+  }
+});
+
+test('a start that fails (its port is taken) exits 1 with one line and leaves no data directory behind', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as { port: number }).port;
+  const dir = tempDir(t);
+  const fresh = join(dir, 'data5');
+  const r = await exec(['start', '--data-dir', fresh, '--port', String(port), '--http-port', '0', '--actors', '3']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^ringkv: listen EADDRINUSE: address already in use 127\.0\.0\.1:[0-9]+\n$/);
+  t.false(existsSync(fresh), 'the directory it created is gone');
 });
