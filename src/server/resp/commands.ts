@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Cluster, GetResult, MembershipResult, PlanChange } from '../../cluster/cluster.js';
 import type { Consistency } from '../../cluster/options.js';
-import { RingkvError, QuorumError, OverloadedError, TooManySiblingsError, PairTooLargeError } from '../../errors.js';
+import { RingkvError, QuorumError, OverloadedError, TooManySiblingsError, PairTooLargeError, InvalidKeyError } from '../../errors.js';
 import { recordRequest } from '../metrics.js';
 import { globMatch } from './glob.js';
 import type { ReplyWriter } from './reply.js';
@@ -127,8 +127,24 @@ function checkPassword(ctx: ServerContext, given: Buffer): boolean {
   return timingSafeEqual(createHash('sha256').update(given).digest(), ctx.passwordDigest);
 }
 
+const ABSENT: GetResult = { values: [], context: '', found: false };
+
+/**
+ * A read of a key that cannot exist (empty, or over maxKeyBytes) answers "not
+ * there", as Redis does (`EXISTS ""` is 0, `GET ""` is nil): only writes are
+ * refused for a bad key.
+ */
+async function read(ctx: ServerContext, client: ClientState, key: Buffer): Promise<GetResult> {
+  try {
+    return await ctx.cluster.get(key, { r: client.r });
+  } catch (e) {
+    if (e instanceof InvalidKeyError) return ABSENT;
+    throw e;
+  }
+}
+
 async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promise<boolean> {
-  const current = await ctx.cluster.get(key, { r: client.r });
+  const current = await read(ctx, client, key);
   if (!current.found) return false;
   await ctx.cluster.delete(key, { context: current.context, w: client.w, strict: client.strict });
   return true;
@@ -331,7 +347,7 @@ const COMMANDS: Record<string, Command> = {
       return int(Math.round(stats.reduce((s, x) => s + x.keys, 0) / ctx.cluster.n));
     },
   },
-  get: { arity: 2, run: async (ctx, client, a) => oneValue(await ctx.cluster.get(a[1]!, { r: client.r }), ctx) },
+  get: { arity: 2, run: async (ctx, client, a) => oneValue(await read(ctx, client, a[1]!), ctx) },
   set: {
     arity: -3,
     run: async (ctx, client, a) => {
@@ -370,14 +386,14 @@ const COMMANDS: Record<string, Command> = {
   exists: {
     arity: -2,
     run: async (ctx, client, a) => {
-      const found = await Promise.all(a.slice(1).map((k) => ctx.cluster.get(k, { r: client.r })));
+      const found = await Promise.all(a.slice(1).map((k) => read(ctx, client, k)));
       return int(found.filter((f) => f.found).length);
     },
   },
   mget: {
     arity: -2,
     run: async (ctx, client, a) => {
-      const results = await Promise.all(a.slice(1).map((k) => ctx.cluster.get(k, { r: client.r })));
+      const results = await Promise.all(a.slice(1).map((k) => read(ctx, client, k)));
       return (w) => {
         w.arrayHeader(results.length);
         for (const r of results) w.bulk(r.found ? toBytes(r.values[0]) : null);
@@ -470,7 +486,7 @@ const COMMANDS: Record<string, Command> = {
   'ringkv.getall': {
     arity: 2,
     run: async (ctx, client, a) => {
-      const res = await ctx.cluster.get(a[1]!, { r: client.r });
+      const res = await read(ctx, client, a[1]!);
       return (w) => {
         w.arrayHeader(1 + res.values.length);
         w.bulk(res.context);
