@@ -1,11 +1,13 @@
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { InvalidOptionError } from '../src/index.js';
 import { fromEnv, fromFile, resolveServerConfig } from '../src/server/config.js';
+import { useColour } from '../tools/stress/cli.js';
 import { tempDir } from './helpers.js';
 
 const run = promisify(execFile);
@@ -127,4 +129,110 @@ test('a second ringkv start on a directory in use exits non-zero with one line n
   t.is(await (await fetch(`http://127.0.0.1:${httpPort}/kv/still`)).text(), 'serving');
   first.kill('SIGTERM');
   t.is(await exited, 0, out);
+});
+
+type Exec = { code: number; stdout: string; stderr: string };
+/** Run the CLI and collect its exit code and output whether it fails or not. */
+async function exec(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Exec> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** A port nothing listens on: bound by us, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('ringkv --version prints the version from package.json', async (t) => {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const r = await exec([flag]);
+    t.is(r.code, 0);
+    t.is(r.stdout.trim(), pkg.version);
+  }
+});
+
+test('one exit-status rule: 2 for bad usage whoever notices it, 1 for a failed operation; every --help says so', async (t) => {
+  const dir = tempDir(t);
+  const usage: [string[], RegExp][] = [
+    [['bogus'], /unknown command 'bogus'/],
+    [[], /Usage: ringkv/],
+    [['get'], /missing required argument 'key'/],
+    [['stress', '--bogus'], /unknown option '--bogus'/],
+    [['stress', '--duration', '-3'], /--duration/],
+    [['stress', '--nemesis', 'explode', '--no-progress'], /explode/],
+    [['start', '--r', 'seven', '--data-dir', join(dir, 'never')], /^ringkv: r must be a count 1\.\.64, one, quorum or all; got "seven"$/m],
+    [['start', '--port', 'eighty', '--data-dir', join(dir, 'never')], /port must be a port number/],
+  ];
+  for (const [args, message] of usage) {
+    const r = await exec(args);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, message, args.join(' '));
+  }
+  for (const cmd of [[], ['start'], ['get'], ['stress']]) {
+    t.regex((await exec([...cmd, '--help'])).stdout, /Exit status: 0 success; 1 a failed check .*; 2 bad usage/, cmd.join(' '));
+  }
+});
+
+test('a client command with no server prints one clean line and exits 1', async (t) => {
+  const port = await closedPort();
+  for (const args of [['get', 'x'], ['put', 'x', 'y'], ['status']]) {
+    const r = await exec([...args, '--port', String(port)]);
+    t.is(r.code, 1, args.join(' '));
+    t.is(r.stdout, '');
+    t.is(r.stderr, `ringkv: cannot connect to 127.0.0.1:${port} (is the server running?)\n`, 'no ioredis "Unhandled error event", no stack');
+  }
+});
+
+test('tables are coloured only on a terminal and never with NO_COLOR', async (t) => {
+  const tty = { isTTY: true, hasColors: () => true };
+  t.true(useColour(tty, {}));
+  t.true(useColour(tty, { NO_COLOR: '' }), 'an empty NO_COLOR does not count (no-color.org)');
+  t.false(useColour(tty, { NO_COLOR: '1' }));
+  t.false(useColour({ isTTY: false, hasColors: () => true }, {}));
+  t.false(useColour({}, {}));
+  t.false(useColour({ isTTY: true, hasColors: () => false }, {}), 'a terminal without colours');
+  // the real thing, into a pipe: plain text (cli-table3 used to colour it regardless)
+  const out = tempDir(t, 'ringkv-stress-out-');
+  const r = await exec(['stress', '--duration', '0.5', '--records', '20', '--clients', '1', '--actors', '3', '--seed', '1', '--no-progress', '--out', out]);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /operation/);
+  t.false(r.stdout.includes('\x1b['), 'no escape codes in a pipe');
+});
+
+test("the README's second-server example uses ports of its own, not the quick start's", (t) => {
+  const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
+  const quick = /npm ci && npm start .*Redis protocol on 127\.0\.0\.1:([0-9]+), HTTP on 127\.0\.0\.1:([0-9]+)/.exec(readme);
+  t.truthy(quick, 'the quick start names its ports');
+  const starts = [...readme.matchAll(/ringkv start (--data-dir \S+ .*)/g)].map((m) => m[1]!);
+  t.true(starts.length >= 1);
+  for (const line of starts) {
+    const port = /--port ([0-9]+)/.exec(line)?.[1];
+    const httpPort = /--http-port ([0-9]+)/.exec(line)?.[1];
+    t.truthy(port && httpPort, line);
+    const taken: (string | undefined)[] = [quick![1], quick![2]];
+    t.false(taken.includes(port) || taken.includes(httpPort), line);
+  }
+});
+
+test('a start that fails (its port is taken) exits 1 with one line and leaves no data directory behind', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as { port: number }).port;
+  const dir = tempDir(t);
+  const fresh = join(dir, 'data5');
+  const r = await exec(['start', '--data-dir', fresh, '--port', String(port), '--http-port', '0', '--actors', '3']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^ringkv: listen EADDRINUSE: address already in use 127\.0\.0\.1:[0-9]+\n$/);
+  t.false(existsSync(fresh), 'the directory it created is gone');
 });

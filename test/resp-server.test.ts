@@ -154,12 +154,23 @@ test.serial('siblings: GET shows the newest, RINGKV.GETALL all of them with a co
   const delCtx = (await r.call('RINGKV.DEL', 'doc', 'CONTEXT', ((await r.call('RINGKV.GETALL', 'doc')) as string[])[0]!)) as string;
   t.true(delCtx.length > 0);
   t.is(await r.get('doc'), null);
-  // RESP3: the reply carries an attribute saying how many siblings there were
+  // RESP3: a client that opted in gets an attribute saying how many siblings there were
   const base = (await r.call('RINGKV.PUT', 'two', 'a')) as string;
   await r.call('RINGKV.PUT', 'two', 'b', 'CONTEXT', base);
   await r.call('RINGKV.PUT', 'two', 'c', 'CONTEXT', base);
-  const text = (await raw(server.port, 'HELLO 3\r\nGET two\r\nQUIT\r\n')).text;
-  t.regex(text, /\|1\r\n\$8\r\nsiblings\r\n:2\r\n\$1\r\n[bc]\r\n/);
+  const text = (await raw(server.port, 'HELLO 3\r\nRINGKV.CONSISTENCY SIBLINGS-ATTR yes\r\nGET two\r\nQUIT\r\n')).text;
+  t.regex(text, /\+OK\r\n\|1\r\n\$8\r\nsiblings\r\n:2\r\n\$1\r\n[bc]\r\n/);
+  // …and nobody else: by default (or after SIBLINGS-ATTR no) the reply is a plain bulk string
+  for (const opt of ['', 'RINGKV.CONSISTENCY SIBLINGS-ATTR yes\r\nRINGKV.CONSISTENCY SIBLINGS-ATTR no\r\n']) {
+    const plain = (await raw(server.port, `HELLO 3\r\n${opt}GET two\r\nQUIT\r\n`)).text;
+    t.false(plain.includes('|'), plain);
+    t.regex(plain, /\r\n\$1\r\n[bc]\r\n\+OK\r\n$/);
+  }
+  // the stock redis-cli 7.0 in RESP3 mode reads it (it fails on any attribute: "Protocol error, got "|"")
+  const cli = await run('redis-cli', ['-3', '-p', String(server.port), 'GET', 'two'], { timeout: 30_000 });
+  t.regex(cli.stdout.trim(), /^[bc]$/);
+  t.is(cli.stderr, '');
+  await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'SIBLINGS-ATTR', 'maybe'), { message: /SIBLINGS-ATTR takes yes or no/ });
 });
 
 test.serial('per-connection consistency and its validation', async (t) => {
@@ -170,7 +181,7 @@ test.serial('per-connection consistency and its validation', async (t) => {
   t.is(await r.get('c'), '1');
   await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'R', '4'), { message: /impossible with n=3/ });
   t.is(await r.call('RINGKV.CONSISTENCY', 'STRICT', 'yes'), 'OK');
-  t.regex(JSON.stringify(await r.call('RINGKV.CONSISTENCY')), /strict","yes/);
+  t.regex(JSON.stringify(await r.call('RINGKV.CONSISTENCY')), /strict","yes","siblings-attr","no"/);
   await t.throwsAsync(r.call('RINGKV.CONSISTENCY', 'STRICT', 'maybe'), { message: /STRICT takes yes or no/ });
   const views = (await r.call('RINGKV.INSPECT', 'c')) as unknown[][];
   t.is(views.length, 3);

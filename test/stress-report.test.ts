@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { renderReport } from '../tools/stress/report.js';
+import { runStress } from '../tools/stress/runner.js';
 import { RESULT_FORMAT_VERSION, type ClusterSample, type FaultWindow, type StressResult, type TimelinePoint } from '../tools/stress/result.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -198,4 +199,88 @@ test('headless Chromium renders every chart with visible data, fault bands and t
   } finally {
     await browser.close();
   }
+});
+
+/**
+ * A 5.1 s run with 1 s windows: five full windows and a last one of 100 ms,
+ * all at 5000 ops/s; cluster samples go on to 7 s (taken while converging).
+ */
+function shortRun(): StressResult {
+  const timeline: TimelinePoint[] = Array.from({ length: 6 }, (_, i) => {
+    const lengthMs = i < 5 ? 1000 : 100;
+    const ops = i < 5 ? 5000 + (i % 2) * 100 : 500; // 5000 or 5100 ops/s: a little wobble so the line has height
+    return { tMs: i * 1000, lengthMs, ops, errors: i === 5 ? 10 : 0, opsPerSec: Math.round((ops * 1000) / lengthMs), p50Ms: 0.5, p99Ms: 3, maxMs: 20 };
+  });
+  const cluster: ClusterSample[] = Array.from({ length: 8 }, (_, i) => ({ tMs: i * 1000, hintsPending: 10 * i, repairKeysSent: 5 * i, readRepairs: i, actorsUp: 5 }));
+  const ops = timeline.reduce((n, p) => n + p.ops, 0);
+  return syntheticResult({ durationMs: 5100, timeline, cluster, faults: [], throughput: { operations: ops, opsPerSec: Math.round(ops / 5.1), byOp: { read: ops } } });
+}
+
+/** [x, y] of every vertex of a series' path. */
+function vertices(svg: string, series: string): [number, number][] {
+  const d = new RegExp(`data-series="${series}"[^>]* d="([^"]*)"`).exec(svg)?.[1] ?? '';
+  return [...d.matchAll(/[ML](-?[\d.]+) (-?[\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+}
+
+test('a partial last window is drawn as a rate over its real length, and the time axis ends with the run (headless Chromium)', async (t) => {
+  const html = renderReport(shortRun());
+  const svg = chartSvg(html, 'throughput');
+  const points = vertices(svg, 'ops-per-sec');
+  t.is(points.length, 6);
+  const ys = points.map(([, y]) => y);
+  const spread = Math.max(...ys.slice(0, 5)) - Math.min(...ys.slice(0, 5));
+  t.true(Math.abs(ys[5]! - ys[4]!) <= spread + 1, `the last window is at the same rate as the others, not a drop: ${ys.join(' ')}`);
+  const ticks = [...svg.matchAll(/text-anchor="middle" class="tick">([^<]+)</g)].map((m) => Number(m[1]));
+  t.true(ticks.length > 2);
+  t.true(Math.max(...ticks) <= 5.1, `time ticks stop at the run's end: ${ticks.join(' ')}`);
+  t.is(Math.max(...ticks), 5, 'and reach it');
+  // errors/s over the last window's real length: 10 errors in 100 ms are 100/s, the right axis's top
+  t.true(vertices(svg, 'errors-per-sec').length === 6);
+
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`${CHROMIUM} not found: this test needs Debian's chromium package, which .ci/run installs (apt-get install chromium)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-report-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const htmlPath = join(dir, 'report.html');
+  writeFileSync(htmlPath, html);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
+    for (const chart of ['throughput', 'latency', 'cluster']) {
+      const plot = await page.locator(`svg[data-chart="${chart}"] rect.plot-bg`).boundingBox();
+      t.truthy(plot, chart);
+      for (const s of await page.locator(`svg[data-chart="${chart}"] [data-series]`).all()) {
+        const box = await s.boundingBox();
+        if (box === null || plot === null) continue;
+        // round caps stick out by half the stroke width
+        t.true(box.x + box.width <= plot.x + plot.width + 3, `${chart}/${await s.getAttribute('data-series')} ends within the time axis`);
+      }
+    }
+    // the line does reach the run's last window
+    const line = await page.locator('svg[data-chart="throughput"] [data-series="ops-per-sec"]').boundingBox();
+    const plot = await page.locator('svg[data-chart="throughput"] rect.plot-bg').boundingBox();
+    t.true(line !== null && plot !== null && line.x + line.width > plot.x + plot.width * 0.9, 'the throughput line reaches the last window');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('the runner measures each timeline window over its real length: the last one ends with the run', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-windows-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const result = await runStress({
+    target: 'local', workload: 'a', records: 100, durationMs: 1250, operations: 0, clients: 2, threads: 1, ratePerSec: 400, valueBytes: 50, setKeys: 4, seed: 3,
+    nemesis: { kind: 'none' }, actors: 3, n: 3, r: 2, w: 2, strict: false, lww: false, dataDir, timeoutMs: 2000, convergeTimeoutMs: 30_000, windowMs: 500, maxHistoryOps: 100_000, maxInspectKeys: 1000,
+  });
+  const tl = result.timeline;
+  t.true(tl.length >= 3, JSON.stringify(tl));
+  for (const p of tl) {
+    const expected = Math.max(1, Math.min(500, Math.round(result.durationMs - p.tMs)));
+    t.is(p.lengthMs, expected, `window at ${p.tMs} ms`);
+    t.is(p.opsPerSec, Math.round((p.ops * 1000) / expected));
+  }
+  t.true(tl.at(-1)!.lengthMs! < 500, 'a 1.25 s run ends in a partial window');
 });

@@ -2,15 +2,21 @@
 // The `ringkv` command: start a server, or talk to one (get/put/del/status).
 // commander does the parsing and --help for every command.
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { Redis } from 'ioredis';
-import { RingkvError } from '../errors.js';
+import { applyExitRule, EXIT_FAILED, EXIT_USAGE, isUsageError } from './exit.js';
 import { DEFAULT_CONFIG, fromEnv, fromFile, resolveServerConfig } from '../server/config.js';
 import { startServer } from '../server/server.js';
 import { stressCommand } from '../../tools/stress/cli.js';
 
 const program = new Command();
-program.name('ringkv').description('A Dynamo-style replicated key-value store: an actor cluster on worker threads, served over RESP and HTTP.');
+// dist/src/cli/main.js → the package's own package.json (always shipped, whatever `files` says)
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+program
+  .name('ringkv')
+  .description('A Dynamo-style replicated key-value store: an actor cluster on worker threads, served over RESP and HTTP.')
+  .version(pkg.version, '-V, --version', 'print the version');
 
 program
   .command('start')
@@ -86,11 +92,27 @@ function clientCommand(name: string, description: string): Command {
     .option('--password <password>', 'AUTH password (or RINGKV_PASSWORD)');
 }
 
+/** A server that cannot be reached: one line for the user, exit EXIT_FAILED. */
+class CannotConnectError extends Error {}
+
 async function withClient<T>(flags: Record<string, unknown>, fn: (redis: Redis) => Promise<T>): Promise<T> {
   const password = (flags.password as string | undefined) ?? process.env.RINGKV_PASSWORD;
-  const redis = new Redis({ host: String(flags.host), port: Number(flags.port), lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, ...(password ? { password } : {}) });
+  const host = String(flags.host);
+  const port = Number(flags.port);
+  // one attempt, no reconnects: a CLI call should fail at once, not retry in the background
+  const redis = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null, ...(password ? { password } : {}) });
+  // connect() rejects with the same error; without a listener ioredis also prints "Unhandled error event"
+  redis.on('error', () => {});
   try {
-    await redis.connect();
+    try {
+      await redis.connect();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ECONNRESET' || /Connection is closed/.test(String((err as Error).message))) {
+        throw new CannotConnectError(`cannot connect to ${host}:${port} (is the server running?)`);
+      }
+      throw err;
+    }
     return await fn(redis);
   } finally {
     redis.disconnect();
@@ -105,7 +127,7 @@ clientCommand('get', 'print every sibling of <key> and its causal context')
       const [context, ...values] = reply;
       if (values.length === 0) {
         console.log('(not found)');
-        process.exitCode = 1;
+        process.exitCode = EXIT_FAILED;
       }
       for (const v of values) console.log(v);
       if (values.length > 1) console.error(`(${values.length} siblings; resolve with: ringkv put ${key} <value> --context ${context})`);
@@ -172,9 +194,9 @@ clientCommand('remove-actor', 'decommission an actor online: its ranges and hint
   });
 
 program.addCommand(stressCommand());
+applyExitRule(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof RingkvError) console.error(`ringkv: ${err.message}`);
-  else console.error(`ringkv: ${(err as Error).message ?? String(err)}`);
-  process.exit(2);
+  console.error(`ringkv: ${(err as Error).message ?? String(err)}`);
+  process.exit(isUsageError(err) ? EXIT_USAGE : EXIT_FAILED);
 });

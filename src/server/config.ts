@@ -86,7 +86,10 @@ function optionalInt(name: string, v: unknown, min: number, max: number): number
 function consistency(name: string, v: unknown): number | string | undefined {
   if (v === undefined) return undefined;
   if (v === 'one' || v === 'quorum' || v === 'all') return v;
-  return optionalInt(name, v, 1, 64);
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : v;
+  // name every accepted form, as the help's <count|one|quorum|all> does
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 64) throw new InvalidOptionError(`${name} must be a count 1..64, one, quorum or all; got ${JSON.stringify(v)}`);
+  return n;
 }
 
 function bool(name: string, v: unknown): boolean {

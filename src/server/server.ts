@@ -1,4 +1,7 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Cluster } from '../cluster/cluster.js';
+import { DataDirLockedError } from '../errors.js';
 import type { Consistency } from '../cluster/options.js';
 import type { ServerConfig } from './config.js';
 import { startHttpServer } from './http/server.js';
@@ -14,14 +17,29 @@ export interface RunningServer {
 
 /** Start the cluster on config.dataDir and serve it over RESP and HTTP. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
-  const cluster = await Cluster.start({
-    dataDir: config.dataDir,
-    ...(config.actors !== undefined ? { actors: config.actors } : {}),
-    ...(config.n !== undefined ? { n: config.n } : {}),
-    ...(config.r !== undefined ? { r: config.r as Consistency } : {}),
-    ...(config.w !== undefined ? { w: config.w as Consistency } : {}),
-    ...(config.sync !== undefined ? { sync: config.sync } : {}),
-  });
+  // A start that fails (a port in use, a bad layout) must not leave behind a
+  // data directory it created: the next attempt would find it "in use" with a
+  // shape fixed by a run that never served.
+  const before = !existsSync(config.dataDir) ? 'absent' : readdirSync(config.dataDir).length === 0 ? 'empty' : 'used';
+  const forget = (err: unknown): void => {
+    if (before === 'used' || err instanceof DataDirLockedError) return; // not ours to remove
+    if (before === 'absent') rmSync(config.dataDir, { recursive: true, force: true });
+    else for (const entry of readdirSync(config.dataDir)) rmSync(join(config.dataDir, entry), { recursive: true, force: true });
+  };
+  let cluster: Cluster;
+  try {
+    cluster = await Cluster.start({
+      dataDir: config.dataDir,
+      ...(config.actors !== undefined ? { actors: config.actors } : {}),
+      ...(config.n !== undefined ? { n: config.n } : {}),
+      ...(config.r !== undefined ? { r: config.r as Consistency } : {}),
+      ...(config.w !== undefined ? { w: config.w as Consistency } : {}),
+      ...(config.sync !== undefined ? { sync: config.sync } : {}),
+    });
+  } catch (err) {
+    forget(err);
+    throw err;
+  }
   let resp: Awaited<ReturnType<typeof startRespServer>> | undefined;
   let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
   try {
@@ -48,6 +66,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   } catch (err) {
     await resp?.close();
     await cluster.close();
+    forget(err); // after close: the envs and the lock are released
     throw err;
   }
   let stopping: Promise<void> | undefined;

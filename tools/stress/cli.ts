@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../../src/cli/exit.js';
 import type { StressConfig } from './runner.js';
 import type { StressResult } from './result.js';
 
@@ -145,7 +146,7 @@ async function runFromFlags(flags: StressFlags): Promise<number> {
     };
   } catch (e) {
     console.error(`ringkv stress: ${(e as Error).message}`);
-    return 2;
+    return EXIT_USAGE;
   }
   console.log(`ringkv stress: workload ${config.workload} against ${config.target}, seed ${seed} (pass --seed ${seed} to repeat)`);
 
@@ -202,7 +203,7 @@ async function runFromFlags(flags: StressFlags): Promise<number> {
     if (ticker) clearInterval(ticker);
     if (e instanceof StressConfigError) {
       console.error(`ringkv stress: ${e.message}`);
-      return 2;
+      return EXIT_USAGE;
     }
     throw e;
   }
@@ -213,24 +214,36 @@ async function runFromFlags(flags: StressFlags): Promise<number> {
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'result.json'), JSON.stringify(result, null, 2));
   writeFileSync(join(out, 'report.html'), renderReport(result));
-  console.log(summaryTables(result, Table));
+  console.log(summaryTables(result, Table, useColour(process.stdout, process.env)));
   console.log(`\n${result.valid ? 'VALID' : 'INVALID'}: result.json and report.html in ${out}`);
-  return result.valid ? 0 : 1;
+  return result.valid ? EXIT_OK : EXIT_FAILED;
+}
+
+/**
+ * Colour only for a person at a terminal, and never with NO_COLOR set
+ * (no-color.org). cli-table3's colours library does not check the stream
+ * itself, so a file or pipe would get escape codes.
+ */
+export function useColour(stream: { isTTY?: boolean; hasColors?: () => boolean }, env: NodeJS.ProcessEnv): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return stream.isTTY === true && (stream.hasColors?.() ?? false);
 }
 
 type TableCtor = typeof import('cli-table3');
 
-function summaryTables(r: StressResult, Table: TableCtor): string {
-  const latency = new Table({ head: ['operation', 'count', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'p99.9 ms', 'max ms'] });
+export function summaryTables(r: StressResult, Table: TableCtor, colour: boolean): string {
+  // cli-table3's default style is a red head and grey borders; empty lists mean plain text
+  const style = colour ? {} : { style: { head: [] as string[], border: [] as string[] } };
+  const latency = new Table({ head: ['operation', 'count', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'p99.9 ms', 'max ms'], ...style });
   const seconds = Math.max(r.durationMs, 1) / 1000;
   for (const [name, s] of Object.entries(r.latency)) {
     latency.push([name, s.count, Math.round(s.count / seconds), s.p50Ms, s.p95Ms, s.p99Ms, s.p999Ms, s.maxMs]);
   }
   latency.push(['all', r.throughput.operations, r.throughput.opsPerSec, '', '', '', '', '']);
-  const errors = new Table({ head: ['error', 'count'] });
+  const errors = new Table({ head: ['error', 'count'], ...style });
   for (const [type, count] of Object.entries(r.errors)) errors.push([type, count]);
   if (Object.keys(r.errors).length === 0) errors.push(['(none)', 0]);
-  const checks = new Table({ head: ['checker', 'verdict', 'checked', 'violations', 'note'] });
+  const checks = new Table({ head: ['checker', 'verdict', 'checked', 'violations', 'note'], ...style });
   const c = r.checkers;
   const note = (v: { skipped?: string }, extra = ''): string => v.skipped ?? extra;
   checks.push(['no acknowledged write lost', c.lostWrites.valid ? 'ok' : 'FAIL', c.lostWrites.checked, c.lostWrites.violationCount, note(c.lostWrites)]);

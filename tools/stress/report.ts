@@ -278,8 +278,10 @@ function seriesPath(s: TimeSeries, at: (tMs: number) => number, scale: Scale): s
   return `<path data-series="${esc(s.name)}" data-points="${drawn}" d="${d}" fill="none" stroke="${s.color}" stroke-width="${s.dashed === true ? 1.6 : 2.2}" stroke-linejoin="round" stroke-linecap="round"${dash}><title>${esc(s.label)}</title></path>`;
 }
 
-function timeChart(c: TimeChart): string {
-  const xMaxMs = c.xMaxMs > 0 ? c.xMaxMs : 1000;
+function timeChart(chart: TimeChart): string {
+  const xMaxMs = chart.xMaxMs > 0 ? chart.xMaxMs : 1000;
+  // points past the axis's end (samples taken while converging) are not drawn, rather than piled on its edge
+  const c: TimeChart = { ...chart, series: chart.series.map((s) => ({ ...s, points: s.points.filter(([tMs]) => tMs <= xMaxMs) })) };
   const at = (tMs: number): number => PLOT.x0 + ((PLOT.x1 - PLOT.x0) * Math.min(Math.max(tMs, 0), xMaxMs)) / xMaxMs;
   const valuesOf = (axis: 'left' | 'right'): number[] =>
     c.series.filter((s) => s.axis === axis).flatMap((s) => s.points.map(([, v]) => v).filter((v): v is number => v !== null && Number.isFinite(v)));
@@ -304,16 +306,21 @@ function timeChart(c: TimeChart): string {
 
 // ---------------------------------------------------------------- the four charts
 
+/**
+ * The time axis ends where the run phase ended: cluster samples go on through
+ * convergence, and drawing them would stretch the axis past the run.
+ */
 function xMaxOf(result: StressResult): number {
-  const ends = [result.durationMs, ...result.timeline.map((p) => p.tMs), ...result.cluster.map((s) => s.tMs), ...result.faults.map((f) => f.endMs)];
+  if (Number.isFinite(result.durationMs) && result.durationMs > 0) return result.durationMs;
+  const ends = [...result.timeline.map((p) => p.tMs), ...result.cluster.map((s) => s.tMs), ...result.faults.map((f) => f.endMs)];
   return Math.max(0, ...ends.filter((v) => Number.isFinite(v)));
 }
 
-/** Length of each timeline window, s: from ops/opsPerSec when there were ops, else the sample spacing. */
+/** Length of each timeline window, s: as recorded, else from ops/opsPerSec when there were ops, else the sample spacing. */
 function windowSeconds(timeline: readonly TimelinePoint[]): number[] {
   const spacings = timeline.slice(1).map((p, i) => p.tMs - timeline[i]!.tMs).filter((d) => d > 0).sort((a, b) => a - b);
   const typicalS = spacings.length > 0 ? spacings[Math.floor(spacings.length / 2)]! / 1000 : 1;
-  return timeline.map((p) => (p.ops > 0 && p.opsPerSec > 0 ? p.ops / p.opsPerSec : typicalS));
+  return timeline.map((p) => (p.lengthMs !== undefined && p.lengthMs > 0 ? p.lengthMs / 1000 : p.ops > 0 && p.opsPerSec > 0 ? p.ops / p.opsPerSec : typicalS));
 }
 
 function throughputChart(result: StressResult, colors: ReadonlyMap<string, string>): string {

@@ -23,10 +23,17 @@ export interface LatencySummary {
 
 /** One second (or `windowMs`) of the run phase. */
 export interface TimelinePoint {
+  /** Start of the window, ms since the run phase began. */
   readonly tMs: number;
+  /**
+   * The window's real length, ms: windowMs, except the last one, cut short by
+   * the run's end (absent in results written before it was recorded).
+   */
+  readonly lengthMs?: number;
   /** Operations completed in this window (all kinds), successful or not. */
   readonly ops: number;
   readonly errors: number;
+  /** ops over the window's real length (lengthMs), not over windowMs. */
   readonly opsPerSec: number;
   /** Latency over every operation completed in the window, ms. */
   readonly p50Ms: number;

@@ -736,7 +736,9 @@ function mergeResults(results: readonly LoadTaskResult[], runStartMs: number, ru
   for (const [name, h] of perOp) latency[name] = summarize(h);
   const timeline: TimelinePoint[] = windows.map((w, i) => {
     const s = w.histogram.totalCount === 0 ? null : summarize(w.histogram);
-    return { tMs: i * windowMs, ops: w.ops, errors: w.errors, opsPerSec: Math.round((w.ops * 1000) / windowMs), p50Ms: s?.p50Ms ?? 0, p99Ms: s?.p99Ms ?? 0, maxMs: s?.maxMs ?? 0 };
+    // the last window ends with the run: a rate over the full windowMs would show a false drop
+    const lengthMs = Math.max(1, Math.min(windowMs, Math.round(durationMs - i * windowMs)));
+    return { tMs: i * windowMs, lengthMs, ops: w.ops, errors: w.errors, opsPerSec: Math.round((w.ops * 1000) / lengthMs), p50Ms: s?.p50Ms ?? 0, p99Ms: s?.p99Ms ?? 0, maxMs: s?.maxMs ?? 0 };
   });
   return { throughput: { operations, opsPerSec: Math.round((operations * 1000) / durationMs), byOp }, latency, errors, timeline };
 }

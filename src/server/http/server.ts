@@ -10,6 +10,8 @@
  * The causal context travels in the `X-Ringkv-Context` header both ways.
  * Every error is JSON: `{ "error": { "code", "message", … } }`.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Cluster, Consistency, PlanChange, Value } from '../../index.js';
@@ -52,6 +54,8 @@ type HttpErrorCode =
   | 'BODY_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'BAD_REQUEST'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'INTERNAL';
 
 /** An error the HTTP layer raises with its status and code. */
@@ -129,6 +133,8 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
       const path = end === -1 ? url : url.slice(0, end);
       return path.replaceAll('%', '%25') + (end === -1 ? '' : url.slice(end));
     },
+    // Requests Node's HTTP parser rejects (huge headers, garbage) never reach fastify's routes or hooks.
+    clientErrorHandler,
     // Errors the router raises before any hook runs (malformed URL, too long a parameter).
     frameworkErrors: (err, request, reply) => {
       if (!hostAllowed(request.headers.host, allowed)) return sendError(request, reply, hostError(request.headers.host));
@@ -348,6 +354,26 @@ function errorBody(err: unknown): { status: number; body: { error: Record<string
     return { status, body: { error: { code: CODE_OF_STATUS[status] ?? 'BAD_REQUEST', message } } };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } } };
+}
+
+/**
+ * Node's HTTP parser refused the request: answer in the documented error
+ * shape (fastify's default writes its own), then close, since the rest of the
+ * stream cannot be trusted to be HTTP.
+ */
+function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return; // the peer is gone: nobody to answer
+  const [status, code, message]: [number, HttpErrorCode, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request was not received in time']
+        : [400, 'BAD_REQUEST', `malformed HTTP request${err.code ? ` (${err.code})` : ''}`];
+  if (socket.writable) {
+    const body = JSON.stringify({ error: { code, message } });
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 /** A :key parameter (still percent-encoded, see rewriteUrl) → the key's bytes. */

@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { Cluster, GetResult, MembershipResult, PlanChange } from '../../cluster/cluster.js';
 import type { Consistency } from '../../cluster/options.js';
-import { RingkvError, QuorumError, OverloadedError, TooManySiblingsError, PairTooLargeError } from '../../errors.js';
+import { RingkvError, QuorumError, OverloadedError, TooManySiblingsError, PairTooLargeError, InvalidKeyError } from '../../errors.js';
 import { recordRequest } from '../metrics.js';
 import { globMatch } from './glob.js';
 import type { ReplyWriter } from './reply.js';
@@ -20,6 +20,12 @@ export interface ClientState {
   r: Consistency | undefined;
   w: Consistency | undefined;
   strict: boolean | undefined;
+  /**
+   * RESP3 only: mark a GET of a key with siblings with the attribute
+   * `siblings: N`. Off unless asked for (RINGKV.CONSISTENCY SIBLINGS-ATTR yes):
+   * stock clients (redis-cli 7.0, most libraries) cannot parse attributes.
+   */
+  siblingsAttr: boolean;
   /** Close the connection once this command's reply is written (QUIT). */
   closeAfterReply: boolean;
 }
@@ -50,14 +56,15 @@ const err = (message: string): Reply => (w) => w.error(message);
 const lower = (b: Buffer): string => b.toString('latin1').toLowerCase();
 
 /** The newest sibling (GET can return only one); RESP3 also says how many there were. */
-function oneValue(res: GetResult, ctx: ServerContext): Reply {
+function oneValue(res: GetResult, ctx: ServerContext, client: ClientState): Reply {
   if (!res.found) return nil;
   const v = toBytes(res.values[0]);
   if (res.values.length === 1) return (w) => w.bulk(v);
   ctx.counters.getsWithSiblings++;
   const siblings = res.values.length;
+  const attr = client.siblingsAttr;
   return (w) => {
-    if (w.version === 3) w.attribute([['siblings', siblings]]);
+    if (w.version === 3 && attr) w.attribute([['siblings', siblings]]);
     w.bulk(v);
   };
 }
@@ -127,8 +134,24 @@ function checkPassword(ctx: ServerContext, given: Buffer): boolean {
   return timingSafeEqual(createHash('sha256').update(given).digest(), ctx.passwordDigest);
 }
 
+const ABSENT: GetResult = { values: [], context: '', found: false };
+
+/**
+ * A read of a key that cannot exist (empty, or over maxKeyBytes) answers "not
+ * there", as Redis does (`EXISTS ""` is 0, `GET ""` is nil): only writes are
+ * refused for a bad key.
+ */
+async function read(ctx: ServerContext, client: ClientState, key: Buffer): Promise<GetResult> {
+  try {
+    return await ctx.cluster.get(key, { r: client.r });
+  } catch (e) {
+    if (e instanceof InvalidKeyError) return ABSENT;
+    throw e;
+  }
+}
+
 async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promise<boolean> {
-  const current = await ctx.cluster.get(key, { r: client.r });
+  const current = await read(ctx, client, key);
   if (!current.found) return false;
   await ctx.cluster.delete(key, { context: current.context, w: client.w, strict: client.strict });
   return true;
@@ -331,7 +354,7 @@ const COMMANDS: Record<string, Command> = {
       return int(Math.round(stats.reduce((s, x) => s + x.keys, 0) / ctx.cluster.n));
     },
   },
-  get: { arity: 2, run: async (ctx, client, a) => oneValue(await ctx.cluster.get(a[1]!, { r: client.r }), ctx) },
+  get: { arity: 2, run: async (ctx, client, a) => oneValue(await read(ctx, client, a[1]!), ctx, client) },
   set: {
     arity: -3,
     run: async (ctx, client, a) => {
@@ -370,14 +393,14 @@ const COMMANDS: Record<string, Command> = {
   exists: {
     arity: -2,
     run: async (ctx, client, a) => {
-      const found = await Promise.all(a.slice(1).map((k) => ctx.cluster.get(k, { r: client.r })));
+      const found = await Promise.all(a.slice(1).map((k) => read(ctx, client, k)));
       return int(found.filter((f) => f.found).length);
     },
   },
   mget: {
     arity: -2,
     run: async (ctx, client, a) => {
-      const results = await Promise.all(a.slice(1).map((k) => ctx.cluster.get(k, { r: client.r })));
+      const results = await Promise.all(a.slice(1).map((k) => read(ctx, client, k)));
       return (w) => {
         w.arrayHeader(results.length);
         for (const r of results) w.bulk(r.found ? toBytes(r.values[0]) : null);
@@ -440,11 +463,13 @@ const COMMANDS: Record<string, Command> = {
             ['w', String(client.w ?? ctx.cluster.options.w)],
             ['n', ctx.cluster.n],
             ['strict', (client.strict ?? ctx.cluster.options.strict) ? 'yes' : 'no'],
+            ['siblings-attr', client.siblingsAttr ? 'yes' : 'no'],
           ]);
       }
       let r = client.r;
       let wq = client.w;
       let strict = client.strict;
+      let siblingsAttr = client.siblingsAttr;
       for (let i = 1; i < a.length; i += 2) {
         if (i + 1 >= a.length) return err('ERR syntax error');
         const opt = lower(a[i]!);
@@ -454,6 +479,10 @@ const COMMANDS: Record<string, Command> = {
           const v = lower(a[i + 1]!);
           if (v !== 'yes' && v !== 'no') return err('ERR STRICT takes yes or no');
           strict = v === 'yes';
+        } else if (opt === 'siblings-attr') {
+          const v = lower(a[i + 1]!);
+          if (v !== 'yes' && v !== 'no') return err('ERR SIBLINGS-ATTR takes yes or no');
+          siblingsAttr = v === 'yes';
         } else return err('ERR syntax error');
       }
       // Validate against N now, so a bad setting fails here and not on every later command.
@@ -464,13 +493,14 @@ const COMMANDS: Record<string, Command> = {
       client.r = r;
       client.w = wq;
       client.strict = strict;
+      client.siblingsAttr = siblingsAttr;
       return OK;
     },
   },
   'ringkv.getall': {
     arity: 2,
     run: async (ctx, client, a) => {
-      const res = await ctx.cluster.get(a[1]!, { r: client.r });
+      const res = await read(ctx, client, a[1]!);
       return (w) => {
         w.arrayHeader(1 + res.values.length);
         w.bulk(res.context);

@@ -215,6 +215,7 @@ export async function startRespServer(cluster: Cluster, options: RespServerOptio
       r: undefined,
       w: undefined,
       strict: undefined,
+      siblingsAttr: false,
       closeAfterReply: false,
     };
     clients.set(state.id, state);
