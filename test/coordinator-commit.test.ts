@@ -8,6 +8,7 @@ import { allocateTokens, Ring, type RingMember } from '../src/ring/ring.js';
 import { TOKENS, systemTimers } from '../src/runtime/services.js';
 import { ActorStore, type WriteDone } from '../src/storage/store.js';
 import { MsgType, type Message } from '../src/transport/protocol.js';
+import { decodeClock } from '../src/versioning/sibling.js';
 import { MAIN_THREAD, Transport } from '../src/transport/transport.js';
 import { tempDir } from './helpers.js';
 
@@ -21,13 +22,13 @@ function members(count: number): RingMember[] {
   return out;
 }
 
-function config(dataDir: string, ring: readonly RingMember[]): ActorConfig {
+function config(dataDir: string, ring: readonly RingMember[], freshWriterId = 7): ActorConfig {
   return {
     id: 0,
     n: 3,
     members: ring,
     storage: { path: dataDir, mapSizeBytes: 64 * 1024 * 1024, compressionThresholdBytes: 0, cacheBytes: 0, maxWritesPerCommit: 1000, maxPendingWrites: 1000, sync: 'periodic', syncIntervalMs: 100 },
-    freshWriterId: 7,
+    freshWriterId,
     expectsData: false,
     lastWriteWins: false,
     maxSiblings: 64,
@@ -107,4 +108,83 @@ test('a put is acknowledged only after the coordinator committed its own copy, h
   for (const go of held.splice(0)) go();
   await until(() => replies.length > 0);
   t.is(replies[0]?.type, MsgType.PutOk);
+});
+
+/** An actor in this thread on `cfg`, its own writes held back while `hold()` says so; peers 1 and 2 ack at once and record what they got. */
+function harness(t: import('ava').ExecutionContext, cfg: ActorConfig, hold: () => boolean) {
+  const store = ActorStore.open(cfg.storage);
+  const held: (() => void)[] = [];
+  const write = store.write.bind(store);
+  store.write = (key: Buffer, value: Buffer | null, done: WriteDone): void => {
+    if (hold()) held.push(() => write(key, value, done));
+    else write(key, value, done);
+  };
+  const c = buildActorContainer(cfg);
+  c.register(TOKENS.store, { useValue: store });
+  const actor = c.resolve(PartitionActor);
+  const replicated: Uint8Array[] = [];
+  const transports: Transport[] = [];
+  for (const id of [1, 2]) {
+    const tr = new Transport(id, systemTimers, { maxBatchBytes: 1024 * 1024 });
+    const ch = new MessageChannel();
+    actor.connectPeer(id, ch.port1);
+    tr.connect(0, ch.port2);
+    tr.onMessage((from, m) => {
+      if (m.type !== MsgType.Replicate) return;
+      if (id === 1) replicated.push(Uint8Array.from(m.clock));
+      tr.send(from, { type: MsgType.ReplicateAck, op: m.op, ok: true });
+    });
+    transports.push(tr);
+  }
+  const client = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: 1024 * 1024 });
+  const ch = new MessageChannel();
+  actor.connectClient(ch.port1);
+  client.connect(0, ch.port2);
+  transports.push(client);
+  const replies: Message[] = [];
+  client.onMessage((_from, m) => replies.push(m));
+  t.teardown(() => {
+    for (const tr of transports) tr.close();
+  });
+  return { actor, store, held, replicated, replies, client };
+}
+
+test('after an unclean stop the actor mints under a new writer id: an event it sent but never committed is never minted again for another value', async (t) => {
+  const ring = members(3);
+  const dir = tempDir(t);
+  const r = Ring.build(ring, 3);
+  let key = Buffer.from('k');
+  for (let i = 0; r.preferenceList(ringPosition(key))[0] !== 0; i++) key = Buffer.from(`k${i}`);
+  const put = (client: Transport, req: number, value: string): boolean =>
+    client.send(0, { type: MsgType.ClientPut, req, key, position: ringPosition(key), kind: 1, data: Buffer.from(value), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false });
+  const until = async (check: () => boolean): Promise<void> => {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((res) => setTimeout(res, 10));
+  };
+  // first run: the value reaches the other replicas, its own copy never commits, and the run ends without close()
+  const first = harness(t, config(dir, ring, 7), () => true);
+  put(first.client, 1, 'sent, never committed here');
+  await until(() => first.replicated.length === 1);
+  t.is(first.replicated.length, 1);
+  t.deepEqual(first.replies, [], 'not acknowledged');
+  // second run on the same env (the supervisor hands every start a fresh id: 8)
+  const second = harness(t, config(dir, ring, 8), () => false);
+  t.teardown(() => second.actor.close());
+  put(second.client, 2, 'acknowledged');
+  await until(() => second.replies.length === 1);
+  t.is(second.replies[0]?.type, MsgType.PutOk);
+  const dot = (bytes: Uint8Array) => decodeClock(bytes).entries.map((e) => [e.id, e.counter]);
+  t.notDeepEqual(dot(second.replicated[0]!), dot(first.replicated[0]!), 'two values, two different events');
+  t.deepEqual(dot(second.replicated[0]!), [[8, 1]]);
+  // a clean close keeps the writer id
+  await second.actor.close();
+  const third = harness(t, config(dir, ring, 9), () => false);
+  t.teardown(() => third.actor.close());
+  put(third.client, 3, 'after a clean restart');
+  await until(() => third.replies.length === 1);
+  t.is(third.replies[0]?.type, MsgType.PutOk);
+  t.deepEqual(
+    decodeClock(third.replicated[0]!).entries.map((e) => e.id),
+    [8],
+    'same writer id after a clean close (its clock builds on its own stored event)',
+  );
 });

@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { LRUCache } from 'lru-cache';
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { positionBound } from './keys.js';
 import { ReadSignal } from './read-signal.js';
 
@@ -164,6 +165,7 @@ export class ActorStore {
     const layout = this.meta.get('layoutVersion');
     const owner = this.meta.get('actorId');
     if (layout === undefined && owner === undefined) {
+      this.markRunning();
       if (expectsData) {
         // a new env where data should be (the disk was lost): not a reliable replica until repaired
         this.recoveringFlag = true;
@@ -181,6 +183,13 @@ export class ActorStore {
     this.recoveringFlag = this.meta.get('recovering') === true;
     const writerId: unknown = this.meta.get('writerId');
     if (typeof writerId !== 'number' || !Number.isSafeInteger(writerId) || writerId < 0) throw new StorageError(`env at ${this.path} has no valid writer id (${String(writerId)})`);
+    if (this.markRunning()) {
+      // The last run did not close cleanly (killed, crashed): events it minted may sit on other
+      // replicas while its own copy never committed, so its counters cannot be trusted to be fresh.
+      // Minting under a never-used id makes a repeated dot (two values, one survives a merge) impossible.
+      void this.meta.put('writerId', freshWriterId);
+      return freshWriterId;
+    }
     return writerId;
   }
 
@@ -422,8 +431,31 @@ export class ActorStore {
     await new Promise<void>((resolve) => (this.root as unknown as { sync(cb: () => void): void }).sync(() => resolve()));
     await this.root.flushed;
     await this.root.close();
+    // every event this run minted is committed now: the next start may keep the writer id
+    rmSync(join(this.path, RUNNING_MARKER), { force: true });
+  }
+
+  /**
+   * Leave a marker that this env is in use until close() removes it; true
+   * when one was already there (the previous run ended without closing).
+   * Plain fs, synced: the marker must exist before any event is minted.
+   */
+  private markRunning(): boolean {
+    const marker = join(this.path, RUNNING_MARKER);
+    const unclean = existsSync(marker);
+    const fd = openSync(marker, 'w');
+    try {
+      writeSync(fd, `${process.pid}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return unclean;
   }
 }
+
+/** In an actor's env directory while an actor runs on it (see ActorStore.markRunning). */
+const RUNNING_MARKER = 'running';
 
 /**
  * Open an actor's env read-only, for background digests in the piscina pool.
