@@ -4,6 +4,8 @@
 // on 2 cores the OS scheduler makes single runs bimodal.
 // BENCH_QUICK=1: only the Cluster put/get rows (sync: 'periodic') and raw
 // lmdb-js with ring-ordered keys, which the get targets are measured against.
+// BENCH_ACTORS: actors of the put/get rows (default 5). `node dist/tools/bench-put.js`
+// compares put cost across actor counts (BENCH_ACTORS=5,4,3).
 import hdr from 'hdr-histogram-js';
 import { open } from 'lmdb'; // the raw baseline only; ringkv itself reaches lmdb through src/storage
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +23,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SPREAD_KEYS = Number(process.env.BENCH_SPREAD_KEYS ?? 1_000_000);
 const VALUE = Buffer.alloc(100, 0x61);
 const QUICK = process.env.BENCH_QUICK === '1';
+/** Actors of the put/get rows: 5 by default (the figures the README and issues compare); the library's own default is max(N, cores). */
+const ACTORS = Number(process.env.BENCH_ACTORS ?? 5);
 
 interface RunResult {
   opsPerSec: number;
@@ -77,7 +81,7 @@ async function clusterRuns(sync: 'always' | 'periodic'): Promise<{ put: RunResul
     try {
       const order = run % 2 === 0 ? [true, false] : [false, true];
       for (const [i, directReads] of order.entries()) {
-        const cluster = await Cluster.start({ dataDir, actors: 5, n: 3, r: 2, w: 2, sync, directReads });
+        const cluster = await Cluster.start({ dataDir, actors: ACTORS, n: 3, r: 2, w: 2, sync, directReads });
         try {
           if (i === 0) put.push(await drive((k) => cluster.put(`key:${k}`, VALUE)));
           (directReads ? get : getActor).push(await drive((k) => cluster.get(`key:${k}`)));
@@ -159,12 +163,12 @@ const direct = summary(c.get);
 const ringGet = summary(rawRing.get);
 const medianCpu = (runs: RunResult[]): number => runs.map((r) => r.cpuUsPerOp).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
 const getRows = [
-  ['Cluster get R=2, direct path (5 actors, N=3)', direct],
+  [`Cluster get R=2, direct path (${ACTORS} actors, N=3)`, direct],
   ['Cluster get R=2, actor path (directReads: false)', summary(c.getActor)],
   ['raw lmdb-js get, ring-ordered keys (1 env, 1 thread)', ringGet],
 ] as const;
 if (QUICK) {
-  table([['Cluster put (N=3 W=2, 5 actors)', summary(c.put)], ...getRows, ['raw lmdb-js put (1 env, 1 thread, noSync), ring-ordered keys', summary(rawRing.put)]]);
+  table([[`Cluster put (N=3 W=2, ${ACTORS} actors)`, summary(c.put)], ...getRows, ['raw lmdb-js put (1 env, 1 thread, noSync), ring-ordered keys', summary(rawRing.put)]]);
 }
 const getReport = (): void => {
   console.log(`direct path served ${(c.directShare * 100).toFixed(1)}% of the direct-path rows' reads`);
@@ -173,15 +177,24 @@ const getReport = (): void => {
       `direct / raw ring-ordered get: ${(direct.median / ringGet.median).toFixed(3)}x ops/s, ${(medianCpu(rawRing.get) / medianCpu(c.get)).toFixed(3)}x CPU per op (target >= 0.25x)`,
   );
 };
+const putReport = (): void => {
+  const put = summary(c.put);
+  const raw = summary(rawRing.put);
+  console.log(
+    `put W=2 (${ACTORS} actors): ${medianCpu(c.put).toFixed(1)} CPU µs/op (median of runs; target <= 60); ` +
+      `/ raw ring-ordered put: ${(put.median / raw.median).toFixed(3)}x ops/s (target >= 0.2x), ${(medianCpu(rawRing.put) / medianCpu(c.put)).toFixed(3)}x CPU per op`,
+  );
+};
 if (QUICK) {
   getReport();
+  putReport();
   process.exit(0);
 }
 const always = await clusterRuns('always');
 const raw = await rawRuns(false);
 const rawNoSync = await rawRuns(true);
 table([
-  ['Cluster put (N=3 W=2, 5 actors)', summary(c.put)],
+  [`Cluster put (N=3 W=2, ${ACTORS} actors)`, summary(c.put)],
   ...getRows,
   ['Cluster put, sync: always', summary(always.put)],
   ['Cluster get, sync: always (direct path)', summary(always.get)],
@@ -191,6 +204,7 @@ table([
   ['raw lmdb-js get (sync, 1 thread)', summary(raw.get)],
 ]);
 getReport();
+putReport();
 const putRatio = summary(c.put).median / summary(rawNoSync.put).median;
 const getRatio = summary(c.get).median / summary(raw.get).median;
 console.log(`ratio cluster/raw (median): put ${putRatio.toFixed(3)}x (vs raw noSync), put sync:always ${(summary(always.put).median / summary(raw.put).median).toFixed(3)}x (vs raw fsync), get ${getRatio.toFixed(3)}x`);
