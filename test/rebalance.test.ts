@@ -165,7 +165,8 @@ test.serial('a stale plan, a second change at once, or a change with an actor do
 });
 
 test.serial('a change waits out an actor that gossip briefly sees down while its thread runs', async (t) => {
-  const c = await start(t, { gossipIntervalMs: 25, failAfterMs: 400 });
+  // a fixed 400 ms detector (maxFailAfterMs = failAfterMs), so a 700 ms pause is surely seen: the test is about the change's wait
+  const c = await start(t, { gossipIntervalMs: 25, failAfterMs: 400, maxFailAfterMs: 400 });
   await Promise.all(Array.from({ length: 300 }, (_, i) => c.put(`k${i}`, i, { w: 'all' })));
   c.faults.pause(1, 700); // frozen: no heartbeats, as in a long GC pause
   await until(t, 'actor 1 seen down', () => c.members().find((m) => m.id === 1)!.status === 'down');
