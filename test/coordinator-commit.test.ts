@@ -111,7 +111,7 @@ test('a put is acknowledged only after the coordinator committed its own copy, h
 });
 
 /** An actor in this thread on `cfg`, its own writes held back while `hold()` says so; peers 1 and 2 ack at once and record what they got. */
-function harness(t: import('ava').ExecutionContext, cfg: ActorConfig, hold: () => boolean) {
+function harness(t: import('ava').ExecutionContext, cfg: ActorConfig, hold: () => boolean, clock?: { now(): number; monotonicMs(): number }) {
   const store = ActorStore.open(cfg.storage);
   const held: (() => void)[] = [];
   const write = store.write.bind(store);
@@ -121,6 +121,7 @@ function harness(t: import('ava').ExecutionContext, cfg: ActorConfig, hold: () =
   };
   const c = buildActorContainer(cfg);
   c.register(TOKENS.store, { useValue: store });
+  if (clock !== undefined) c.register(TOKENS.clock, { useValue: clock });
   const actor = c.resolve(PartitionActor);
   const replicated: Uint8Array[] = [];
   const transports: Transport[] = [];
@@ -187,4 +188,26 @@ test('after an unclean stop the actor mints under a new writer id: an event it s
     [8],
     'same writer id after a clean close (its clock builds on its own stored event)',
   );
+});
+
+test('last-write-wins: two writes in the same millisecond keep the later one (the coordinator stamps past what it holds)', async (t) => {
+  const ring = members(3);
+  const frozen = { now: () => 1_700_000_000_000, monotonicMs: () => performance.now() };
+  const h = harness(t, { ...config(tempDir(t), ring), lastWriteWins: true }, () => false, frozen);
+  t.teardown(() => h.actor.close());
+  const r = Ring.build(ring, 3);
+  let key = Buffer.from('k');
+  for (let i = 0; r.preferenceList(ringPosition(key))[0] !== 0; i++) key = Buffer.from(`k${i}`);
+  const put = (req: number, value: string): boolean =>
+    h.client.send(0, { type: MsgType.ClientPut, req, key, position: ringPosition(key), kind: 1, data: Buffer.from(value), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false });
+  const until = async (check: () => boolean): Promise<void> => {
+    for (let i = 0; i < 500 && !check(); i++) await new Promise((res) => setTimeout(res, 10));
+  };
+  put(1, 'z-first');
+  await until(() => h.replies.length === 1);
+  put(2, 'a-second'); // blind, same millisecond, and smaller bytes: only the order can make it win
+  await until(() => h.replies.length === 2);
+  const values = decodeClock(h.replicated[1]!).entries.flatMap((e) => e.values.map((v) => Buffer.from(v.data).toString()));
+  const anonymous = decodeClock(h.replicated[1]!).anonymous.map((v) => Buffer.from(v.data).toString());
+  t.deepEqual([...values, ...anonymous], ['a-second']);
 });

@@ -621,7 +621,11 @@ export class PartitionActor implements ActorControl {
     const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
     // An overwrite acts as if the client had read what this replica holds.
     if (m.overwrite) context = dvv.mergeVV(context, dvv.join(local));
-    const sibling: Sibling = { kind: m.kind, timestampMs: Math.floor(this.clock.now()), writer: this.writerId, data: m.data };
+    // Later than anything this replica holds for the key, even within one millisecond (as a hybrid
+    // logical clock does): last-write-wins, and "newest first", then follow the order writes arrived in.
+    let timestampMs = Math.floor(this.clock.now());
+    for (const v of dvv.values(local)) if (v.timestampMs >= timestampMs) timestampMs = v.timestampMs + 1;
+    const sibling: Sibling = { kind: m.kind, timestampMs, writer: this.writerId, data: m.data };
     // First write of a key without a context (the common case of a load): the one-event clock directly.
     let next: VClock =
       stored === undefined && context.length === 0
