@@ -1,10 +1,13 @@
 import test from 'ava';
-import { clusterView, FailureDetector } from '../src/membership/failure-detector.js';
+import { clusterView, detectorOptions, FailureDetector } from '../src/membership/failure-detector.js';
+
+/** A fixed-timeout detector (no accrual, no stall detection): the model these cases were written for. */
+const fixed = (failAfterMs: number) => detectorOptions(10, failAfterMs, { maxFailAfterMs: failAfterMs, localPauseMs: Infinity });
 import { decide, NO_FAULTS } from '../src/transport/faults.js';
 
 test('failure detector: a member is down once its heartbeat is still for failAfterMs, up as soon as it advances', (t) => {
-  const a = new FailureDetector(0, [0, 1, 2], 100, 0);
-  const b = new FailureDetector(1, [0, 1, 2], 100, 0, 5000);
+  const a = new FailureDetector(0, [0, 1, 2], fixed(100), 0);
+  const b = new FailureDetector(1, [0, 1, 2], fixed(100), 0, 5000);
   t.deepEqual(a.down(50), []);
   t.deepEqual(a.down(101), [1, 2]);
   b.tick(101);
@@ -20,20 +23,20 @@ test('failure detector: a member is down once its heartbeat is still for failAft
   // never ourselves
   t.false(a.down(10_000).includes(0));
   // a restarted member starting above its old counter is heard again
-  const b2 = new FailureDetector(1, [0, 1, 2], 100, 600, 9000);
+  const b2 = new FailureDetector(1, [0, 1, 2], fixed(100), 600, 9000);
   b2.tick(600);
   a.merge(b2.heartbeats(), 600);
   t.false(a.down(650).includes(1));
   // gossip relays: c hears of b through a
-  const c = new FailureDetector(2, [0, 1, 2], 100, 0);
+  const c = new FailureDetector(2, [0, 1, 2], fixed(100), 0);
   c.merge(a.heartbeats(), 640);
   t.false(c.down(700).includes(1));
-  t.throws(() => new FailureDetector(0, [0], 0, 0), { instanceOf: RangeError });
+  t.throws(() => new FailureDetector(0, [0], fixed(0), 0), { instanceOf: RangeError });
 });
 
 test('failure detector: a member whose thread ended stays down, whatever late gossip says, until it is reset', (t) => {
-  const a = new FailureDetector(0, [0, 1, 2], 100, 0);
-  const b = new FailureDetector(1, [0, 1, 2], 100, 0, 5000);
+  const a = new FailureDetector(0, [0, 1, 2], fixed(100), 0);
+  const b = new FailureDetector(1, [0, 1, 2], fixed(100), 0, 5000);
   b.tick(10);
   a.merge(b.heartbeats(), 10);
   t.deepEqual(a.down(20), []);
@@ -46,7 +49,7 @@ test('failure detector: a member whose thread ended stays down, whatever late go
   // restarted: reset, then its new incarnation is heard as usual
   a.reset(1, 40);
   t.deepEqual(a.down(40), []);
-  const b2 = new FailureDetector(1, [0, 1, 2], 100, 40, 9000);
+  const b2 = new FailureDetector(1, [0, 1, 2], fixed(100), 40, 9000);
   b2.tick(50);
   a.merge(b2.heartbeats(), 50);
   t.deepEqual(a.down(120), [2], 'heard again (2 never spoke)');

@@ -184,14 +184,6 @@ interface PendingPut {
   readonly startedMs: number;
   lastSentMs: number;
   retries: number;
-  /**
-   * The coordinator's own copy is committed. A put is acknowledged only
-   * then: the next event this actor mints for the key builds on its own
-   * stored clock, so a crash that lost an uncommitted local copy (while
-   * other replicas acked it) would make it mint the same dot again for
-   * another value, and one of the two acknowledged values would vanish.
-   */
-  localCommitted: boolean;
 }
 
 interface PendingGet {
@@ -613,8 +605,8 @@ export class PartitionActor implements ActorControl {
       return this.fail(from, m.req, 'INVALID_CONTEXT', 0, m.w, pref.length, (err as Error).message);
     }
     const key = ringKey(m.key, m.position);
-    // the local copy must be writable before a dot is minted (see PendingPut.localCommitted)
-    if (this.store.pendingWrites >= this.config.storage.maxPendingWrites) {
+    // the local copy must be writable before a dot is minted (see putProgress)
+    if (this.store.full) {
       return this.fail(from, m.req, 'OVERLOADED', 0, m.w, pref.length, `actor ${this.id} has ${this.store.pendingWrites} writes waiting for a commit (maxPendingWritesPerActor)`);
     }
     const stored = this.store.get(key);
@@ -638,10 +630,9 @@ export class PartitionActor implements ActorControl {
     }
     // Sloppy quorum (Dynamo), decided by the pure planner: dead replicas get
     // substitutes holding hints, suspected ones still get the write.
-    const plan = planWriteTargets(this.id, pref, this.ring.walk(m.position), m.w, m.strict, this.health);
+    const plan = planWriteTargets(this.id, pref, () => this.ring.walk(m.position), m.w, m.strict, this.health);
     if (!plan.ok) return this.fail(from, m.req, 'QUORUM_NOT_REACHED', 0, m.w, pref.length, plan.reason);
-    const { owners, targets } = plan;
-    const hintFor = new Map(plan.hintFor);
+    const { owners, targets, hintFor } = plan;
     const bytes = encodeClock(next);
     const op = this.nextOp++;
     const pending: PendingPut = {
@@ -658,7 +649,6 @@ export class PartitionActor implements ActorControl {
       startedMs: this.clock.monotonicMs(),
       lastSentMs: this.clock.monotonicMs(),
       retries: 0,
-      localCommitted: false,
     };
     this.ops.set(op, pending);
     this.armSweep();
@@ -765,15 +755,15 @@ export class PartitionActor implements ActorControl {
       if (ok) p.quorum.ack(actor);
       else p.quorum.fail(actor);
     }
-    if (actor === this.id) {
-      p.localCommitted = ok;
-      if (!ok && !p.answered) {
-        p.answered = true;
-        this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, "the coordinator's own write failed");
-      }
+    // A put is acknowledged only once this coordinator's own copy is committed: the next event it
+    // mints for the key builds on its stored clock, so a crash that lost an uncommitted copy (which
+    // other replicas acked) would mint the same dot again for another value, and one would vanish.
+    if (actor === this.id && !ok && !p.answered) {
+      p.answered = true;
+      this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, "the coordinator's own write failed");
     }
     const outcome = p.quorum.outcome;
-    if (!p.answered && outcome === 'ok' && p.localCommitted) {
+    if (!p.answered && outcome === 'ok' && p.quorum.hasAcked(this.id)) {
       p.answered = true;
       this.foreground.record(this.clock.monotonicMs() - p.startedMs);
       this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context });

@@ -436,15 +436,15 @@ export class Cluster {
     const pref = this.ring.preferenceList(position);
     if (via !== undefined) {
       if (!pref.includes(via)) return Promise.reject(new InvalidOptionError(`via: actor ${String(via)} is not in this key's preference list [${pref.join(', ')}]`));
-      return this.sendTo(via, operation, needed, pref.length, timeoutMs, build, undefined, this.admissionOf(via));
+      return this.sendTo(via, operation, needed, pref.length, timeoutMs, build, undefined, this.admissions.of(via));
     }
     // any replica may coordinate: prefer one that is not refusing work
     const coordinator =
-      pref.find((id) => this.isUp(id) && !this.admissionOf(id).overloaded) ??
+      pref.find((id) => this.isUp(id) && !this.admissions.of(id).overloaded) ??
       pref.find((id) => this.isUp(id)) ??
       pref.find((id) => this.supervisor.status(id) === 'up');
     if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
-    if (operation !== 'get') return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build, undefined, this.admissionOf(coordinator));
+    if (operation !== 'get') return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build, undefined, this.admissions.of(coordinator));
     return this.sendRead(pref, coordinator, needed, timeoutMs, build);
   }
 
@@ -475,7 +475,7 @@ export class Cluster {
       };
       const launch = (c: number, leftMs: number, mayHedge: boolean): void => {
         outstanding++;
-        this.sendTo(c, 'get', needed, pref.length, leftMs, build, mayHedge ? hedge : undefined, this.admissionOf(c)).then(
+        this.sendTo(c, 'get', needed, pref.length, leftMs, build, mayHedge ? hedge : undefined, this.admissions.of(c)).then(
           (m) => {
             outstanding--;
             if (settled) return;
@@ -712,11 +712,6 @@ export class Cluster {
 
   /** Backpressure: one admission control per coordinator actor (see coordinator/admission.ts). */
   private readonly admissions: AdmissionTable;
-
-  /** Admission control of the client requests sent to coordinator `id`. */
-  private admissionOf(id: number): Admission {
-    return this.admissions.of(id);
-  }
 
   /** Requests refused by admission control so far (too many in flight to one actor, or a standing queue). */
   get refusedRequests(): { tooMany: number; tooSlow: number } {

@@ -35,6 +35,11 @@ export class WriteQuorum {
     return this.acked.length;
   }
 
+  /** `actor` acknowledged (committed) the write. */
+  hasAcked(actor: number): boolean {
+    return this.acked.includes(actor);
+  }
+
   /** Replicas that have neither acked nor failed (a write retry goes to these). */
   unanswered(): number[] {
     return this.replicas.filter((r) => !this.acked.includes(r) && !this.failed.includes(r));

@@ -28,18 +28,22 @@ export type WritePlan =
     }
   | { readonly ok: false; readonly reachable: number; readonly reason: string };
 
+const NO_HINTS: ReadonlyMap<number, number> = new Map();
+
 /**
  * `pref`: the key's preference list; `walk`: every ring member clockwise
- * from the key (the order substitutes are taken in). Strict writes take no
- * substitutes.
+ * from the key (the order substitutes are taken in), asked for only when a
+ * substitute is needed. Strict writes take no substitutes.
  */
-export function planWriteTargets(self: number, pref: readonly number[], walk: readonly number[], w: number, strict: boolean, health: PeerHealth): WritePlan {
+export function planWriteTargets(self: number, pref: readonly number[], walk: () => readonly number[], w: number, strict: boolean, health: PeerHealth): WritePlan {
   if (!Number.isInteger(w) || w < 1 || w > pref.length) throw new RangeError(`w=${w} impossible with ${pref.length} replicas`);
+  // the common case, on every put: every replica healthy, the plan is the preference list itself
+  if (pref.every((id) => id === self || (!health.dead(id) && !health.suspected(id)))) return { ok: true, owners: pref, hintFor: NO_HINTS, targets: pref };
   const owners = pref.filter((id) => id === self || !health.dead(id));
   const hintFor = new Map<number, number>();
   if (!strict) {
     // every dead owner gets a substitute (N copies); suspects only as many as W needs
-    const candidates = walk.filter((id) => id !== self && !pref.includes(id) && !health.dead(id) && !health.suspected(id));
+    const candidates = walk().filter((id) => id !== self && !pref.includes(id) && !health.dead(id) && !health.suspected(id));
     const suspects = owners.filter((id) => id !== self && health.suspected(id));
     let sound = owners.length - suspects.length;
     for (const id of pref) {

@@ -82,13 +82,12 @@ export class FailureDetector {
   constructor(
     readonly selfId: number,
     memberIds: readonly number[],
-    options: DetectorOptions | number,
+    options: DetectorOptions,
     nowMs: number,
     /** Where our own counter starts: above anything a previous incarnation of this actor sent. */
     initialHeartbeat = 0,
   ) {
-    // a bare number is a fixed-timeout detector (no accrual, no stall detection): the simplest model, for tests and tools
-    const o = typeof options === 'number' ? detectorOptions(Math.max(1, Math.floor(options / 10)), options, { maxFailAfterMs: options, localPauseMs: Infinity }) : options;
+    const o = options;
     if (!Number.isFinite(o.failAfterMs) || o.failAfterMs <= 0) throw new RangeError(`failAfterMs must be positive, got ${o.failAfterMs}`);
     if (!(o.maxFailAfterMs >= o.failAfterMs)) throw new RangeError(`maxFailAfterMs (${o.maxFailAfterMs}) must be at least failAfterMs (${o.failAfterMs})`);
     if (!(o.phiThreshold > 0) || !(o.expectedIntervalMs > 0) || !(o.localPauseMs > 0)) throw new RangeError('phiThreshold, expectedIntervalMs and localPauseMs must be positive');
@@ -187,9 +186,12 @@ export class FailureDetector {
   /** The silence after which `id` is suspected now: phi's bound clamped to [failAfterMs, maxFailAfterMs]. */
   suspectAfterMs(id: number): number {
     const m = this.members.get(id);
-    const mean = m === undefined ? this.options.expectedIntervalMs : this.meanIntervalMs(m);
+    return this.boundMs(m === undefined ? this.options.expectedIntervalMs : this.meanIntervalMs(m));
+  }
+
+  private boundMs(meanIntervalMs: number): number {
     const o = this.options;
-    return Math.min(o.maxFailAfterMs, Math.max(o.failAfterMs, (o.phiThreshold / LOG10_E) * mean));
+    return Math.min(o.maxFailAfterMs, Math.max(o.failAfterMs, (o.phiThreshold / LOG10_E) * meanIntervalMs));
   }
 
   private meanIntervalMs(m: MemberState): number {
@@ -205,7 +207,7 @@ export class FailureDetector {
     const out: number[] = [];
     for (const [id, m] of this.members) {
       if (id === this.selfId) continue;
-      const suspected = m.ended || nowMs - m.lastChangeMs > this.suspectAfterMs(id);
+      const suspected = m.ended || nowMs - m.lastChangeMs > this.boundMs(this.meanIntervalMs(m));
       if (!suspected) continue;
       if (this.graceLeft > 0 && !m.ended && !this.lastVerdict.has(id)) continue;
       out.push(id);

@@ -237,7 +237,7 @@ export class ActorStore {
       done(new StorageError('store is closed'));
       return;
     }
-    if (this.pendingCount >= this.maxPendingWrites) {
+    if (this.full) {
       this.refusedWrites++;
       done(new StorageError(`${this.pendingCount} writes wait for a commit (maxPendingWrites): refused`));
       return;
@@ -330,6 +330,11 @@ export class ActorStore {
   /** Writes not yet committed (at most maxPendingWrites). */
   get pendingWrites(): number {
     return this.pendingCount;
+  }
+
+  /** A write now would be refused (maxPendingWrites writes already wait for a commit). */
+  get full(): boolean {
+    return this.pendingCount >= this.maxPendingWrites;
   }
 
   /**
