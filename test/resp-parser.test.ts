@@ -311,6 +311,35 @@ test('a bulk over maxBulkBytes is refused on its header, before any payload', (t
   t.is(r2.commands[0]![0]!.length, RINGKV.maxBulkBytes);
 });
 
+test('maxDiscardBulkBytes: a bulk too large to keep is read past, its command refused, and the stream stays in sync at every chunking', (t) => {
+  const limits: RespLimits = { ...RINGKV, maxBulkBytes: 1000, maxDiscardBulkBytes: 5000 };
+  const show = (cmds: (Buffer[] & { refused?: string })[]): string[] => cmds.map((c) => c.refused ?? c.map((a) => a.toString('latin1')).join(' '));
+  const input = Buffer.concat([
+    encode(['SET', 'k', Buffer.alloc(4000, 0x78)]),
+    encode(['SET', 'k2', 'small']),
+    encode(['MSET', 'a', Buffer.alloc(1001, 0x79), 'b', Buffer.alloc(5000, 0x7a)]),
+    b('PING\r\n'),
+  ]);
+  const expected = ['argument of 4000 bytes is over the limit of 1000 bytes; the command was not run', 'SET k2 small', 'argument of 1001 bytes is over the limit of 1000 bytes; the command was not run', 'PING'];
+  const whole = new RespParser(limits).feed(input);
+  t.is(whole.error, undefined);
+  t.deepEqual(show(whole.commands), expected);
+  for (const sizes of [[1], [7], [999], [4001], [1, 2, 3, 5000]]) {
+    const p = new RespParser(limits);
+    const got = feedChunks(p, input, sizes);
+    t.is(got.error, undefined);
+    t.deepEqual(show(got.commands), expected, `chunks ${sizes.join(',')}`);
+    t.is(p.bufferedBytes, 0, 'nothing of a discarded payload is held');
+  }
+  // past the discard bound it is the protocol error it always was
+  t.deepEqual(new RespParser(limits).feed(b('*2\r\n$3\r\nGET\r\n$5001\r\n')), { commands: [], error: RESP_ERRORS.invalidBulkLength });
+  // a client that still has to AUTH gets no such courtesy
+  t.deepEqual(new RespParser({ ...limits, authRequired: true }).feed(b('*2\r\n$3\r\nGET\r\n$1001\r\n')), { commands: [], error: RESP_ERRORS.invalidBulkLength });
+  // a discarded payload does not count against the query buffer (nothing of it is kept)
+  const tight: RespLimits = { ...limits, maxQueryBufferBytes: 2000 };
+  t.deepEqual(show(new RespParser(tight).feed(encode(['SET', 'k', Buffer.alloc(4500)])).commands), ['argument of 4500 bytes is over the limit of 1000 bytes; the command was not run']);
+});
+
 test('too many args: over maxArgs refused on the count, maxArgs accepted', (t) => {
   const L = { ...RINGKV, maxArgs: 3 };
   t.is(whole('*4\r\n', L).error, RESP_ERRORS.invalidMultibulkLength);

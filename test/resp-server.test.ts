@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -9,7 +9,7 @@ import { startCluster } from './helpers.js';
 
 const run = promisify(execFile);
 
-const LIMITS = { maxBulkBytes: 11 * 1024, maxArgs: 1024 * 1024, maxInlineBytes: 64 * 1024, maxQueryBufferBytes: 64 * 1024 * 1024 };
+const LIMITS = { maxBulkBytes: 11 * 1024, maxArgs: 1024 * 1024, maxInlineBytes: 64 * 1024, maxQueryBufferBytes: 64 * 1024 * 1024, maxDiscardBulkBytes: 4 * 1024 * 1024 };
 
 async function serve(t: ExecutionContext, options: { password?: string; cluster?: Cluster; maxClients?: number } = {}): Promise<{ cluster: Cluster; server: RespServer }> {
   const cluster = options.cluster ?? (await startCluster(t, { actors: 3 }));
@@ -88,9 +88,16 @@ test.serial('a pipeline runs the commands on one key in order (SET k then GET k 
       running--;
       return { context: '' };
     },
-    async get(key: Buffer) {
+    putWithCallback(key: Buffer, value: Buffer, _options: unknown, done: (err: Error | null, result?: { context: string }) => void) {
+      this.put(key, value).then((r) => done(null, r), done);
+    },
+    // reads answer in the turn they arrive, as direct reads do
+    getDirect(key: Buffer) {
       const v = stored.get(key.toString('latin1'));
       return { found: v !== undefined, values: v === undefined ? [] : [v], context: 'ctx' };
+    },
+    async get(key: Buffer) {
+      return this.getDirect(key);
     },
     async delete(key: Buffer) {
       await new Promise((r) => setTimeout(r, 40));
@@ -217,6 +224,12 @@ test.serial('errors: unknown command, wrong arity, oversized value (nothing stor
   await t.throwsAsync(r.set('big', Buffer.alloc(10 * 1024)), { message: /over the limit/ });
   t.is(await r.get('big'), null);
   t.is(await r.ping(), 'PONG', 'the connection still works');
+  // the command table has only its own entries: Object's prototype names no command
+  const proto = await raw(server.port, 'constructor\r\n__proto__ x\r\nCOMMAND INFO constructor\r\nQUIT\r\n');
+  t.is(proto.text, "-ERR unknown command 'constructor', with args beginning with: \r\n-ERR unknown command '__proto__', with args beginning with: 'x'\r\n*1\r\n$-1\r\n+OK\r\n");
+  // a key named twice in one command does not wait on itself, and later commands on it see its write
+  const twice = await raw(server.port, 'MSET k 1 k 2\r\nGET k\r\nQUIT\r\n');
+  t.is(twice.text, '+OK\r\n$1\r\n2\r\n+OK\r\n');
   const { renderMetrics } = await import('../src/server/metrics.js');
   const { cluster } = await serve(t);
   const text = await renderMetrics(cluster);
@@ -247,6 +260,60 @@ test.serial('malformed RESP gets a Redis protocol error, earlier pipelined repli
   t.regex(inline.text, /Protocol error: too big inline request/);
   t.true(inline.closed);
   t.is(await other.get('safe'), 'kept');
+});
+
+test.serial('a value too large is refused with a clear error and the connection goes on (redis-cli and ioredis); a larger one than can be read past closes it', async (t) => {
+  const { server } = await serve(t);
+  const r = client(t, server.port);
+  await t.throwsAsync(r.set('huge', Buffer.alloc(500 * 1024, 0x61)), { message: /^ERR argument of 512000 bytes is over the limit of 11264 bytes; the command was not run$/ });
+  t.is(await r.set('after', 'ok'), 'OK', 'the same connection is still in sync');
+  t.is(await r.get('after'), 'ok');
+  t.is(await r.get('huge'), null, 'nothing was stored');
+  // redis-cli reads its value from stdin with -x
+  const cli = spawn('redis-cli', ['-p', String(server.port), '-x', 'SET', 'huge']);
+  const cliOut: Buffer[] = [];
+  cli.stdout.on('data', (c: Buffer) => cliOut.push(c));
+  cli.stdin.end(Buffer.alloc(200 * 1024, 0x62));
+  await new Promise((resolve) => cli.once('close', resolve));
+  t.regex(Buffer.concat(cliOut).toString('latin1'), /ERR argument of 204800 bytes is over the limit/);
+  t.regex((await r.info('clients')) ?? '', /refused_commands:2/);
+  // past maxDiscardBulkBytes: the protocol error Redis gives, and the connection closes
+  const beyond = await raw(server.port, `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${LIMITS.maxDiscardBulkBytes + 1}\r\n`);
+  t.deepEqual(beyond, { text: '-ERR Protocol error: invalid bulk length\r\n', closed: true });
+});
+
+test.serial('after a protocol error the server closes the connection: a client still sending finds it gone (Redis "protocol desync" regression)', async (t) => {
+  const { server } = await serve(t);
+  for (const start of ['\x00', '*\x00', '$\x00']) {
+    const outcome = await new Promise<{ sentBytes: number; reply: string }>((resolve) => {
+      const s = connect(server.port, '127.0.0.1');
+      const got: Buffer[] = [];
+      let sentBytes = 0;
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearInterval(timer);
+        s.destroy();
+        resolve({ sentBytes, reply: Buffer.concat(got).toString('latin1') });
+      };
+      s.on('data', (c) => got.push(c));
+      s.on('error', finish);
+      s.on('close', finish);
+      s.write(start, 'latin1');
+      const payload = Buffer.alloc(1024, 0x41);
+      // keep writing, as the Valkey test does, until the server is gone (bounded: 64 MiB)
+      const timer = setInterval(() => {
+        for (let i = 0; i < 64 && !done && sentBytes < 64 * 1024 * 1024; i++) {
+          s.write(payload);
+          sentBytes += payload.length;
+        }
+        if (sentBytes >= 64 * 1024 * 1024) finish();
+      }, 1);
+    });
+    t.regex(outcome.reply, /^-ERR Protocol error: too big (inline request|mbulk count string|bulk count string)\r\n$/, JSON.stringify(start));
+    t.true(outcome.sentBytes < 16 * 1024 * 1024, `${JSON.stringify(start)}: the connection closed after ${outcome.sentBytes} bytes`);
+  }
 });
 
 test.serial('a connection that starts like HTTP is closed as an attack', async (t) => {

@@ -213,6 +213,18 @@ test('compareSiblings: timestamp, then writer, then kind, then payload bytes', (
   t.true(compareBytes(new Uint8Array([0]), new Uint8Array([])) > 0);
   t.true(compareBytes(new Uint8Array([1, 255]), new Uint8Array([2])) < 0);
   t.true(compareBytes(new Uint8Array([200]), new Uint8Array([100, 1])) > 0);
+  // long arrays (compared natively) order exactly as a byte-by-byte comparison does
+  const bytewise = (a: Uint8Array, b: Uint8Array): number => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return a.length - b.length;
+  };
+  const rndLong = mulberry32(9);
+  for (let i = 0; i < 500; i++) {
+    const a = randomBytes(rndLong, 40 + randInt(rndLong, 40));
+    const b = randInt(rndLong, 2) === 0 ? Uint8Array.from(a.subarray(0, 40 + randInt(rndLong, a.length - 39))) : randomBytes(rndLong, 40 + randInt(rndLong, 40));
+    if (b.length > 50 && randInt(rndLong, 2) === 0) b[b.length - 1] = 255 - (b[b.length - 1] ?? 0);
+    t.is(Math.sign(compareBytes(a, b)), Math.sign(bytewise(a, b)));
+  }
   // antisymmetric on random siblings
   const rnd = mulberry32(8);
   for (let i = 0; i < 500; i++) {

@@ -63,6 +63,9 @@ export interface GetOptions {
   readonly timeoutMs?: number;
 }
 
+/** How a callback-style write ends: `err` null and the result, or the typed error. */
+export type WriteCallback = (err: Error | null, result?: PutResult) => void;
+
 export interface PutResult {
   /** Causal context of the value just written; pass it to the next put/delete of this key. */
   readonly context: string;
@@ -373,12 +376,50 @@ export class Cluster {
 
   /** Write `value` under `key`; resolves once W replicas committed it durably. */
   put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
-    return this.write('put', key, value, options);
+    return new Promise((resolve, reject) => this.write('put', key, value, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
   }
 
   /** Delete `key` (writes a tombstone superseding what `context` saw). */
   delete(key: Key, options: PutOptions = {}): Promise<PutResult> {
-    return this.write('delete', key, undefined, options);
+    return new Promise((resolve, reject) => this.write('delete', key, undefined, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
+  }
+
+  /**
+   * `put` with a callback instead of a promise, for front ends on their hot
+   * path (a RESP SET allocates no promise). `done` runs exactly once, never
+   * before this returns; bad input throws here, as `put` rejects.
+   */
+  putWithCallback(key: Key, value: Value, options: PutOptions, done: WriteCallback): void {
+    this.write('put', key, value, options, done);
+  }
+
+  /** `delete` with a callback instead of a promise (see putWithCallback). */
+  deleteWithCallback(key: Key, options: PutOptions, done: WriteCallback): void {
+    this.write('delete', key, undefined, options, done);
+  }
+
+  /**
+   * The read `get` would serve without a message, answered now: the
+   * reconciled value when the replicas may be read directly (see
+   * read-route.ts), or undefined when the read must go to a coordinator
+   * (then call `get`). Lets a front end answer a read in the turn it
+   * arrived, with no promise. Bad input throws, as `get` rejects.
+   */
+  getDirect(key: Key, options: GetOptions = {}): GetResult | undefined {
+    this.assertOpen();
+    checkRequestOptions(options, GET_OPTIONS);
+    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
+    const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
+    if (options.timeoutMs !== undefined) this.timeout(options.timeoutMs);
+    return this.directGet(keyBytes, r, options.via !== undefined);
+  }
+
+  private directGet(keyBytes: Uint8Array, r: number, via: boolean): GetResult | undefined {
+    // an overloaded front end refuses reads as it refuses everything else: the coordinated path says so
+    if (this.pending.size >= this.options.maxPendingRequests) return undefined;
+    const position = ringPosition(keyBytes);
+    const direct = this.directReads.read(keyBytes, position, this.ring.preferenceList(position), r, via);
+    return direct === undefined ? undefined : getResult(direct);
   }
 
   async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
@@ -387,19 +428,17 @@ export class Cluster {
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
     const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
     const timeoutMs = this.timeout(options.timeoutMs);
-    const position = ringPosition(keyBytes);
     // Served here, synchronously, when equivalent to a coordinated read; else by a coordinator actor.
-    // An overloaded front end refuses reads as it refuses everything else (send() throws OverloadedError).
-    if (this.pending.size < this.options.maxPendingRequests) {
-      const direct = this.directReads.read(keyBytes, position, this.ring.preferenceList(position), r, options.via !== undefined);
-      if (direct !== undefined) return getResult(direct);
-    }
+    const direct = this.directGet(keyBytes, r, options.via !== undefined);
+    if (direct !== undefined) return direct;
+    const position = ringPosition(keyBytes);
     const reply = await this.send('get', r, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
     if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
     return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock));
   }
 
-  private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
+  /** Validate a write (throwing on bad input) and send it to a coordinator; `done` runs once, later. */
+  private write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions, done: WriteCallback): void {
     this.assertOpen();
     checkRequestOptions(options, WRITE_OPTIONS);
     if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new InvalidOptionError('overwrite must be a boolean');
@@ -420,9 +459,19 @@ export class Cluster {
       }
     }
     const position = ringPosition(keyBytes);
-    const reply = await this.send(operation, w, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite: options.overwrite === true, strict }));
-    if (reply.type !== MsgType.PutOk) throw new Error('internal: unexpected reply');
-    return { context: contextOfEncodedVV(reply.context) };
+    const overwrite = options.overwrite === true;
+    const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite, strict });
+    const pref = this.ring.preferenceList(position);
+    const coordinator = this.chooseCoordinator(pref, operation, w, options.via);
+    if (coordinator instanceof Error) {
+      queueMicrotask(() => done(coordinator)); // never before this returns, as a promise would
+      return;
+    }
+    const onReply = (reply: Message): void => {
+      if (reply.type !== MsgType.PutOk) done(new Error('internal: unexpected reply'));
+      else done(null, { context: contextOfEncodedVV(reply.context) });
+    };
+    this.dispatchTo(coordinator, operation, w, pref.length, timeoutMs, build, undefined, this.admissions.of(coordinator), onReply, done);
   }
 
   private timeout(t: number | undefined): number {
@@ -434,18 +483,23 @@ export class Cluster {
   /** Route to the first live actor of the key's preference list, which coordinates the request. */
   private send(operation: PendingRequest['operation'], needed: number, timeoutMs: number, position: number, via: number | undefined, build: (req: number) => Message): Promise<Message> {
     const pref = this.ring.preferenceList(position);
+    const coordinator = this.chooseCoordinator(pref, operation, needed, via);
+    if (coordinator instanceof Error) return Promise.reject(coordinator);
+    if (operation !== 'get' || via !== undefined) return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build, undefined, this.admissions.of(coordinator));
+    return this.sendRead(pref, coordinator, needed, timeoutMs, build);
+  }
+
+  /** The actor that coordinates a request on `pref`: `via` if given, else the first live replica not refusing work. */
+  private chooseCoordinator(pref: readonly number[], operation: PendingRequest['operation'], needed: number, via: number | undefined): number | Error {
     if (via !== undefined) {
-      if (!pref.includes(via)) return Promise.reject(new InvalidOptionError(`via: actor ${String(via)} is not in this key's preference list [${pref.join(', ')}]`));
-      return this.sendTo(via, operation, needed, pref.length, timeoutMs, build, undefined, this.admissions.of(via));
+      if (!pref.includes(via)) return new InvalidOptionError(`via: actor ${String(via)} is not in this key's preference list [${pref.join(', ')}]`);
+      return via;
     }
-    // any replica may coordinate: prefer one that is not refusing work
     const coordinator =
       pref.find((id) => this.isUp(id) && !this.admissions.of(id).overloaded) ??
       pref.find((id) => this.isUp(id)) ??
       pref.find((id) => this.supervisor.status(id) === 'up');
-    if (coordinator === undefined) return Promise.reject(new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up'));
-    if (operation !== 'get') return this.sendTo(coordinator, operation, needed, pref.length, timeoutMs, build, undefined, this.admissions.of(coordinator));
-    return this.sendRead(pref, coordinator, needed, timeoutMs, build);
+    return coordinator ?? new QuorumError(operation, 0, needed, pref.length, 'no replica of this key is up');
   }
 
   /**
@@ -532,36 +586,60 @@ export class Cluster {
     onSlow?: () => void,
     admission: Admission | null = null,
   ): Promise<Message> {
+    return new Promise<Message>((resolve, reject) => this.dispatchTo(coordinator, operation, needed, replicas, timeoutMs, build, onSlow, admission, resolve, reject));
+  }
+
+  /** sendTo with callbacks: exactly one of them runs, never before this returns. */
+  private dispatchTo(
+    coordinator: number,
+    operation: PendingRequest['operation'],
+    needed: number,
+    replicas: number,
+    timeoutMs: number,
+    build: (req: number) => Message,
+    onSlow: (() => void) | undefined,
+    admission: Admission | null,
+    resolve: (m: Message) => void,
+    reject: (e: Error) => void,
+  ): void {
+    const refusal = this.refusal(coordinator, operation, needed, replicas, admission);
+    if (refusal !== null) {
+      queueMicrotask(() => reject(refusal));
+      return;
+    }
+    const now = systemClock.monotonicMs();
+    admission?.started(now);
+    const req = this.nextReq++;
+    this.pending.set(req, {
+      admission,
+      operation,
+      coordinator,
+      startedMs: now,
+      onSlow,
+      slowAtMs: now + this.options.hedgeReadsAfterMs,
+      needed,
+      replicas,
+      deadlineMs: now + timeoutMs + coordinatorGraceMs(timeoutMs),
+      resolve,
+      reject,
+    });
+    this.transport.send(coordinator, build(req));
+  }
+
+  /** Why a request may not be sent to `coordinator` now, or null when it may. */
+  private refusal(coordinator: number, operation: PendingRequest['operation'], needed: number, replicas: number, admission: Admission | null): Error | null {
     if (this.pending.size >= this.options.maxPendingRequests) {
-      return Promise.reject(new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`));
+      return new OverloadedError(`${this.pending.size} requests in flight (maxPendingRequests ${this.options.maxPendingRequests})`);
     }
     // a thread known to have ended would never answer: fail now (a read is re-routed by sendRead)
     if (this.supervisor.status(coordinator) !== 'up') {
-      return Promise.reject(new CoordinatorEndedError(operation, 0, needed, replicas, `coordinator actor ${coordinator} is not running`));
+      return new CoordinatorEndedError(operation, 0, needed, replicas, `coordinator actor ${coordinator} is not running`);
     }
-    const now = systemClock.monotonicMs();
     if (admission !== null) {
       const verdict = admission.check();
-      if (verdict !== 'admit') return Promise.reject(overloaded(coordinator, verdict, admission));
-      admission.started(now);
+      if (verdict !== 'admit') return overloaded(coordinator, verdict, admission);
     }
-    const req = this.nextReq++;
-    return new Promise<Message>((resolve, reject) => {
-      this.pending.set(req, {
-        admission,
-        operation,
-        coordinator,
-        startedMs: now,
-        onSlow,
-        slowAtMs: now + this.options.hedgeReadsAfterMs,
-        needed,
-        replicas,
-        deadlineMs: now + timeoutMs + coordinatorGraceMs(timeoutMs),
-        resolve,
-        reject,
-      });
-      this.transport.send(coordinator, build(req));
-    });
+    return null;
   }
 
   /** Periodic anti-entropy in the background (antiEntropyIntervalMs; 0 = only on demand). */

@@ -55,6 +55,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         maxArgs: 1024 * 1024,
         maxInlineBytes: 64 * 1024,
         maxQueryBufferBytes: 64 * 1024 * 1024,
+        // Redis's proto-max-bulk-len: a value up to this size is read past and refused, keeping the connection
+        maxDiscardBulkBytes: 512 * 1024 * 1024,
       },
     });
     http = await startHttpServer(cluster, {

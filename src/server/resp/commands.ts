@@ -37,7 +37,20 @@ export interface ServerContext {
   readonly startedAtMs: number;
   readonly port: () => number;
   readonly clients: () => ReadonlyMap<number, ClientState>;
-  readonly counters: { commands: number; getsWithSiblings: number; rejectedConnections: number; protocolErrors: number };
+  readonly counters: { commands: number; getsWithSiblings: number; rejectedConnections: number; protocolErrors: number; refusedCommands: number };
+}
+
+/** Returned by a command that will answer later, through its Pending's `answer`. */
+export const LATER: unique symbol = Symbol('answers later');
+
+/**
+ * A command in flight. The hot commands (GET, SET) answer through it with a
+ * callback rather than a promise; `dispatch` fills in when it started.
+ */
+export interface Pending {
+  startedMs: number;
+  /** Called once: the reply, or the error that becomes one. */
+  answer(err: unknown, reply?: Reply): void;
 }
 
 interface Command {
@@ -45,7 +58,8 @@ interface Command {
   readonly arity: number;
   /** Allowed before AUTH when a password is set. */
   readonly noAuth?: boolean;
-  readonly run: (ctx: ServerContext, client: ClientState, args: Buffer[]) => Reply | Promise<Reply>;
+  /** A reply now, a promise of one, or LATER when it will call `pending.answer`. */
+  readonly run: (ctx: ServerContext, client: ClientState, args: Buffer[], pending: Pending) => Reply | Promise<Reply> | typeof LATER;
 }
 
 const OK: Reply = (w) => w.simple('OK');
@@ -150,6 +164,18 @@ async function read(ctx: ServerContext, client: ClientState, key: Buffer): Promi
   }
 }
 
+/** `read` when the replicas can be read directly, answered now; undefined when it needs a coordinator. */
+function readNow(ctx: ServerContext, client: ClientState, key: Buffer): GetResult | undefined {
+  try {
+    return ctx.cluster.getDirect(key, client.r === undefined ? NO_OPTIONS : { r: client.r });
+  } catch (e) {
+    if (e instanceof InvalidKeyError) return ABSENT;
+    throw e;
+  }
+}
+
+const NO_OPTIONS = Object.freeze({});
+
 async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promise<boolean> {
   const current = await read(ctx, client, key);
   if (!current.found) return false;
@@ -170,7 +196,7 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
       `uptime_in_seconds:${Math.floor((Date.now() - ctx.startedAtMs) / 1000)}`,
       `node_version:${process.version}`,
     ],
-    clients: [`connected_clients:${ctx.clients().size}`, `rejected_connections:${ctx.counters.rejectedConnections}`, `protocol_errors:${ctx.counters.protocolErrors}`],
+    clients: [`connected_clients:${ctx.clients().size}`, `rejected_connections:${ctx.counters.rejectedConnections}`, `protocol_errors:${ctx.counters.protocolErrors}`, `refused_commands:${ctx.counters.refusedCommands}`],
     keyspace: [`db0:keys=${Math.round(keys / c.n)},expires=0,avg_ttl=0`],
     ringkv_actors: members.map((m) => {
       const s = stats.find((x) => x.id === m.id);
@@ -211,6 +237,28 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
     out.push(`# ${name.replace(/(^|_)([a-z])/g, (_m, sep: string, ch: string) => (sep ? '_' : '') + ch.toUpperCase())}`, ...lines, '');
   }
   return out.join('\r\n');
+}
+
+/** SET with options: NX, XX, GET (expiry is refused). */
+async function setWithOptions(ctx: ServerContext, client: ClientState, a: Buffer[]): Promise<Reply> {
+  let nx = false;
+  let xx = false;
+  let get = false;
+  for (let i = 3; i < a.length; i++) {
+    const opt = lower(a[i]!);
+    if (opt === 'nx' && !xx) nx = true;
+    else if (opt === 'xx' && !nx) xx = true;
+    else if (opt === 'get') get = true;
+    else if (['ex', 'px', 'exat', 'pxat', 'keepttl'].includes(opt)) return err('ERR ringkv does not support key expiry');
+    else return err('ERR syntax error');
+  }
+  const key = a[1]!;
+  // NX/XX/GET read first and write with what they read: not atomic across clients (document), but never a blind overwrite.
+  const current = await ctx.cluster.get(key, { r: client.r });
+  const old = current.found ? toBytes(current.values[0]) : null;
+  if ((nx && current.found) || (xx && !current.found)) return get ? (w) => w.bulk(old) : nil;
+  await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context || undefined, strict: client.strict });
+  return get ? (w) => w.bulk(old) : OK;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -316,12 +364,12 @@ const COMMANDS: Record<string, Command> = {
         return (w) => {
           w.arrayHeader(wanted.length);
           for (const name of wanted) {
-            const c = COMMANDS[name];
+            const c = COMMAND_TABLE.get(name);
             if (c === undefined) {
               w.nullValue();
               continue;
             }
-            const keyed = ['get', 'set', 'del', 'exists', 'mget', 'mset', 'ringkv.getall', 'ringkv.put', 'ringkv.del'].includes(name);
+            const keyed = KEYS_OF.has(name);
             w.arrayHeader(6);
             w.bulk(name);
             w.integer(c.arity);
@@ -354,33 +402,22 @@ const COMMANDS: Record<string, Command> = {
       return int(Math.round(stats.reduce((s, x) => s + x.keys, 0) / ctx.cluster.n));
     },
   },
-  get: { arity: 2, run: async (ctx, client, a) => oneValue(await read(ctx, client, a[1]!), ctx, client) },
+  get: {
+    arity: 2,
+    run: (ctx, client, a, pending) => {
+      const now = readNow(ctx, client, a[1]!);
+      if (now !== undefined) return oneValue(now, ctx, client);
+      read(ctx, client, a[1]!).then((res) => pending.answer(null, oneValue(res, ctx, client)), (e: unknown) => pending.answer(e));
+      return LATER;
+    },
+  },
   set: {
     arity: -3,
-    run: async (ctx, client, a) => {
-      let nx = false;
-      let xx = false;
-      let get = false;
-      for (let i = 3; i < a.length; i++) {
-        const opt = lower(a[i]!);
-        if (opt === 'nx' && !xx) nx = true;
-        else if (opt === 'xx' && !nx) xx = true;
-        else if (opt === 'get') get = true;
-        else if (['ex', 'px', 'exat', 'pxat', 'keepttl'].includes(opt)) return err('ERR ringkv does not support key expiry');
-        else return err('ERR syntax error');
-      }
-      const key = a[1]!;
-      if (!nx && !xx && !get) {
-        // Redis SET replaces the value: supersede what the coordinating replica holds (no read round trip).
-        await ctx.cluster.put(key, a[2]!, { w: client.w, overwrite: true, strict: client.strict });
-        return OK;
-      }
-      // NX/XX/GET read first and write with what they read: not atomic across clients (document), but never a blind overwrite.
-      const current = await ctx.cluster.get(key, { r: client.r });
-      const old = current.found ? toBytes(current.values[0]) : null;
-      if ((nx && current.found) || (xx && !current.found)) return get ? (w) => w.bulk(old) : nil;
-      await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context || undefined, strict: client.strict });
-      return get ? (w) => w.bulk(old) : OK;
+    run: (ctx, client, a, pending) => {
+      if (a.length > 3) return setWithOptions(ctx, client, a);
+      // Redis SET replaces the value: supersede what the coordinating replica holds (no read round trip).
+      ctx.cluster.putWithCallback(a[1]!, a[2]!, { w: client.w, overwrite: true, strict: client.strict }, (e) => pending.answer(e, OK));
+      return LATER;
     },
   },
   del: {
@@ -642,36 +679,41 @@ const firstArg = (a: Buffer[]): Buffer[] => (a.length > 1 ? [a[1]!] : []);
 const allArgs = (a: Buffer[]): Buffer[] => a.slice(1);
 const everyOtherArg = (a: Buffer[]): Buffer[] => a.filter((_, i) => i % 2 === 1);
 /** Which arguments are keys, for the commands that touch keys (a connection orders its commands per key). */
-const KEYS_OF: Readonly<Record<string, (args: Buffer[]) => Buffer[]>> = {
-  get: firstArg,
-  set: firstArg,
-  del: allArgs,
-  exists: allArgs,
-  mget: allArgs,
-  mset: everyOtherArg,
-  'ringkv.getall': firstArg,
-  'ringkv.put': firstArg,
-  'ringkv.del': firstArg,
-  'ringkv.inspect': firstArg,
-};
+const KEYS_OF: ReadonlyMap<string, (args: Buffer[]) => Buffer[]> = new Map([
+  ['get', firstArg],
+  ['set', firstArg],
+  ['del', allArgs],
+  ['exists', allArgs],
+  ['mget', allArgs],
+  ['mset', everyOtherArg],
+  ['ringkv.getall', firstArg],
+  ['ringkv.put', firstArg],
+  ['ringkv.del', firstArg],
+  ['ringkv.inspect', firstArg],
+]);
 
-/** The keys a command reads or writes (empty for commands that touch none). */
-export function commandKeys(args: Buffer[]): Buffer[] {
-  const name = args[0];
-  if (name === undefined || name.length > 32) return [];
-  return KEYS_OF[lower(name)]?.(args) ?? [];
+/** The keys a command (`op`: its name in lower case) reads or writes; empty for commands that touch none. */
+export function commandKeys(op: string, args: Buffer[]): Buffer[] {
+  return KEYS_OF.get(op)?.(args) ?? [];
 }
 
-export function lookupCommand(name: Buffer): Command | undefined {
-  if (name.length > 32) return undefined;
-  return COMMANDS[lower(name)];
+/** A command's name as the table knows it: lower case (names are ASCII; longer than any command: unknown). */
+export function commandName(name: Buffer): string {
+  return name.length > 32 ? '' : lower(name);
 }
 
-/** Run one parsed command for a client: arity, auth and errors handled here. */
-export function dispatch(ctx: ServerContext, client: ClientState, args: Buffer[]): Reply | Promise<Reply> {
+/** Own entries only: a name like `constructor` is an unknown command, not Object's. */
+const COMMAND_TABLE: ReadonlyMap<string, Command> = new Map(Object.entries(COMMANDS));
+
+/**
+ * Run one parsed command for a client (`op`: commandName of its first
+ * argument): arity, auth, metrics and errors handled here. Returns the reply
+ * when it is ready now; otherwise LATER, and `pending.answer` gets it.
+ */
+export function dispatch(ctx: ServerContext, client: ClientState, op: string, args: Buffer[], pending: Pending): Reply | typeof LATER {
   ctx.counters.commands++;
   const name = args[0]!;
-  const command = lookupCommand(name);
+  const command = COMMAND_TABLE.get(op);
   if (!client.authenticated && !(command?.noAuth ?? false)) return err('NOAUTH Authentication required.');
   if (command === undefined) {
     const shown = args
@@ -681,31 +723,33 @@ export function dispatch(ctx: ServerContext, client: ClientState, args: Buffer[]
     return err(`ERR unknown command '${name.toString().slice(0, 128)}', with args beginning with: ${shown}`);
   }
   if ((command.arity > 0 && args.length !== command.arity) || (command.arity < 0 && args.length < -command.arity)) {
-    return err(`ERR wrong number of arguments for '${lower(name)}' command`);
+    return err(`ERR wrong number of arguments for '${op}' command`);
   }
-  const op = lower(name);
-  const startedMs = performance.now();
-  const done = (outcome: string): void => recordRequest('resp', op, outcome, (performance.now() - startedMs) / 1000);
+  pending.startedMs = performance.now();
+  let r: Reply | Promise<Reply> | typeof LATER;
   try {
-    const r = command.run(ctx, client, args);
-    if (!(r instanceof Promise)) {
-      done('ok');
-      return r;
-    }
-    return r.then(
-      (reply) => {
-        done('ok');
-        return reply;
-      },
-      (e: unknown) => {
-        done(outcomeOf(e));
-        return errorReply(e);
-      },
-    );
+    r = command.run(ctx, client, args, pending);
   } catch (e) {
-    done(outcomeOf(e));
-    return errorReply(e);
+    return finish(op, pending.startedMs, e);
   }
+  if (r === LATER) return LATER;
+  if (r instanceof Promise) {
+    r.then(
+      (reply) => pending.answer(null, reply),
+      (e: unknown) => pending.answer(e),
+    );
+    return LATER;
+  }
+  return finish(op, pending.startedMs, null, r);
+}
+
+/** A command ends: count it, and turn an error into its reply. */
+export function finish(op: string, startedMs: number, e: unknown, reply?: Reply): Reply {
+  const ok = e === null || e === undefined;
+  recordRequest('resp', op, ok ? 'ok' : outcomeOf(e), (performance.now() - startedMs) / 1000);
+  if (!ok) return errorReply(e);
+  if (reply === undefined) throw new Error('internal: a command answered neither a reply nor an error');
+  return reply;
 }
 
 function outcomeOf(e: unknown): string {

@@ -39,6 +39,14 @@ export interface RespLimits {
   /** client-query-buffer-limit: most bytes one in-progress request may hold. */
   maxQueryBufferBytes: number;
   /**
+   * Optional: a bulk over maxBulkBytes but at most this long (Redis's own
+   * proto-max-bulk-len is 512 MiB) is read past without being kept, and its
+   * command is answered with a refusal: the connection stays in sync, so a
+   * client that sent one value too large can go on. Longer ones are a
+   * protocol error. Not for clients that still have to AUTH.
+   */
+  maxDiscardBulkBytes?: number;
+  /**
    * Optional: the client still has to AUTH. Adds the fixed caps that newer Redis
    * (7.4-era networking.c) puts on unauthenticated clients, with Redis' own texts:
    * more than 10 args → "unauthenticated multibulk length", a bulk over 16384 bytes →
@@ -47,8 +55,14 @@ export interface RespLimits {
   authRequired?: boolean;
 }
 
+/**
+ * One parsed request: its arguments; or, when one of them was too large to
+ * keep (see maxDiscardBulkBytes), no arguments and why it was refused.
+ */
+export type ParsedCommand = Buffer[] & { readonly refused?: string };
+
 export interface FeedResult {
-  commands: Buffer[][];
+  commands: ParsedCommand[];
   error?: string;
 }
 
@@ -87,6 +101,7 @@ const ST_INLINE = 1; // reading an inline line up to '\n'
 const ST_MBCOUNT = 2; // reading "*<n>\r?"
 const ST_BULKHDR = 3; // reading "$<n>\r?"
 const ST_BULKDATA = 4; // reading <n> payload bytes + 2 unchecked trailer bytes
+const ST_SKIP = 5; // reading past a payload too large to keep (and its trailer)
 
 /** Caps newer Redis (7.4-era networking.c) puts on clients that have not authenticated yet. */
 const UNAUTH_MAX_ARGS = 10;
@@ -111,6 +126,10 @@ export class RespParser {
   /** Args of the current multibulk request, and how many are still to come. */
   private args: Buffer[] = [];
   private remaining = 0;
+  /** Why the request in progress will be refused (an argument was too large), once known. */
+  private refusal: string | undefined;
+  /** Bytes still to read past in ST_SKIP. */
+  private skipBytes = 0;
 
   // Line state (inline line or a `*`/`$` header). A line that completes inside one chunk is
   // used in place; only a line split across chunks is copied into lineBuf (growable, so
@@ -173,7 +192,7 @@ export class RespParser {
    * outcome of earlier commands (AUTH then a large SET in one pipeline), as Redis does.
    */
   feed(chunk: Buffer, maxCommands: number = Infinity): FeedResult {
-    const commands: Buffer[][] = [];
+    const commands: ParsedCommand[] = [];
     if (this.err !== undefined) return { commands, error: this.err };
 
     if (this.queuedBytes === 0) {
@@ -204,7 +223,7 @@ export class RespParser {
     this.queuedBytes += b.length;
   }
 
-  private failed(commands: Buffer[][]): FeedResult {
+  private failed(commands: ParsedCommand[]): FeedResult {
     // Drop everything we hold: the connection is going away.
     this.queue = [];
     this.queuedBytes = 0;
@@ -223,7 +242,7 @@ export class RespParser {
   }
 
   /** Parse from b[p..]; returns where it stopped (b.length unless maxCommands hit), or -1 on error. */
-  private run(b: Buffer, p: number, out: Buffer[][], max: number): number {
+  private run(b: Buffer, p: number, out: ParsedCommand[], max: number): number {
     const end = b.length;
     for (;;) {
       switch (this.st) {
@@ -269,6 +288,7 @@ export class RespParser {
           }
           this.remaining = n;
           this.args = [];
+          this.refusal = undefined;
           this.st = ST_BULKHDR;
           this.resetLine();
           break;
@@ -287,6 +307,13 @@ export class RespParser {
           if (first !== CH_DOLLAR) return this.fail(expectedDollarError(first));
           const n = string2ll(src, from + 1, to);
           if (n !== n || n < 0 || n > this.lim.maxBulkBytes) {
+            if (n === n && n >= 0 && !this.lim.authRequired && n <= (this.lim.maxDiscardBulkBytes ?? 0)) {
+              // Too large to keep, small enough to read past: refuse the command, stay in sync.
+              this.refusal ??= `argument of ${n} bytes is over the limit of ${this.lim.maxBulkBytes} bytes; the command was not run`;
+              this.skipBytes = n + 2;
+              this.st = ST_SKIP;
+              break;
+            }
             // Refused on the header alone: nothing of the payload is buffered.
             return this.fail(RESP_ERRORS.invalidBulkLength);
           }
@@ -301,12 +328,7 @@ export class RespParser {
             this.args.push(b.subarray(p, p + n));
             p += n + 2;
             this.reqBytes += n + 2;
-            if (--this.remaining === 0) {
-              out.push(this.args);
-              this.st = ST_START;
-            } else {
-              this.resetLine();
-            }
+            this.argDone(out);
             break;
           }
           this.bulkLen = n;
@@ -350,17 +372,35 @@ export class RespParser {
           if (this.trailer > 0) return p;
           this.args.push(this.bulkArg);
           this.bulkArg = null;
-          if (--this.remaining === 0) {
-            out.push(this.args);
-            this.st = ST_START;
-          } else {
-            this.st = ST_BULKHDR;
-            this.resetLine();
-          }
+          this.argDone(out);
+          break;
+        }
+
+        case ST_SKIP: {
+          // Not counted against the query buffer: nothing of it is held.
+          const k = Math.min(end - p, this.skipBytes);
+          p += k;
+          this.skipBytes -= k;
+          if (this.skipBytes > 0) return p;
+          this.argDone(out);
           break;
         }
       }
     }
+  }
+
+  /** An argument is complete: the request is too, or the next argument's header follows. */
+  private argDone(out: ParsedCommand[]): void {
+    if (--this.remaining > 0) {
+      this.st = ST_BULKHDR;
+      this.resetLine();
+      return;
+    }
+    if (this.refusal === undefined) out.push(this.args);
+    else out.push(Object.assign([] as Buffer[], { refused: this.refusal }));
+    this.args = [];
+    this.refusal = undefined;
+    this.st = ST_START;
   }
 
   private resetLine(): void {

@@ -1,11 +1,17 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Cluster } from '../../cluster/cluster.js';
-import { commandKeys, dispatch, type ClientState, type Reply, type ServerContext } from './commands.js';
+import { commandKeys, commandName, dispatch, finish, LATER, type ClientState, type Pending, type Reply, type ServerContext } from './commands.js';
 import { RESP_ERRORS, RespParser, type FeedResult, type RespLimits } from './parser.js';
+import { ReplyWriter } from './reply.js';
 
 const EMPTY = Buffer.alloc(0);
-import { ReplyWriter } from './reply.js';
+
+/** The reply to a command with an argument too large to keep (the parser read past it). */
+const refusedReply =
+  (why: string): Reply =>
+  (w) =>
+    w.error(`ERR ${why}`);
 
 export interface RespServerOptions {
   readonly host: string;
@@ -18,8 +24,32 @@ export interface RespServerOptions {
   readonly limits: RespLimits;
 }
 
-interface Slot {
-  reply: Reply | null;
+/**
+ * One command in a connection's pipeline, from parsed to answered. Its
+ * reply is written when every earlier one has been. A command on a key that
+ * an earlier command of this connection is still running on waits for it
+ * (`blockers`), so a pipeline's `SET k v` then `GET k` reads its own write,
+ * as in Redis; commands on different keys run at once.
+ */
+class Slot implements Pending {
+  reply: Reply | null = null;
+  startedMs = 0;
+  /** The keys it touches (latin1), while it runs. */
+  keys: string[] | null = null;
+  /** Later commands on its keys, waiting for it to finish. */
+  waiters: Slot[] | null = null;
+  /** Earlier commands on its keys still running. */
+  blockers = 0;
+
+  constructor(
+    private readonly connection: Connection | null,
+    readonly op: string,
+    readonly args: Buffer[] | null,
+  ) {}
+
+  answer(err: unknown, reply?: Reply): void {
+    this.connection!.answered(this, finish(this.op, this.startedMs, err, reply));
+  }
 }
 
 /**
@@ -31,13 +61,8 @@ class Connection {
   private readonly parser: RespParser;
   private readonly writer = new ReplyWriter(2);
   private readonly slots: Slot[] = [];
-  /**
-   * Per key, this connection's latest command still running on it. A later
-   * command on the same key starts only once it is done, so a pipeline's
-   * `SET k v` then `GET k` reads its own write, as in Redis; commands on
-   * different keys still run at once. At most maxPipelineDepth entries.
-   */
-  private readonly runningByKey = new Map<string, Promise<Reply>>();
+  /** Per key, this connection's latest command still running on it (at most maxPipelineDepth entries). */
+  private readonly lastByKey = new Map<string, Slot>();
   private flushScheduled = false;
   private closing = false;
   private paused = false;
@@ -89,18 +114,23 @@ class Connection {
   private handle({ commands, error }: FeedResult): void {
     for (const args of commands) {
       if (this.closing) break;
+      if (args.refused !== undefined) {
+        this.ctx.counters.refusedCommands++;
+        this.push(refusedReply(args.refused));
+        continue;
+      }
       if (args.length === 0) continue;
-      const name = args[0]!.toString('latin1').toLowerCase();
+      const op = commandName(args[0]!);
       // Redis: a request that looks like HTTP on the RESP port is a cross-protocol attack.
-      if (name === 'post' || name === 'host:') {
-        console.error(`ringkv: possible security attack: ${name.toUpperCase()} on the Redis port from ${this.state.remote}; connection closed`);
+      if (op === 'post' || op === 'host:') {
+        console.error(`ringkv: possible security attack: ${op.toUpperCase()} on the Redis port from ${this.state.remote}; connection closed`);
         this.closing = true;
         this.flush();
         this.socket.destroy();
         return;
       }
       const wasAuthenticated = this.state.authenticated;
-      this.enqueue(this.run(args));
+      this.run(new Slot(this, op, args));
       if (!wasAuthenticated && this.state.authenticated) this.parser.setLimits(this.limitsFor(true));
       if (this.state.closeAfterReply) {
         this.closing = true;
@@ -110,42 +140,56 @@ class Connection {
     if (error !== undefined && !this.closing) {
       this.ctx.counters.protocolErrors++;
       // Redis closes a client over its query buffer limit without a reply; every other protocol error is answered first.
-      if (error !== RESP_ERRORS.queryBufferLimit) this.enqueue((w) => w.error(`ERR ${error}`));
+      if (error !== RESP_ERRORS.queryBufferLimit) this.push((w) => w.error(`ERR ${error}`));
       else console.error(`ringkv: ${error} (${this.state.remote})`);
       this.closing = true;
     }
   }
 
-  private run(args: Buffer[]): Reply | Promise<Reply> {
-    const keys = commandKeys(args);
-    if (keys.length === 0) return dispatch(this.ctx, this.state, args);
-    const names = keys.map((k) => k.toString('latin1'));
-    const before: Promise<Reply>[] = [];
-    for (const name of names) {
-      const running = this.runningByKey.get(name);
-      if (running !== undefined) before.push(running);
+  /** Queue a command and start it, unless an earlier command on one of its keys is still running. */
+  private run(slot: Slot): void {
+    this.slots.push(slot);
+    const keys = commandKeys(slot.op, slot.args!);
+    if (keys.length > 0) {
+      slot.keys = [];
+      for (const key of keys) {
+        const name = key.toString('latin1');
+        const earlier = this.lastByKey.get(name);
+        if (earlier === slot) continue; // a key named twice (MSET k 1 k 2)
+        if (earlier !== undefined) {
+          (earlier.waiters ??= []).push(slot);
+          slot.blockers++;
+        }
+        this.lastByKey.set(name, slot);
+        slot.keys.push(name);
+      }
     }
-    // dispatch's promises never reject (errors become error replies), so neither does this chain
-    const result = before.length === 0 ? dispatch(this.ctx, this.state, args) : Promise.all(before).then(() => dispatch(this.ctx, this.state, args));
-    if (typeof result === 'function') return result;
-    for (const name of names) this.runningByKey.set(name, result);
-    void result.then(() => {
-      for (const name of names) if (this.runningByKey.get(name) === result) this.runningByKey.delete(name);
-    });
-    return result;
+    if (slot.blockers === 0) this.start(slot);
   }
 
-  private enqueue(r: Reply | Promise<Reply>): void {
-    if (typeof r === 'function') {
-      this.slots.push({ reply: r });
-      return;
+  private start(slot: Slot): void {
+    const reply = dispatch(this.ctx, this.state, slot.op, slot.args!, slot);
+    if (reply !== LATER) this.answered(slot, reply);
+  }
+
+  /** A command's reply is ready: let the commands waiting on its keys start, and write when its turn comes. */
+  answered(slot: Slot, reply: Reply): void {
+    slot.reply = reply;
+    if (slot.keys !== null) {
+      for (const name of slot.keys) if (this.lastByKey.get(name) === slot) this.lastByKey.delete(name);
+      slot.keys = null;
     }
-    const slot: Slot = { reply: null };
+    const waiters = slot.waiters;
+    slot.waiters = null;
+    if (waiters !== null) for (const w of waiters) if (--w.blockers === 0) this.start(w);
+    this.scheduleFlush();
+  }
+
+  /** A reply the connection itself makes (a protocol error), in order after the commands before it. */
+  private push(reply: Reply): void {
+    const slot = new Slot(null, '', null);
+    slot.reply = reply;
     this.slots.push(slot);
-    r.then((reply) => {
-      slot.reply = reply;
-      this.scheduleFlush();
-    });
   }
 
   private scheduleFlush(): void {
@@ -168,7 +212,9 @@ class Connection {
       this.slots.splice(0, n);
       if (!this.socket.destroyed) this.socket.write(this.writer.take());
     }
-    if (this.closing && this.slots.length === 0 && !this.socket.destroyed) this.socket.end();
+    // As Redis does: close (not just half-close) once the last reply is out, so a client still
+    // sending after a protocol error or QUIT finds the connection gone rather than read and dropped.
+    if (this.closing && this.slots.length === 0 && !this.socket.destroyed) this.socket.destroySoon();
     this.maybeResume();
   }
 
@@ -197,7 +243,7 @@ export async function startRespServer(cluster: Cluster, options: RespServerOptio
     startedAtMs: Date.now(),
     port: () => port,
     clients: () => clients,
-    counters: { commands: 0, getsWithSiblings: 0, rejectedConnections: 0, protocolErrors: 0 },
+    counters: { commands: 0, getsWithSiblings: 0, rejectedConnections: 0, protocolErrors: 0, refusedCommands: 0 },
   };
   const server: Server = createServer((socket) => {
     if (clients.size >= options.maxClients) {
