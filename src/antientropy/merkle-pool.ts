@@ -35,6 +35,10 @@ export class MerklePool {
       // a thread lives as long as the pool: no thread (and arena) churn between passes
       idleTimeout: 2 ** 31 - 1,
       maxQueue: this.maxQueuedTasks,
+      // A scan makes a Buffer per entry: a small young generation collects them often
+      // instead of letting the thread's heap grow by tens of MiB; the old generation only
+      // holds one task's trees, so its cap is a guard, not a working limit.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
     });
     const run = this.pool.run(task) as Promise<ArcTree[]>;
     this.running.add(run);

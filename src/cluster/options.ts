@@ -73,7 +73,7 @@ export interface ClusterOptions {
    * compareReplicas) holds at once on the main thread, in bytes: Merkle
    * trees are built a batch of arcs at a time within half of it, and the
    * ranges a pass asks replicas to push or reap are sent before they outgrow
-   * the other half. Independent of the number of keys (default 32 MiB; at
+   * the other half. Independent of the number of keys (default 8 MiB; at
    * least minimumPassBytes(n), about 24 KiB for n=3).
    */
   readonly antiEntropyMemoryBytes?: number;
@@ -315,7 +315,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     overloadIntervalMs: int('overloadIntervalMs', o.overloadIntervalMs, 1000, 1, 3_600_000),
     strict: bool('strict', o.strict, false),
     antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
-    antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 32 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
+    antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
     tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
     maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),
