@@ -257,6 +257,13 @@ const THROTTLE_INTERVAL_MS = 250;
 /** Entries, and bytes, a paced background job (push, cleanup, reap) reads from LMDB at a time: what it holds at once. */
 const SYNC_CHUNK_ENTRIES = 1024;
 const SYNC_CHUNK_BYTES = 256 * 1024;
+/**
+ * Entries a push (or a cleanup) may have sent (or queued for deletion)
+ * without an ack (or a commit) yet. Without it a pusher paced only by its
+ * budget outruns a slower receiver, and the difference waits in message
+ * queues and pending overlays: memory that grows with the data moved.
+ */
+const SYNC_WINDOW_ENTRIES = 4096;
 const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy catches the rest
 
 /**
@@ -696,6 +703,11 @@ export class PartitionActor implements ActorControl {
       this.syncs.delete(m.op);
       if (!m.ok) sync.failed++;
       if (--sync.outstanding === 0) this.syncFinished(sync);
+      else if (sync.pumping && !sync.scheduled && sync.outstanding - 1 <= SYNC_WINDOW_ENTRIES / 2) {
+        // the window has room again: go on (the throttle tick would too, later)
+        sync.scheduled = true;
+        this.timers.setImmediate(() => this.pumpSync(sync));
+      }
       return;
     }
     const handoff = this.handoffs.get(m.op);
@@ -991,6 +1003,7 @@ export class PartitionActor implements ActorControl {
       }
       const budget = Math.floor(this.backgroundAllowance);
       if (budget < 1) return;
+      if (job.outstanding - 1 >= SYNC_WINDOW_ENTRIES) return; // acks resume it
       const [lo, hi] = job.ranges[job.rangeIndex]!;
       const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES, this.config.maxRepairPushEntries - job.keys));
       if (chunk.length === 0) {
@@ -1071,6 +1084,7 @@ export class PartitionActor implements ActorControl {
     }
     const budget = Math.floor(this.backgroundAllowance);
     if (budget < 1) return;
+    if (job.outstanding >= SYNC_WINDOW_ENTRIES) return; // commits resume it
     const span = job.spans.find((sp) => sp.to > job.position);
     if (span === undefined) {
       job.scanning = false;
@@ -1096,6 +1110,10 @@ export class PartitionActor implements ActorControl {
             this.cleanupRemovedKeys++;
           } else job.failed++;
           this.finishCleanupIfDone(job);
+          if (job.scanning && !job.scheduled && job.outstanding === SYNC_WINDOW_ENTRIES / 2) {
+            job.scheduled = true;
+            this.timers.setImmediate(() => this.pumpCleanup(job));
+          }
         });
       }
       const last = chunk[chunk.length - 1]!.key;

@@ -1,8 +1,14 @@
+import { isMainThread } from 'node:worker_threads';
+import { lowerThreadPriority } from '../runtime/thread-priority.js';
 import { positionBound } from '../storage/keys.js';
 import { openReadOnlyData } from '../storage/store.js';
 import { arcRanges } from '../ring/ring.js';
 import { isAllTombstones } from '../versioning/sibling.js';
 import { buildArcTree, LEAVES_PER_ARC, type ArcTree } from './merkle.js';
+
+/** Nice value of a pool thread: it yields to the actors without starving when the machine is busy. */
+export const MERKLE_THREAD_NICE = 10;
+if (!isMainThread) lowerThreadPriority(MERKLE_THREAD_NICE);
 
 export interface MerkleTask {
   readonly path: string;

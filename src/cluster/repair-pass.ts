@@ -69,7 +69,12 @@ export async function runPass(deps: PassDeps): Promise<PassOutcome> {
     const batch = reaps;
     reaps = new Map();
     const held = [...batch.values()].reduce((s, r) => s + r.length, 0);
-    await Promise.all([...batch].map(async ([id, ranges]) => (o.tombstonesReaped += await deps.reap(id, ranges))));
+    await Promise.all(
+      [...batch].map(async ([id, ranges]) => {
+        const reaped = await deps.reap(id, ranges); // awaited first: `x += await` would add to a stale x
+        o.tombstonesReaped += reaped;
+      }),
+    );
     ledger.releaseRanges(held);
   };
   // the ranges gathered so far are sent (and awaited) before they would outgrow their half of the budget
