@@ -1,5 +1,7 @@
 import test from 'ava';
-import { Cluster } from '../src/index.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, InvalidOptionError } from '../src/index.js';
 import { ringPosition } from '../src/ring/hash.js';
 import { prng, startCluster, until } from './helpers.js';
 
@@ -27,6 +29,37 @@ test.serial('a wiped actor converges back to holding every key it owns after rep
   t.is(after.divergent.length, 0, 'every replica of every arc identical');
   t.deepEqual(after.keysPerActor, before);
   t.log(`wiped actor held ${before[victim]} keys; repair moved ${report.keysSent} keys / ${report.bytesSent} bytes in ${report.durationMs} ms`);
+});
+
+test.serial('a pass with a small memory budget holds at most its budget (trees and ranges counted), batch by batch, and still repairs a wiped replica', async (t) => {
+  // 160 arcs x 3 replicas: 480 trees (~1.3 MB) and 6 MB of replicas, against a 64 KiB budget
+  const budgetBytes = 64 * 1024;
+  const c = await startCluster(t, { ...QUIET, vnodes: 32, antiEntropyMemoryBytes: budgetBytes });
+  const value = Buffer.alloc(1000, 0x62);
+  await Promise.all(Array.from({ length: 2000 }, (_, i) => c.put(`budget:${i}`, value, { w: 'all' })));
+  const before = (await c.compareReplicas()).keysPerActor;
+  const replicaBytes = Object.values(before).reduce((s, k) => s + k, 0) * value.length;
+  t.true(replicaBytes > 50 * budgetBytes, `${replicaBytes} bytes of replicas`);
+  const victim = 4;
+  await c.faults.wipe(victim);
+  const report = await c.repair();
+  t.true(report.keysSent >= before[victim]!, `sent ${report.keysSent} for ${before[victim]} lost keys`);
+  t.true(report.heldPeak.bytes <= budgetBytes, `held at most ${report.heldPeak.bytes} bytes`);
+  t.true(report.heldPeak.trees > 0 && report.heldPeak.trees < c.ring.arcCount * 3, `held at most ${report.heldPeak.trees} of ${c.ring.arcCount * 3} trees`);
+  t.true(report.heldPeak.ranges > 0, 'the pushes were counted too');
+  t.deepEqual(c.antiEntropyHeldPeak, report.heldPeak);
+  const after = await c.compareReplicas();
+  t.is(after.divergent.length, 0, 'every replica of every arc identical');
+  t.deepEqual(after.keysPerActor, before);
+  const chunkPeaks = (await c.stats()).map((s) => s.backgroundChunkPeakBytes);
+  t.true(chunkPeaks.every((b) => b <= 256 * 1024 + 2048), `pushers' largest chunks: ${chunkPeaks.join(', ')} bytes`);
+  t.log(`${replicaBytes} bytes of replicas, budget ${budgetBytes}: a pass held at most ${report.heldPeak.bytes} bytes (${report.heldPeak.trees} trees, ${report.heldPeak.ranges} ranges); repair moved ${report.keysSent} keys`);
+});
+
+test('antiEntropyMemoryBytes is validated: below what one arc needs, or not an integer, is refused with InvalidOptionError', async (t) => {
+  for (const bad of [0, 1000, 2.5, '1MiB' as unknown as number, -1]) {
+    await t.throwsAsync(Cluster.start({ dataDir: join(tmpdir(), `ringkv-never-${bad}`), antiEntropyMemoryBytes: bad }), { instanceOf: InvalidOptionError, message: /antiEntropyMemoryBytes/ });
+  }
 });
 
 test.serial('a push is bounded by maxRepairPushEntries: a wiped actor is refilled over several passes, and recovers only when complete', async (t) => {

@@ -9,15 +9,18 @@
 //
 // Knobs (env): BENCH_MEMORY_KEYS, BENCH_MEMORY_IN_FLIGHT (512),
 // BENCH_MEMORY_SAMPLE_MS (2000), BENCH_MEMORY_IDLE_MS (60000: idle time
-// sampled after the load; V8 shrinks idle workers' heaps only after ~40 s),
+// sampled after the load, periodic anti-entropy passes included, and judged
+// against the settled end of the load by the same 15% rule),
 // BENCH_MEMORY_CACHE_BYTES and
 // BENCH_MEMORY_MAP_SIZE_MIB (Cluster's cacheBytes / mapSizeBytes; default:
 // the cluster's own defaults), BENCH_MEMORY_KEEP_DIR=1 (keep the data dir).
-import { readdirSync, readFileSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, type ClusterOptions } from '../src/index.js';
 import { putWithRetry, type RetryCounts } from './put-with-retry.js';
+import { diskUsage, fmt, intEnv, mib, MiB, optionalIntEnv, procMemory, type ProcMemory } from './measure.js';
+import { flatLine, judgePhases } from './memory-verdict.js';
 
 const KEYS = intEnv('BENCH_MEMORY_KEYS', 2_000_000);
 const IN_FLIGHT = intEnv('BENCH_MEMORY_IN_FLIGHT', 512);
@@ -27,39 +30,6 @@ const CACHE_BYTES = optionalIntEnv('BENCH_MEMORY_CACHE_BYTES');
 const MAP_SIZE_MIB = optionalIntEnv('BENCH_MEMORY_MAP_SIZE_MIB');
 const FLAT_LIMIT = 0.15; // anonymous memory may grow < 15% between 25% and 100% of the load
 const VALUE = Buffer.alloc(100, 0x61);
-const MiB = 1024 * 1024;
-
-function intEnv(name: string, fallback: number): number {
-  return optionalIntEnv(name) ?? fallback;
-}
-
-function optionalIntEnv(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const v = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(v) || v < 0) {
-    console.error(`${name} must be a non-negative integer, got ${raw}`);
-    process.exit(2);
-  }
-  return v;
-}
-
-interface ProcMemory {
-  rss: number;
-  anon: number;
-  file: number;
-  shmem: number;
-}
-
-/** RSS of the whole process (all threads), in bytes, from /proc/self/status. */
-function procMemory(): ProcMemory {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const field = (name: string): number => {
-    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
-    return m === null ? NaN : Number(m[1]) * 1024;
-  };
-  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem') };
-}
 
 interface Sample extends ProcMemory {
   label: string;
@@ -71,28 +41,6 @@ interface Sample extends ProcMemory {
   /** Replicas stored, summed over actors (~N x keys once settled). */
   storedReplicas: number;
 }
-
-/** Allocated (du) and apparent bytes of everything under `dir`. */
-function diskUsage(dir: string): { allocated: number; apparent: number } {
-  let allocated = 0;
-  let apparent = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      const sub = diskUsage(p);
-      allocated += sub.allocated;
-      apparent += sub.apparent;
-    } else {
-      const st = lstatSync(p);
-      allocated += st.blocks * 512;
-      apparent += st.size;
-    }
-  }
-  return { allocated, apparent };
-}
-
-const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 /** BENCH_ANTI_ENTROPY_MS: the background anti-entropy interval (0 = off), to tell its memory from the load's. */
 const ANTI_ENTROPY_MS = optionalIntEnv('BENCH_ANTI_ENTROPY_MS');
@@ -199,15 +147,29 @@ while (performance.now() - settleStart < 60_000) {
   await new Promise((r) => setTimeout(r, 100));
 }
 const settled = await sample('settled');
-// Idle: no requests; shows what the actors' heaps and allocators give back on their own.
+// Idle: no requests, but the periodic anti-entropy passes run. Sampled all
+// through (at SAMPLE_MS) and judged like the load: the background must not
+// grow anonymous memory either.
 const idleStart = performance.now();
+const passesBefore = cluster.repairs;
 let idle = settled;
+let idleMaxAnon = settled.anon;
 let idleSeconds = 0;
 while (performance.now() - idleStart < IDLE_MS) {
-  await new Promise((r) => setTimeout(r, Math.min(Math.max(SAMPLE_MS, 5000), IDLE_MS)));
+  await new Promise((r) => setTimeout(r, Math.min(SAMPLE_MS, IDLE_MS)));
   idle = await sample('idle');
+  idleMaxAnon = Math.max(idleMaxAnon, idle.anon);
   idleSeconds = (performance.now() - idleStart) / 1000;
+  const line = `  idle ${idleSeconds.toFixed(0)} / ${(IDLE_MS / 1000).toFixed(0)} s: anon ${mib(idle.anon)} MiB (max ${mib(idleMaxAnon)}), file ${mib(idle.file)} MiB, anti-entropy passes ${cluster.repairs - passesBefore}`;
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}   `);
+  else if (performance.now() - lastLineMs >= 10_000) {
+    lastLineMs = performance.now();
+    console.log(line);
+  }
 }
+if (process.stderr.isTTY) process.stderr.write('\n');
+const idlePasses = cluster.repairs - passesBefore;
+const heldPeak = cluster.antiEntropyHeldPeak;
 
 await cluster.close();
 const closed = procMemory();
@@ -262,6 +224,13 @@ console.log(
     `${perMillion(fileGrowth)} MiB per million keys`,
 );
 console.log(`  main-thread heapUsed: ${mib(q.heapUsed)} -> ${mib(full.heapUsed)} MiB`);
+// Idle: the highest anonymous memory sampled while idle against the settled end of the load.
+const [idleVerdict] = judgePhases(settled.anon, NaN, [{ name: 'idle', maxAnonBytes: idleMaxAnon, p99Ms: NaN }]);
+console.log(
+  `  idle (${idleSeconds.toFixed(0)} s, ${idlePasses} anti-entropy passes, each holding at most ${mib(heldPeak.bytes)} MiB of trees and ranges): ` +
+    `anonymous ${mib(settled.anon)} MiB settled, at most ${mib(idleMaxAnon)} MiB while idle`,
+);
+console.log(`  ${flatLine([idleVerdict!]).replace('in every phase', 'while idle')}${idlePasses === 0 ? ' (no pass finished: raise BENCH_MEMORY_IDLE_MS)' : ''}`);
 console.log(
   anonRatio < FLAT_LIMIT
     ? `  FLAT: anonymous memory grew ${(anonRatio * 100).toFixed(1)}% (< ${FLAT_LIMIT * 100}%) while the data grew ${(full.keys / Math.max(1, q.keys)).toFixed(1)}x`

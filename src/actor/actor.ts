@@ -17,7 +17,7 @@ import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRang
 import { Transport } from '../transport/transport.js';
 import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isDeleted, isTombstone, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isAllTombstones, isDeleted, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -80,6 +80,8 @@ export interface ActorStats {
   readonly antiEntropyKeysSent: number;
   /** Entries deleted by cleanup passes: copies of ranges a membership change moved to other actors. */
   readonly cleanupRemovedKeys: number;
+  /** The largest chunk (key + value bytes) a background job (push, cleanup, reap) held at once: at most about 256 KiB plus one entry. */
+  readonly backgroundChunkPeakBytes: number;
   /**
    * Its disk was lost and anti-entropy has not refilled it yet: it takes
    * writes but its reads do not count toward R (an empty replica would make
@@ -169,6 +171,18 @@ interface CleanupJob {
   failed: number;
 }
 
+/** A reap (ReapRanges) paced like a push: one chunk per turn, within the background budget. */
+interface ReapJob {
+  readonly client: number;
+  readonly req: number;
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly cutoffMs: number;
+  rangeIndex: number;
+  afterKey: Buffer | null;
+  scheduled: boolean;
+  reaped: number;
+}
+
 interface PendingPut {
   readonly kind: 'put';
   readonly client: number;
@@ -240,8 +254,16 @@ const HINT_HEADER_BYTES = 8;
 const FORWARD_OP = 0;
 /** How often the background budget is recomputed from the foreground p99 (and paced pushes go on). */
 const THROTTLE_INTERVAL_MS = 250;
-/** Entries a paced push reads from LMDB at a time. */
+/** Entries, and bytes, a paced background job (push, cleanup, reap) reads from LMDB at a time: what it holds at once. */
 const SYNC_CHUNK_ENTRIES = 1024;
+const SYNC_CHUNK_BYTES = 256 * 1024;
+/**
+ * Entries a push (or a cleanup) may have sent (or queued for deletion)
+ * without an ack (or a commit) yet. Without it a pusher paced only by its
+ * budget outruns a slower receiver, and the difference waits in message
+ * queues and pending overlays: memory that grows with the data moved.
+ */
+const SYNC_WINDOW_ENTRIES = 4096;
 const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy catches the rest
 
 /**
@@ -292,6 +314,9 @@ export class PartitionActor implements ActorControl {
   /** Anti-entropy pushes in flight: op → the sync request it belongs to. */
   private readonly syncs = new Map<number, SyncJob>();
   private readonly syncJobs = new Set<SyncJob>();
+  private readonly reapJobs = new Set<ReapJob>();
+  /** The largest chunk (key + value bytes) a background job read at once. */
+  private backgroundChunkPeakBytes = 0;
   private cleanupJob: CleanupJob | null = null;
   private cleanupRemovedKeys = 0;
   private gossipRounds = 0;
@@ -398,6 +423,7 @@ export class PartitionActor implements ActorControl {
       readRepairs: this.readRepairs,
       antiEntropyKeysSent: this.antiEntropyKeysSent,
       cleanupRemovedKeys: this.cleanupRemovedKeys,
+      backgroundChunkPeakBytes: this.backgroundChunkPeakBytes,
       recovering: this.store.recovering,
       suspects: [...this.downPeers].sort((a, b) => a - b),
       suspicionsRaised: this.suspicionsRaised,
@@ -677,6 +703,11 @@ export class PartitionActor implements ActorControl {
       this.syncs.delete(m.op);
       if (!m.ok) sync.failed++;
       if (--sync.outstanding === 0) this.syncFinished(sync);
+      else if (sync.pumping && !sync.scheduled && sync.outstanding - 1 <= SYNC_WINDOW_ENTRIES / 2) {
+        // the window has room again: go on (the throttle tick would too, later)
+        sync.scheduled = true;
+        this.timers.setImmediate(() => this.pumpSync(sync));
+      }
       return;
     }
     const handoff = this.handoffs.get(m.op);
@@ -972,8 +1003,9 @@ export class PartitionActor implements ActorControl {
       }
       const budget = Math.floor(this.backgroundAllowance);
       if (budget < 1) return;
+      if (job.outstanding - 1 >= SYNC_WINDOW_ENTRIES) return; // acks resume it
       const [lo, hi] = job.ranges[job.rangeIndex]!;
-      const chunk = this.store.rangeAfter(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES, this.config.maxRepairPushEntries - job.keys));
+      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES, this.config.maxRepairPushEntries - job.keys));
       if (chunk.length === 0) {
         job.rangeIndex++;
         job.afterKey = null;
@@ -1011,6 +1043,7 @@ export class PartitionActor implements ActorControl {
     this.foreground.reset();
     this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
     for (const job of this.syncJobs) if (job.pumping && !job.scheduled) this.pumpSync(job);
+    for (const job of this.reapJobs) if (!job.scheduled) this.pumpReap(job);
     if (this.cleanupJob !== null && this.cleanupJob.scanning && !this.cleanupJob.scheduled) this.pumpCleanup(this.cleanupJob);
   }
 
@@ -1051,6 +1084,7 @@ export class PartitionActor implements ActorControl {
     }
     const budget = Math.floor(this.backgroundAllowance);
     if (budget < 1) return;
+    if (job.outstanding >= SYNC_WINDOW_ENTRIES) return; // commits resume it
     const span = job.spans.find((sp) => sp.to > job.position);
     if (span === undefined) {
       job.scanning = false;
@@ -1058,7 +1092,7 @@ export class PartitionActor implements ActorControl {
     }
     const from = Math.max(span.from, job.position);
     if (from > job.position) job.afterKey = null;
-    const chunk = this.store.rangeAfter(from, span.to, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
+    const chunk = this.backgroundChunk(from, span.to, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
     if (chunk.length === 0) {
       job.position = span.to;
       job.afterKey = null;
@@ -1076,6 +1110,10 @@ export class PartitionActor implements ActorControl {
             this.cleanupRemovedKeys++;
           } else job.failed++;
           this.finishCleanupIfDone(job);
+          if (job.scanning && !job.scheduled && job.outstanding === SYNC_WINDOW_ENTRIES / 2) {
+            job.scheduled = true;
+            this.timers.setImmediate(() => this.pumpCleanup(job));
+          }
         });
       }
       const last = chunk[chunk.length - 1]!.key;
@@ -1095,22 +1133,54 @@ export class PartitionActor implements ActorControl {
   /**
    * Remove tombstone-only entries whose tombstones are all older than the
    * cutoff. The main thread asks only for arcs whose replicas were all up
-   * and identical, with no hints pending anywhere; the check is repeated
-   * here on the current value, so a write that raced in is never removed.
+   * and identical, held tombstones, and no hint was pending anywhere; the
+   * check is repeated here on the current value, so a write that raced in
+   * is never removed. Paced: a chunk per turn within the background budget.
    */
   private reapRanges(from: number, m: ReapRanges): void {
-    let reaped = 0;
-    for (const [lo, hi] of m.ranges) {
-      for (const { key, value } of this.store.range(lo, hi)) {
+    const job: ReapJob = { client: from, req: m.req, ranges: m.ranges, cutoffMs: m.cutoffMs, rangeIndex: 0, afterKey: null, scheduled: false, reaped: 0 };
+    this.reapJobs.add(job);
+    this.pumpReap(job);
+  }
+
+  private pumpReap(job: ReapJob): void {
+    job.scheduled = false;
+    if (this.closing || !this.reapJobs.has(job)) return;
+    const budget = Math.floor(this.backgroundAllowance);
+    if (budget < 1) return; // the throttle tick resumes it
+    while (job.rangeIndex < job.ranges.length) {
+      const [lo, hi] = job.ranges[job.rangeIndex]!;
+      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
+      if (chunk.length === 0) {
+        job.rangeIndex++;
+        job.afterKey = null;
+        continue;
+      }
+      for (const { key, value } of chunk) {
+        this.backgroundAllowance--;
+        if (!isAllTombstones(value)) continue; // most entries: no decoding, no read
         const current = this.store.get(key);
         if (current === undefined || compareBytes(current, value) !== 0) continue;
-        const siblings = dvv.values(decodeClock(value));
-        if (siblings.length === 0 || !siblings.every((s) => isTombstone(s) && s.timestampMs < m.cutoffMs)) continue;
-        this.store.write(Buffer.from(key), null, IGNORE);
-        reaped++;
+        if (!dvv.values(decodeClock(value)).every((s) => s.timestampMs < job.cutoffMs)) continue;
+        this.store.write(key, null, IGNORE);
+        job.reaped++;
       }
+      job.afterKey = chunk[chunk.length - 1]!.key;
+      job.scheduled = true;
+      this.timers.setImmediate(() => this.pumpReap(job));
+      return;
     }
-    this.transport.send(from, { type: MsgType.ReapDone, req: m.req, reaped });
+    this.reapJobs.delete(job);
+    this.transport.send(job.client, { type: MsgType.ReapDone, req: job.req, reaped: job.reaped });
+  }
+
+  /** One chunk of a paced background scan (copies, bounded in entries and bytes), its size remembered for stats. */
+  private backgroundChunk(fromPosition: number, toPosition: number, afterKey: Buffer | null, limit: number): { key: Buffer; value: Buffer }[] {
+    const chunk = this.store.rangeAfter(fromPosition, toPosition, afterKey, limit, SYNC_CHUNK_BYTES);
+    let bytes = 0;
+    for (const e of chunk) bytes += e.key.length + e.value.length;
+    if (bytes > this.backgroundChunkPeakBytes) this.backgroundChunkPeakBytes = bytes;
+    return chunk;
   }
 
   private armSweep(): void {

@@ -1,5 +1,6 @@
 import type { Ring } from '../ring/ring.js';
-import { buildTrees } from './trees.js';
+import { PassLedger } from './pass-plan.js';
+import { walkTrees, type TreeSource } from './trees.js';
 
 /** What one replica holds of one arc. */
 export interface RangeDigest {
@@ -20,23 +21,26 @@ export interface ReplicaComparison {
 
 /**
  * Compare every replica of every arc by the roots of the same Merkle trees
- * anti-entropy uses (built in the piscina pool over read-only snapshots),
- * and report the arcs whose replicas differ. Every actor is read, up or not.
+ * anti-entropy uses (built in the pool over read-only snapshots, a batch of
+ * arcs at a time within `maxBytes`), and report the arcs whose replicas
+ * differ. Every actor is read, up or not.
  */
-export async function compareReplicas(ring: Ring, pathOf: (id: number) => string, compressionThresholdBytes: number): Promise<ReplicaComparison> {
-  const { trees, failed } = await buildTrees(ring, [...ring.members.keys()], pathOf, compressionThresholdBytes);
+export async function compareReplicas(ring: Ring, source: TreeSource, maxBytes: number): Promise<ReplicaComparison> {
+  const keysPerActor: Record<number, number> = {};
+  const divergent: ReplicaComparison['divergent'] = [];
+  const failed = await walkTrees(ring, [...ring.members.keys()], source, new PassLedger(maxBytes), {
+    arc(arc, trees) {
+      const digests: Record<number, RangeDigest> = {};
+      arc.preference.forEach((id, i) => {
+        const t = trees[i];
+        if (t === undefined) return;
+        digests[id] = { keys: t.keys, bytes: t.bytes, root: t.root };
+        keysPerActor[id] = (keysPerActor[id] ?? 0) + t.keys;
+      });
+      if (new Set(Object.values(digests).map((d) => d.root)).size > 1) divergent.push({ arc: arc.index, digests });
+    },
+  });
   const [firstFailure] = failed.values();
   if (firstFailure !== undefined) throw firstFailure;
-  const keysPerActor: Record<number, number> = {};
-  for (const [id, arcs] of trees) keysPerActor[id] = [...arcs.values()].reduce((s, t) => s + t.keys, 0);
-  const divergent: ReplicaComparison['divergent'] = [];
-  for (const arc of ring.arcs()) {
-    const digests: Record<number, RangeDigest> = {};
-    for (const id of arc.preference) {
-      const t = trees.get(id)!.get(arc.index)!;
-      digests[id] = { keys: t.keys, bytes: t.bytes, root: t.root };
-    }
-    if (new Set(Object.values(digests).map((d) => d.root)).size > 1) divergent.push({ arc: arc.index, digests });
-  }
   return { arcs: ring.arcCount, identical: ring.arcCount - divergent.length, divergent, keysPerActor };
 }

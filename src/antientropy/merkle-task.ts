@@ -1,7 +1,14 @@
+import { isMainThread } from 'node:worker_threads';
+import { lowerThreadPriority } from '../runtime/thread-priority.js';
 import { positionBound } from '../storage/keys.js';
 import { openReadOnlyData } from '../storage/store.js';
 import { arcRanges } from '../ring/ring.js';
-import { buildArcTree, type ArcTree } from './merkle.js';
+import { isAllTombstones } from '../versioning/sibling.js';
+import { buildArcTree, LEAVES_PER_ARC, type ArcTree } from './merkle.js';
+
+/** Nice value of a pool thread: it yields to the actors without starving when the machine is busy. */
+export const MERKLE_THREAD_NICE = 10;
+if (!isMainThread) lowerThreadPriority(MERKLE_THREAD_NICE);
 
 export interface MerkleTask {
   readonly path: string;
@@ -9,12 +16,16 @@ export interface MerkleTask {
   readonly arcs: readonly { index: number; start: number; end: number }[];
 }
 
-/** Runs in a piscina thread: one range scan per arc over a read-only snapshot, one tree per arc (in `arcs` order). */
+/**
+ * Runs in a piscina thread: one range scan per arc over a read-only
+ * snapshot, one tree per arc (in `arcs` order). Entries stream through the
+ * hash one at a time; what the task holds is its arcs' trees.
+ */
 export default async function merkleTask(task: MerkleTask): Promise<ArcTree[]> {
   const env = openReadOnlyData(task.path, task.compressionThresholdBytes);
   try {
     env.resetReadTxn(); // an idle pool thread would otherwise read an old snapshot
-    return task.arcs.map((arc) => buildArcTree(arc.index, arc.start, arc.end, scanArc(env.data, arc.start, arc.end)));
+    return task.arcs.map((arc) => buildArcTree(arc.index, arc.start, arc.end, scanArc(env.data, arc.start, arc.end), LEAVES_PER_ARC, isAllTombstones));
   } finally {
     await env.close();
   }

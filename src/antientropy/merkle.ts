@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { RING_SIZE, arcLength, inArc } from '../ring/ring.js';
 import { RING_PREFIX_BYTES, positionOf } from '../storage/keys.js';
 import type { PositionRange } from '../ring/ring.js';
@@ -24,6 +24,8 @@ export interface ArcTree {
   /** Entries in the arc, and their total key + value bytes. */
   readonly keys: number;
   readonly bytes: number;
+  /** Entries whose every sibling is a tombstone (what a reap may remove); 0 when not counted. */
+  readonly tombstones: number;
 }
 
 function checkLeaves(leaves: number): void {
@@ -83,12 +85,18 @@ export function leafRanges(arcStart: number, arcEnd: number, leaf: number, leave
  * byte across the key/value boundary changes the hash.
  */
 export function entryHash(key: Uint8Array, value: Uint8Array): bigint {
-  const lengths = Buffer.allocUnsafe(8);
-  lengths.writeUInt32BE(key.length, 0);
-  lengths.writeUInt32BE(value.length, 4);
-  const h = createHash('sha256').update(lengths.subarray(0, 4)).update(key).update(lengths.subarray(4)).update(value).digest();
-  return h.readBigUInt64BE(0);
+  // One-shot hash over a reused buffer: a Hash object per entry leaves native
+  // memory behind until V8 collects its wrapper, millions of them per pass.
+  const size = 8 + key.length + value.length;
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, 2 * scratch.length));
+  scratch.writeUInt32BE(key.length, 0);
+  scratch.set(key, 4);
+  scratch.writeUInt32BE(value.length, 4 + key.length);
+  scratch.set(value, 8 + key.length);
+  return (hash('sha256', scratch.subarray(0, size), 'buffer') as unknown as Buffer).readBigUInt64BE(0);
 }
+
+let scratch = Buffer.allocUnsafe(4096);
 
 const hex64 = (h: bigint): string => h.toString(16).padStart(16, '0');
 
@@ -110,11 +118,13 @@ export function buildArcTree(
   arcEnd: number,
   entries: Iterable<{ key: Uint8Array; value: Uint8Array }>,
   leaves = LEAVES_PER_ARC,
+  isTombstone: (value: Uint8Array) => boolean = () => false,
 ): ArcTree {
   checkLeaves(leaves);
   const hashes = new Array<bigint>(leaves).fill(0n);
   let keys = 0;
   let bytes = 0;
+  let tombstones = 0;
   // Each entry is hashed before the next is read: lmdb-js may reuse its buffers between iterations.
   for (const { key, value } of entries) {
     if (key.length < RING_PREFIX_BYTES) throw new RangeError(`stored key of ${key.length} bytes has no ring position`);
@@ -122,8 +132,9 @@ export function buildArcTree(
     hashes[i] = hashes[i]! ^ entryHash(key, value);
     keys++;
     bytes += key.length + value.length;
+    if (isTombstone(value)) tombstones++;
   }
-  return { arc, root: rootOf(hashes), leaves: hashes.map(hex64), keys, bytes };
+  return { arc, root: rootOf(hashes), leaves: hashes.map(hex64), keys, bytes, tombstones };
 }
 
 /**

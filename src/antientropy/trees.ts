@@ -1,44 +1,59 @@
-import { Piscina } from 'piscina';
-import type { Ring } from '../ring/ring.js';
+import type { Arc, Ring } from '../ring/ring.js';
 import type { ArcTree } from './merkle.js';
-import type { MerkleTask } from './merkle-task.js';
+import type { MerklePool } from './merkle-pool.js';
+import { batchArcs, PassLedger } from './pass-plan.js';
 
-const MERKLE_ENTRY = new URL('../../workers/merkle.js', import.meta.url).href;
+/** Where trees come from: the cluster's pool, and each actor's env. */
+export interface TreeSource {
+  readonly pool: MerklePool;
+  readonly pathOf: (id: number) => string;
+  readonly compressionThresholdBytes: number;
+}
 
-export interface ActorTrees {
-  /** actor → arc index → that replica's tree of the arc. */
-  readonly trees: Map<number, Map<number, ArcTree>>;
-  /** Actors whose trees could not be built (e.g. wiped meanwhile), and why. */
-  readonly failed: Map<number, Error>;
+export interface TreeVisitor {
+  /** One arc's trees, aligned with `arc.preference` (undefined: not built). They are dropped when this returns. */
+  arc(arc: Arc, trees: readonly (ArcTree | undefined)[]): void | Promise<void>;
+  /** After each batch's arcs: send what they asked for while the next batch waits. */
+  afterBatch?(): Promise<void>;
 }
 
 /**
- * Build the Merkle tree of every arc each given actor replicates, in a
- * piscina pool over read-only LMDB snapshots (off every actor's event loop).
- * The pool lives for the call; one task per actor. Every task is awaited
- * before the pool is destroyed: piscina throws, outside any promise, on a
- * reply that arrives after its pool is gone.
+ * Walk the ring's arcs a batch at a time within `ledger`'s budget: build
+ * the trees of one batch (one pool task per actor of `actors` replicating
+ * an arc of it, over read-only snapshots), hand each arc's trees to the
+ * visitor and drop them, then go on. An actor whose build fails sits out
+ * the rest of the walk; returns those actors and why.
  */
-export async function buildTrees(ring: Ring, actors: readonly number[], pathOf: (id: number) => string, compressionThresholdBytes: number): Promise<ActorTrees> {
+export async function walkTrees(ring: Ring, actors: readonly number[], source: TreeSource, ledger: PassLedger, visitor: TreeVisitor): Promise<Map<number, Error>> {
+  const failed = new Map<number, Error>();
   const arcs = ring.arcs();
-  const pool = new Piscina({ filename: MERKLE_ENTRY, maxThreads: 2, minThreads: 0, maxQueue: 1024 });
-  try {
+  // trees take half the budget; the other half is for the ranges the visitor gathers
+  for (const batch of batchArcs(arcs, new Set(actors), Math.floor(ledger.maxBytes / 2))) {
+    const batchArcs_ = batch.arcs.map((i) => arcs[i]!);
     const trees = new Map<number, Map<number, ArcTree>>();
-    const failed = new Map<number, Error>();
     await Promise.all(
       actors.map(async (id) => {
-        const mine = arcs.filter((a) => a.preference.includes(id)).map((a) => ({ index: a.index, start: a.start, end: a.end }));
-        const task: MerkleTask = { path: pathOf(id), compressionThresholdBytes, arcs: mine };
+        if (failed.has(id)) return;
+        const mine = batchArcs_.filter((a) => a.preference.includes(id)).map((a) => ({ index: a.index, start: a.start, end: a.end }));
+        if (mine.length === 0) return;
         try {
-          const built = (await pool.run(task)) as ArcTree[];
+          const built = await source.pool.build({ path: source.pathOf(id), compressionThresholdBytes: source.compressionThresholdBytes, arcs: mine });
+          ledger.holdTrees(built.length);
           trees.set(id, new Map(built.map((t) => [t.arc, t])));
         } catch (err) {
           failed.set(id, err as Error);
         }
       }),
     );
-    return { trees, failed };
-  } finally {
-    await pool.destroy();
+    for (const arc of batchArcs_) {
+      const arcTrees = arc.preference.map((id) => (failed.has(id) ? undefined : trees.get(id)?.get(arc.index)));
+      await visitor.arc(arc, arcTrees);
+      // compared: drop this arc's trees before the next arc
+      for (const id of arc.preference) if (trees.get(id)?.delete(arc.index) === true) ledger.releaseTrees(1);
+    }
+    // trees of an actor that failed after others of the batch were built
+    for (const m of trees.values()) ledger.releaseTrees(m.size);
+    await visitor.afterBatch?.();
   }
+  return failed;
 }

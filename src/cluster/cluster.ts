@@ -26,8 +26,10 @@ import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
 import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
-import { differingLeaves, leafRanges } from '../antientropy/merkle.js';
-import { buildTrees } from '../antientropy/trees.js';
+import { MerklePool } from '../antientropy/merkle-pool.js';
+import { minimumPassBytes, PassLedger, type HeldPeak } from '../antientropy/pass-plan.js';
+import { walkTrees, type TreeSource } from '../antientropy/trees.js';
+import { runPass } from './repair-pass.js';
 import { applyChanges, MembershipError, planTransfers, type MembershipChange, type Transfer } from '../membership/plan.js';
 import { Autoscaler, type Decision } from '../membership/autoscaler.js';
 import { AdmissionTable, type Admission } from '../coordinator/admission.js';
@@ -156,6 +158,8 @@ export interface RepairReport {
   readonly tombstonesReaped: number;
   /** Pushes cut short (maxRepairPushEntries, lost acks) or refused (the pusher already runs maxRepairPushesPerActor): the next pass goes on. */
   readonly pushesIncomplete: number;
+  /** The most the pass held at once: Merkle trees and push/reap ranges, with their estimated bytes (never above antiEntropyMemoryBytes). */
+  readonly heldPeak: HeldPeak;
   readonly durationMs: number;
 }
 
@@ -209,6 +213,10 @@ export class Cluster {
   private readonly pending = new Map<number, PendingRequest>();
   /** Anti-entropy passes finished (by repair() or the periodic timer). */
   repairs = 0;
+  /** The most any anti-entropy pass of this cluster held at once (see RepairReport.heldPeak). */
+  antiEntropyHeldPeak: HeldPeak = { bytes: 0, trees: 0, ranges: 0 };
+  /** One pool for every Merkle build of the cluster's life (passes, plans, comparisons). */
+  private readonly merklePool = new MerklePool();
   private antiEntropy: { cancel(): void } | null = null;
   /** The background anti-entropy pass in progress, if any (close() waits for it). */
   private backgroundRepair: Promise<unknown> | null = null;
@@ -981,97 +989,46 @@ export class Cluster {
     const hintsPending = stats.reduce((s, a) => s + a.hintsPending, 0);
     // a recovering actor is recovered by this pass only if every arc it replicates is compared in full and filled
     const recovering = new Set(stats.filter((s) => s.recovering).map((s) => s.id));
-    const notRecovered = new Set<number>();
-    const { trees, failed } = await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+    const pass = await runPass({
+      ring: this.ring,
+      live,
+      source: this.treeSource(),
+      maxBytes: this.options.antiEntropyMemoryBytes,
+      hintsPending,
+      push: async (job) => {
+        const reply = await this.sendTo(job.pusher, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges: [...job.ranges], peers: [...job.peers] }));
+        if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
+        return reply;
+      },
+      reap: async (id, ranges) => {
+        const cutoffMs = Math.max(0, Math.floor(systemClock.now()) - graceMs);
+        const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.ReapRanges, req, ranges, cutoffMs }));
+        if (reply.type !== MsgType.ReapDone) throw new Error('internal: unexpected reply');
+        return reply.reaped;
+      },
+    });
     // an actor whose trees cannot be built (wiped meanwhile, say) sits this pass out; the next one includes it
-    for (const [id, err] of failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
-    let arcsComplete = 0;
-    let arcsDiffering = 0;
-    let leavesDiffering = 0;
-    let keysCompared = 0;
-    let bytesCompared = 0;
-    // per actor: ranges to push and to whom; ranges to reap
-    const pushes = new Map<number, { ranges: [number, number][]; peers: Set<number> }[]>();
-    const reaps = new Map<number, [number, number][]>();
-    for (const arc of this.ring.arcs()) {
-      const replicas = arc.preference.filter((id) => trees.has(id));
-      const arcTrees = replicas.map((id) => trees.get(id)!.get(arc.index)!);
-      for (const t of arcTrees) {
-        keysCompared += t.keys;
-        bytesCompared += t.bytes;
-      }
-      const complete = replicas.length === arc.preference.length;
-      if (complete) arcsComplete++;
-      else for (const id of arc.preference) if (recovering.has(id)) notRecovered.add(id);
-      if (replicas.length < 2) continue;
-      const leaves = differingLeaves(arcTrees);
-      if (leaves.length === 0) {
-        if (complete && hintsPending === 0) {
-          for (const id of replicas) (reaps.get(id) ?? reaps.set(id, []).get(id)!).push(...arcRanges(arc.start, arc.end).map((r) => [r.from, r.to] as [number, number]));
-        }
-        continue;
-      }
-      arcsDiffering++;
-      leavesDiffering += leaves.length;
-      // Per differing leaf, replicas with the same hash hold the same entries: the first of
-      // each group pushes that leaf to the replicas outside its group, nobody else does.
-      for (const leaf of leaves) {
-        const groups = new Map<string, number[]>();
-        replicas.forEach((id, i) => (groups.get(arcTrees[i]!.leaves[leaf]!) ?? groups.set(arcTrees[i]!.leaves[leaf]!, []).get(arcTrees[i]!.leaves[leaf]!)!).push(id));
-        const ranges = leafRanges(arc.start, arc.end, leaf).map((r) => [r.from, r.to] as [number, number]);
-        for (const members of groups.values()) {
-          const pusher = members[0]!;
-          const peers = replicas.filter((id) => !members.includes(id));
-          const jobs = pushes.get(pusher) ?? pushes.set(pusher, []).get(pusher)!;
-          const same = jobs.find((j) => j.peers.size === peers.length && peers.every((p) => j.peers.has(p)));
-          if (same !== undefined) same.ranges.push(...ranges);
-          else jobs.push({ ranges: [...ranges], peers: new Set(peers) });
-        }
-      }
-    }
-    let keysSent = 0;
-    let bytesSent = 0;
-    let pushesIncomplete = 0;
-    await Promise.all(
-      [...pushes].flatMap(([id, jobs]) =>
-        jobs.map(async ({ ranges, peers }) => {
-          const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [...peers] }));
-          if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
-          if (reply.failed > 0) {
-            pushesIncomplete++;
-            for (const p of peers) notRecovered.add(p);
-          }
-          keysSent += reply.keys * peers.size;
-          bytesSent += reply.bytes;
-        }),
-      ),
-    );
+    for (const [id, err] of pass.failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
     for (const id of recovering) {
-      if (notRecovered.has(id) || this.supervisor.status(id) !== 'up') continue;
+      if (pass.notFilled.has(id) || this.supervisor.status(id) !== 'up') continue;
       // bounded: a thread that ends meanwhile never answers a control call (it stays recovering; the next pass retries)
       await Promise.race([this.supervisor.recovered(id).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     }
-    let tombstonesReaped = 0;
-    const cutoffMs = Math.floor(systemClock.now()) - graceMs;
-    await Promise.all(
-      [...reaps].map(async ([id, ranges]) => {
-        const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.ReapRanges, req, ranges, cutoffMs: Math.max(0, cutoffMs) }));
-        if (reply.type !== MsgType.ReapDone) throw new Error('internal: unexpected reply');
-        tombstonesReaped += reply.reaped;
-      }),
-    );
     this.repairs++;
+    const peak = pass.peak;
+    if (peak.bytes > this.antiEntropyHeldPeak.bytes) this.antiEntropyHeldPeak = peak;
     return {
       arcs: this.ring.arcCount,
-      arcsComplete,
-      arcsDiffering,
-      leavesDiffering,
-      keysSent,
-      bytesSent,
-      keysCompared,
-      bytesCompared,
-      tombstonesReaped,
-      pushesIncomplete,
+      arcsComplete: pass.arcsComplete,
+      arcsDiffering: pass.arcsDiffering,
+      leavesDiffering: pass.leavesDiffering,
+      keysSent: pass.keysSent,
+      bytesSent: pass.bytesSent,
+      keysCompared: pass.keysCompared,
+      bytesCompared: pass.bytesCompared,
+      tombstonesReaped: pass.tombstonesReaped,
+      pushesIncomplete: pass.pushesIncomplete,
+      heldPeak: peak,
       durationMs: Math.round(systemClock.monotonicMs() - started),
     };
   }
@@ -1137,7 +1094,18 @@ export class Cluster {
     }
     // estimates read every live actor's data (Merkle trees in the pool): worth it when asking, not when just doing
     const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
-    const trees = options.estimate === false ? new Map<number, Map<number, { keys: number; bytes: number }>>() : (await buildTrees(this.ring, live, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes)).trees;
+    const trees = new Map<number, Map<number, { keys: number; bytes: number }>>();
+    if (options.estimate !== false) {
+      // only each tree's counts are kept: a few numbers per arc and replica, however many keys
+      await walkTrees(this.ring, live, this.treeSource(), new PassLedger(this.options.antiEntropyMemoryBytes), {
+        arc(arc, arcTrees) {
+          arc.preference.forEach((id, i) => {
+            const t = arcTrees[i];
+            if (t !== undefined) (trees.get(id) ?? trees.set(id, new Map()).get(id)!).set(arc.index, { keys: t.keys, bytes: t.bytes });
+          });
+        },
+      });
+    }
     const { transfers, movedFraction } = planTransfers(this.ring, after, (arc, actor) => trees.get(actor)?.get(arc));
     return {
       ringVersion: this.meta.ringVersion ?? 1,
@@ -1366,7 +1334,11 @@ export class Cluster {
    */
   async compareReplicas(): Promise<ReplicaComparison> {
     this.assertOpen();
-    return compareReplicas(this.ring, (id) => actorDataPath(this.options.dataDir, id), this.meta.compressionThresholdBytes);
+    return compareReplicas(this.ring, this.treeSource(), this.options.antiEntropyMemoryBytes);
+  }
+
+  private treeSource(): TreeSource {
+    return { pool: this.merklePool, pathOf: (id) => actorDataPath(this.options.dataDir, id), compressionThresholdBytes: this.meta.compressionThresholdBytes };
   }
 
   /** Flush and close every actor's LMDB env and end every thread. Pending requests fail with ClusterClosedError. */
@@ -1375,6 +1347,7 @@ export class Cluster {
     this.antiEntropy?.cancel();
     await this.backgroundRepair; // its pool reads the actors' envs: let it finish first
     this.closed = true;
+    await this.merklePool.close(); // after the builds still running (a plan, a comparison) settle
     this.autoscaleTimer?.cancel();
     this.sweeper.cancel();
     try {
@@ -1446,6 +1419,10 @@ function checkCompatible(o: ResolvedOptions, given: ClusterOptions, meta: Cluste
   }
   if (given.r !== undefined) resolveConsistency('r', given.r, meta.n, 1);
   if (given.w !== undefined) resolveConsistency('w', given.w, meta.n, 1);
+  // checked against the n the directory has (resolveOptions could only assume the default)
+  if (o.antiEntropyMemoryBytes < minimumPassBytes(meta.n)) {
+    throw new InvalidOptionError(`antiEntropyMemoryBytes must be at least ${minimumPassBytes(meta.n)} with n=${meta.n} (one arc's trees and ranges), got ${o.antiEntropyMemoryBytes}`);
+  }
 }
 
 function checkRequestOptions(options: object, allowed: readonly string[]): void {

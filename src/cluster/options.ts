@@ -1,6 +1,7 @@
 import { DEFAULT_POLICY, type AutoscalerPolicy } from '../membership/autoscaler.js';
 import { availableParallelism } from 'node:os';
 import { ImpossibleQuorumError, InvalidOptionError } from '../errors.js';
+import { minimumPassBytes } from '../antientropy/pass-plan.js';
 
 /** A replica count for a request: a number, or a named level relative to N. */
 export type Consistency = number | 'one' | 'quorum' | 'all';
@@ -67,6 +68,15 @@ export interface ClusterOptions {
   readonly maxHintsPerHandoff?: number;
   /** How often a background anti-entropy pass runs (default 60 000 ms; 0 = only when repair() is called). */
   readonly antiEntropyIntervalMs?: number;
+  /**
+   * The most one anti-entropy pass (or a plan's estimate, or
+   * compareReplicas) holds at once on the main thread, in bytes: Merkle
+   * trees are built a batch of arcs at a time within half of it, and the
+   * ranges a pass asks replicas to push or reap are sent before they outgrow
+   * the other half. Independent of the number of keys (default 8 MiB; at
+   * least minimumPassBytes(n), about 24 KiB for n=3).
+   */
+  readonly antiEntropyMemoryBytes?: number;
   /** A tombstone is reaped only after this long, and only when every replica holds it (default 1 h). */
   readonly tombstoneGraceMs?: number;
   /** How often each actor gossips its heartbeat table to a random peer (default 100 ms). */
@@ -203,6 +213,7 @@ export interface ResolvedOptions {
   readonly overloadIntervalMs: number;
   readonly strict: boolean;
   readonly antiEntropyIntervalMs: number;
+  readonly antiEntropyMemoryBytes: number;
   readonly tombstoneGraceMs: number;
   readonly maxHints: number;
   readonly maxHintAgeMs: number;
@@ -304,6 +315,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     overloadIntervalMs: int('overloadIntervalMs', o.overloadIntervalMs, 1000, 1, 3_600_000),
     strict: bool('strict', o.strict, false),
     antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
+    antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
     tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
     maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),

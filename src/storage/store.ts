@@ -340,17 +340,21 @@ export class ActorStore {
   /**
    * Up to `limit` entries with ring position in [fromPosition, toPosition),
    * after `afterKey` (exclusive) when given: a paced scan picks up where it
-   * left off without holding a read transaction open between steps.
+   * left off without holding a read transaction open between steps. The
+   * chunk also ends once its keys and values reach `maxBytes` (at least one
+   * entry is returned).
    */
-  rangeAfter(fromPosition: number, toPosition: number, afterKey: Buffer | null, limit: number): StoredEntry[] {
+  rangeAfter(fromPosition: number, toPosition: number, afterKey: Buffer | null, limit: number, maxBytes = Infinity): StoredEntry[] {
     const options: { start: Buffer; end?: Buffer; limit: number } = { start: afterKey ?? positionBound(fromPosition), limit: limit + (afterKey === null ? 0 : 1) };
     if (toPosition < 2 ** 32) options.end = positionBound(toPosition);
     const out: StoredEntry[] = [];
+    let bytes = 0;
     for (const { key, value } of this.data.getRange(options)) {
       const k = key as Buffer;
       if (afterKey !== null && k.equals(afterKey)) continue;
       out.push({ key: Buffer.from(k), value: Buffer.from(value as Buffer) });
-      if (out.length >= limit) break;
+      bytes += k.length + (value as Buffer).length;
+      if (out.length >= limit || bytes >= maxBytes) break;
     }
     return out;
   }

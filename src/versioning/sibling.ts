@@ -181,3 +181,37 @@ export function decodeContext(context: string): VersionVector {
 }
 
 export const syncClocks = (a: Clock, b: Clock): Clock => dvv.sync(a, b, compareSiblings);
+
+/**
+ * Whether a stored clock holds at least one sibling and only tombstones,
+ * read without building the clock (a Merkle build asks this of every
+ * entry). Bytes that are not a stored clock answer false.
+ */
+export function isAllTombstones(bytes: Uint8Array): boolean {
+  try {
+    const r = new ByteReader(bytes);
+    if (r.u8() !== STORED_FORMAT) return false;
+    let siblings = 0;
+    const skipSiblings = (count: number): boolean => {
+      for (let j = 0; j < count; j++) {
+        const kind = r.u8();
+        r.varint();
+        r.varint();
+        r.bytes();
+        siblings++;
+        if (kind !== ValueKind.Tombstone) return false;
+      }
+      return true;
+    };
+    const ne = r.varint();
+    for (let i = 0; i < ne; i++) {
+      r.varint();
+      r.varint();
+      if (!skipSiblings(r.varint())) return false;
+    }
+    if (!skipSiblings(r.varint())) return false;
+    return siblings > 0 && r.remaining === 0;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,64 @@
+import { Piscina } from 'piscina';
+import type { ArcTree } from './merkle.js';
+import type { MerkleTask } from './merkle-task.js';
+
+const MERKLE_ENTRY = new URL('../../workers/merkle.js', import.meta.url).href;
+
+/**
+ * The cluster's one pool for Merkle builds, created on first use and kept
+ * until close(). A pool per pass started fresh threads every pass, each
+ * with its own V8 heap and malloc arena, and the arenas outlived the
+ * threads: anonymous memory climbed pass after pass.
+ */
+export class MerklePool {
+  private pool: Piscina | null = null;
+  private closed = false;
+  private readonly running = new Set<Promise<unknown>>();
+
+  /**
+   * @param threads Build threads (default 1: builds are background work on
+   *   a machine whose cores the actors need for the foreground).
+   * @param maxQueuedTasks Tasks waiting for a thread at most; more are refused by piscina.
+   */
+  constructor(
+    private readonly threads = 1,
+    private readonly maxQueuedTasks = 1024,
+  ) {}
+
+  /** Build the trees of `task.arcs` over a read-only snapshot of the env at `task.path`. */
+  async build(task: MerkleTask): Promise<ArcTree[]> {
+    if (this.closed) throw new Error('the Merkle pool is closed');
+    this.pool ??= new Piscina({
+      filename: MERKLE_ENTRY,
+      minThreads: 0,
+      maxThreads: this.threads,
+      // a thread lives as long as the pool: no thread (and arena) churn between passes
+      idleTimeout: 2 ** 31 - 1,
+      maxQueue: this.maxQueuedTasks,
+      // A scan makes a Buffer per entry: a small young generation collects them often
+      // instead of letting the thread's heap grow by tens of MiB; the old generation only
+      // holds one task's trees, so its cap is a guard, not a working limit.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
+    });
+    const run = this.pool.run(task) as Promise<ArcTree[]>;
+    this.running.add(run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(run);
+    }
+  }
+
+  /**
+   * Refuse new builds, let the running ones settle (piscina throws, outside
+   * any promise, on a reply that arrives after its pool is gone), then end
+   * the threads.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.destroy();
+  }
+}

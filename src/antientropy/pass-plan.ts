@@ -1,0 +1,233 @@
+import { arcRanges, type Arc } from '../ring/ring.js';
+import { differingLeaves, leafRanges, LEAVES_PER_ARC, type ArcTree } from './merkle.js';
+
+/**
+ * How an anti-entropy pass keeps its memory within a budget, whatever the
+ * number of keys. Pure: no I/O.
+ *
+ * A pass holds two things that do not shrink with a streaming scan: the
+ * Merkle trees it compares and the ranges it asks replicas to push. Trees
+ * are built a batch of arcs at a time (the batch sized so its trees fit
+ * half the budget) and each arc's trees are dropped as soon as they are
+ * compared; push ranges are sent, and awaited, whenever they would outgrow
+ * the other half. Sizes are estimates of what V8 keeps for them, counted
+ * the same way everywhere, so the peak a pass reports is comparable with
+ * the budget it was given.
+ */
+
+/** A tree's fixed part (object, root string, counters) on the main thread, in bytes. */
+export const TREE_FIXED_BYTES = 192;
+/** One leaf: a 16-char hex string (~32 bytes in V8) plus its array slot. */
+export const TREE_BYTES_PER_LEAF = 40;
+/** One [from, to) pair in a push or reap list (a two-element array). */
+export const RANGE_BYTES = 48;
+
+/** Estimated bytes one arc tree of `leaves` leaves holds. */
+export function treeBytes(leaves = LEAVES_PER_ARC): number {
+  return TREE_FIXED_BYTES + leaves * TREE_BYTES_PER_LEAF;
+}
+
+/** Most ranges one arc's comparison can add: every leaf differs (2 ranges when it wraps) for every replica group but the largest. */
+export function maxRangesPerArc(n: number, leaves = LEAVES_PER_ARC): number {
+  return 2 * leaves * Math.max(1, n - 1);
+}
+
+/**
+ * The smallest budget a pass can keep to with N replicas: one arc's trees
+ * in one half, one arc's worst-case push ranges in the other.
+ */
+export function minimumPassBytes(n: number, leaves = LEAVES_PER_ARC): number {
+  return 2 * Math.max(n * treeBytes(leaves), maxRangesPerArc(n, leaves) * RANGE_BYTES);
+}
+
+export interface ArcBatch {
+  /** Arc indexes, in ring order. */
+  readonly arcs: readonly number[];
+  /** Trees the batch builds (one per live replica of each arc) and their estimated bytes. */
+  readonly trees: number;
+  readonly bytes: number;
+}
+
+/**
+ * Cut the arcs, in ring order, into batches whose trees (one per replica
+ * in `live`) fit `maxTreeBytes`. An arc with no live replica builds no tree
+ * but still belongs to a batch (it counts as incomplete). Throws RangeError
+ * when one arc's trees alone do not fit.
+ */
+export function batchArcs(arcs: readonly Pick<Arc, 'index' | 'preference'>[], live: ReadonlySet<number>, maxTreeBytes: number, bytesPerTree = treeBytes()): ArcBatch[] {
+  const out: ArcBatch[] = [];
+  let current: number[] = [];
+  let trees = 0;
+  for (const arc of arcs) {
+    const t = arc.preference.filter((id) => live.has(id)).length;
+    if (t * bytesPerTree > maxTreeBytes) throw new RangeError(`one arc's ${t} trees (${t * bytesPerTree} bytes) exceed the batch budget of ${maxTreeBytes} bytes`);
+    if ((trees + t) * bytesPerTree > maxTreeBytes) {
+      out.push({ arcs: current, trees, bytes: trees * bytesPerTree });
+      current = [];
+      trees = 0;
+    }
+    current.push(arc.index);
+    trees += t;
+  }
+  if (current.length > 0) out.push({ arcs: current, trees, bytes: trees * bytesPerTree });
+  return out;
+}
+
+/** One replica asked to push ranges to others. */
+export interface PushJob {
+  readonly pusher: number;
+  readonly peers: readonly number[];
+  /** Position ranges [from, to). */
+  readonly ranges: readonly [number, number][];
+}
+
+export interface ArcComparison {
+  /** Replicas whose trees were built. */
+  readonly replicas: readonly number[];
+  /** Every replica of the arc has a tree. */
+  readonly complete: boolean;
+  /** Leaves on which the built trees differ. */
+  readonly leavesDiffering: number;
+  /** Keys and key + value bytes over every built tree. */
+  readonly keys: number;
+  readonly bytes: number;
+  /** Per differing leaf and group of identical replicas, the first of the group pushes the leaf to the others. */
+  readonly pushes: readonly PushJob[];
+  /** Every replica present and identical, holding at least one tombstone: worth a reap. */
+  readonly reapable: boolean;
+}
+
+/**
+ * Compare one arc's replicas. `trees` is aligned with `arc.preference`
+ * (undefined: that replica's tree was not built).
+ */
+export function compareArc(arc: Pick<Arc, 'start' | 'end' | 'preference'>, trees: readonly (ArcTree | undefined)[]): ArcComparison {
+  const replicas: number[] = [];
+  const built: ArcTree[] = [];
+  arc.preference.forEach((id, i) => {
+    const t = trees[i];
+    if (t === undefined) return;
+    replicas.push(id);
+    built.push(t);
+  });
+  const complete = replicas.length === arc.preference.length;
+  const keys = built.reduce((s, t) => s + t.keys, 0);
+  const bytes = built.reduce((s, t) => s + t.bytes, 0);
+  const leaves = replicas.length < 2 ? [] : differingLeaves(built);
+  const reapable = complete && replicas.length >= 2 && leaves.length === 0 && built.some((t) => t.tombstones > 0);
+  const pushes: PushJob[] = [];
+  for (const leaf of leaves) {
+    // replicas with the same leaf hash hold the same entries
+    const groups = new Map<string, number[]>();
+    built.forEach((t, i) => {
+      const h = t.leaves[leaf]!;
+      (groups.get(h) ?? groups.set(h, []).get(h)!).push(replicas[i]!);
+    });
+    const ranges = leafRanges(arc.start, arc.end, leaf).map((r) => [r.from, r.to] as [number, number]);
+    for (const members of groups.values()) {
+      pushes.push({ pusher: members[0]!, peers: replicas.filter((id) => !members.includes(id)), ranges });
+    }
+  }
+  return { replicas, complete, leavesDiffering: leaves.length, keys, bytes, pushes, reapable };
+}
+
+/** The reap ranges of an arc, as [from, to) pairs. */
+export function reapRangesOf(arc: Pick<Arc, 'start' | 'end'>): [number, number][] {
+  return arcRanges(arc.start, arc.end).map((r) => [r.from, r.to] as [number, number]);
+}
+
+/**
+ * Push jobs gathered over arcs, one per (pusher, set of peers), so a pusher
+ * gets one SyncRanges per peer set rather than one per leaf.
+ */
+export class PushPlan {
+  private readonly jobs = new Map<string, { pusher: number; peers: number[]; ranges: [number, number][] }>();
+  private count = 0;
+
+  add(job: PushJob): void {
+    const peers = [...job.peers].sort((a, b) => a - b);
+    const key = `${job.pusher}>${peers.join(',')}`;
+    const j = this.jobs.get(key) ?? this.jobs.set(key, { pusher: job.pusher, peers, ranges: [] }).get(key)!;
+    for (const r of job.ranges) j.ranges.push([r[0], r[1]]);
+    this.count += job.ranges.length;
+  }
+
+  /** Ranges held. */
+  get ranges(): number {
+    return this.count;
+  }
+
+  /** The jobs gathered so far, and an empty plan. */
+  drain(): PushJob[] {
+    const out = [...this.jobs.values()];
+    this.jobs.clear();
+    this.count = 0;
+    return out;
+  }
+}
+
+/** What a pass held at its peak. */
+export interface HeldPeak {
+  readonly bytes: number;
+  readonly trees: number;
+  readonly ranges: number;
+}
+
+/**
+ * Counts what a pass holds (trees and ranges, with their estimated bytes)
+ * against its budget and remembers the peak. Holding more than the budget
+ * is a planning bug: RangeError.
+ */
+export class PassLedger {
+  private trees = 0;
+  private ranges = 0;
+  private peakBytes = 0;
+  private peakTrees = 0;
+  private peakRanges = 0;
+
+  constructor(
+    readonly maxBytes: number,
+    private readonly bytesPerTree = treeBytes(),
+  ) {
+    if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
+  }
+
+  get bytes(): number {
+    return this.trees * this.bytesPerTree + this.ranges * RANGE_BYTES;
+  }
+
+  /** Whether `ranges` more ranges would still fit half the budget (the other half is the trees'). */
+  rangesFit(ranges: number): boolean {
+    return (this.ranges + ranges) * RANGE_BYTES <= Math.floor(this.maxBytes / 2);
+  }
+
+  holdTrees(count: number): void {
+    this.trees += count;
+    this.check();
+  }
+
+  releaseTrees(count: number): void {
+    this.trees = Math.max(0, this.trees - count);
+  }
+
+  holdRanges(count: number): void {
+    this.ranges += count;
+    this.check();
+  }
+
+  releaseRanges(count: number): void {
+    this.ranges = Math.max(0, this.ranges - count);
+  }
+
+  get peak(): HeldPeak {
+    return { bytes: this.peakBytes, trees: this.peakTrees, ranges: this.peakRanges };
+  }
+
+  private check(): void {
+    const bytes = this.bytes;
+    if (bytes > this.maxBytes) throw new RangeError(`internal: a pass would hold ${bytes} bytes (${this.trees} trees, ${this.ranges} ranges), over its budget of ${this.maxBytes}`);
+    this.peakBytes = Math.max(this.peakBytes, bytes);
+    this.peakTrees = Math.max(this.peakTrees, this.trees);
+    this.peakRanges = Math.max(this.peakRanges, this.ranges);
+  }
+}
