@@ -1,5 +1,5 @@
 export { Cluster } from './cluster/cluster.js';
-export type { PutOptions, GetOptions, PutResult, GetResult, MemberInfo, ReplicaView, RepairReport, MembershipPlan, PlanChange, MembershipResult, CleanupResult } from './cluster/cluster.js';
+export type { PutOptions, DeleteOptions, GetOptions, PutResult, GetResult, MemberInfo, ReplicaView, RepairReport, MembershipPlan, PlanChange, MembershipResult, CleanupResult } from './cluster/cluster.js';
 export type { MembershipChange, Transfer } from './membership/plan.js';
 export type { ClusterOptions, Consistency } from './cluster/options.js';
 export type { Key, Value, JsonValue } from './cluster/values.js';

@@ -40,20 +40,31 @@ import type { Clock } from '../versioning/sibling.js';
 export interface PutOptions {
   /** Acks needed (default: the cluster's w). */
   readonly w?: Consistency;
-  /** The context of a previous get: this write supersedes what that read saw. */
+  /**
+   * The context of a previous get (or put): this write supersedes exactly what
+   * that read saw, and versions it did not see stay as siblings. '' (a get of
+   * a missing key) is a context too: it saw nothing, so it supersedes nothing.
+   *
+   * Without a context, the write supersedes every version the coordinating
+   * replica holds when it applies the write (what Redis SET and DEL mean): a
+   * put replaces, a delete deletes. Versions the coordinator has not seen —
+   * writes coordinated elsewhere during a failure — still become siblings.
+   */
   readonly context?: string;
   /**
-   * Supersede every version the coordinating replica holds, without reading
-   * first (what a Redis SET means). Versions it has not seen — writes
-   * concurrent with this one elsewhere — still become siblings.
+   * put only: add this value beside whatever the key holds, superseding
+   * nothing (a blind sibling; the same as `context: ''`). Takes no context.
    */
-  readonly overwrite?: boolean;
+  readonly sibling?: boolean;
   /** Refuse sloppy substitutes for this write (default: the cluster's `strict`). */
   readonly strict?: boolean;
   /** Have this actor of the key's preference list coordinate (as a client connected to that node would); default: the first live one. */
   readonly via?: number;
   readonly timeoutMs?: number;
 }
+
+/** A delete takes a put's options but `sibling` (a blind tombstone would hide nothing). */
+export type DeleteOptions = Omit<PutOptions, 'sibling'>;
 
 export interface GetOptions {
   /** Replies needed (default: the cluster's r). */
@@ -66,6 +77,8 @@ export interface GetOptions {
 export interface PutResult {
   /** Causal context of the value just written; pass it to the next put/delete of this key. */
   readonly context: string;
+  /** The coordinating replica held a live (not deleted) value for the key when it applied this write. */
+  readonly existed: boolean;
 }
 
 export interface GetResult {
@@ -371,13 +384,20 @@ export class Cluster {
     return this.meta.n;
   }
 
-  /** Write `value` under `key`; resolves once W replicas committed it durably. */
+  /**
+   * Write `value` under `key`; resolves once W replicas committed it durably.
+   * Without a context it replaces what the coordinating replica holds; with
+   * one it supersedes what that context saw; `sibling: true` supersedes nothing.
+   */
   put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
     return this.write('put', key, value, options);
   }
 
-  /** Delete `key` (writes a tombstone superseding what `context` saw). */
-  delete(key: Key, options: PutOptions = {}): Promise<PutResult> {
+  /**
+   * Delete `key`: a tombstone superseding what `context` saw or, without a
+   * context, everything the coordinating replica holds.
+   */
+  delete(key: Key, options: DeleteOptions = {}): Promise<PutResult> {
     return this.write('delete', key, undefined, options);
   }
 
@@ -399,10 +419,12 @@ export class Cluster {
     return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock));
   }
 
-  private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions): Promise<PutResult> {
+  private async write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions | DeleteOptions): Promise<PutResult> {
     this.assertOpen();
-    checkRequestOptions(options, WRITE_OPTIONS);
-    if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new InvalidOptionError('overwrite must be a boolean');
+    checkRequestOptions(options, operation === 'put' ? PUT_OPTIONS : DELETE_OPTIONS);
+    const sibling = (options as PutOptions).sibling;
+    if (sibling !== undefined && typeof sibling !== 'boolean') throw new InvalidOptionError('sibling must be a boolean');
+    if (sibling === true && options.context !== undefined) throw new InvalidOptionError('sibling: true writes beside everything and takes no context (a context already says what to supersede)');
     if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new InvalidOptionError('strict must be a boolean');
     const strict = options.strict ?? this.options.strict;
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
@@ -419,10 +441,13 @@ export class Cluster {
         throw new InvalidContextError(`context is malformed: ${(err as Error).message}`);
       }
     }
+    // No context and no sibling: the coordinator supersedes what it holds, in the same step as it
+    // writes (one path for put, delete, SET and DEL; a read here first could not be atomic).
+    const overwrite = options.context === undefined && sibling !== true;
     const position = ringPosition(keyBytes);
-    const reply = await this.send(operation, w, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite: options.overwrite === true, strict }));
+    const reply = await this.send(operation, w, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite, strict }));
     if (reply.type !== MsgType.PutOk) throw new Error('internal: unexpected reply');
-    return { context: contextOfEncodedVV(reply.context) };
+    return { context: contextOfEncodedVV(reply.context), existed: reply.existed };
   }
 
   private timeout(t: number | undefined): number {
@@ -1380,7 +1405,9 @@ function checkRequestOptions(options: object, allowed: readonly string[]): void 
 
 // Allowed request options, allocated once (these checks run on every request).
 const GET_OPTIONS = ['r', 'timeoutMs', 'via'] as const;
-const WRITE_OPTIONS = ['w', 'timeoutMs', 'context', 'overwrite', 'strict', 'via'] as const;
+const PUT_OPTIONS = ['w', 'timeoutMs', 'context', 'sibling', 'strict', 'via'] as const;
+// A blind tombstone would be a sibling no read shows: delete takes no `sibling`.
+const DELETE_OPTIONS = ['w', 'timeoutMs', 'context', 'strict', 'via'] as const;
 
 function overloaded(coordinator: number, verdict: 'too-many' | 'too-slow', a: Admission): OverloadedError {
   const o = a.options;
