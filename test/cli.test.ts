@@ -80,6 +80,13 @@ test.serial('ringkv start serves RESP and HTTP; get/put/del/status talk to it; S
   t.regex(status, /zone/);
   const http = await fetch(`http://127.0.0.1:${first.httpPort}/kv/greeting`);
   t.is(await http.text(), 'hello');
+  // put replaces; --sibling keeps what is there (get lists both); del deletes them all
+  await cli('put', 'greeting', 'hi', '--sibling');
+  t.deepEqual((await cli('get', 'greeting')).stdout.trim().split('\n').sort(), ['hello', 'hi']);
+  await cli('put', 'greeting', 'hello');
+  t.is((await cli('get', 'greeting')).stdout.trim(), 'hello');
+  const both = await cli('put', 'greeting', 'x', '--sibling', '--context', 'AAAA').then(() => 0, (e: { code: number }) => e.code);
+  t.is(both, 2, '--sibling with --context is bad usage');
   t.regex((await cli('del', 'greeting')).stdout, /deleted 1/);
   t.regex((await cli('add-actor')).stdout, /added: 3\nremoved: \nmoved_fraction: 0\.\d+/);
   t.regex((await cli('status')).stdout, /4\/4 actors up/);

@@ -102,8 +102,8 @@ test.serial('siblings: two writes from one old context become siblings; the merg
   await c.put('doc', 'merged', { context: both.context });
   const one = await c.get('doc', { r: 'all' });
   t.deepEqual(one.values, ['merged']);
-  // a blind write (no context) is concurrent with what is stored: it never silently replaces it
-  await c.put('doc', 'blind');
+  // a blind sibling is concurrent with what is stored: it never silently replaces it
+  await c.put('doc', 'blind', { sibling: true });
   t.deepEqual([...(await c.get('doc')).values].sort(), ['blind', 'merged']);
 });
 
@@ -146,15 +146,15 @@ test.serial('last-write-wins mode keeps only the newest of concurrent writes', a
   await c.put('lww', 'older', { context: base.context });
   await new Promise((r) => setTimeout(r, 5));
   await c.put('lww', 'newer', { context: base.context });
-  await c.put('lww', 'blind-newest');
+  await c.put('lww', 'blind-newest', { sibling: true });
   t.deepEqual((await c.get('lww', { r: 'all' })).values, ['blind-newest']);
 });
 
 test.serial('sibling cap: a write that would exceed maxSiblings is refused and changes nothing', async (t) => {
   const c = await startCluster(t, { maxSiblings: 3 });
-  for (const v of ['a', 'b', 'c']) await c.put('crowded', v);
+  for (const v of ['a', 'b', 'c']) await c.put('crowded', v, { sibling: true });
   t.is((await c.get('crowded')).values.length, 3);
-  const err = await t.throwsAsync(c.put('crowded', 'd'), { instanceOf: TooManySiblingsError });
+  const err = await t.throwsAsync(c.put('crowded', 'd', { sibling: true }), { instanceOf: TooManySiblingsError });
   t.is(err?.siblings, 4);
   t.is(err?.maxSiblings, 3);
   const now = await c.get('crowded', { r: 'all' });
@@ -225,7 +225,7 @@ test.serial('a write whose Replicate message is lost is sent again: lossy links 
     const key = await findKeyWithPreference(c, pref);
     await c.faults.drop(pref[0]!, pref[1]!, 0.3);
     await c.faults.drop(pref[0]!, pref[2]!, 0.3);
-    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => c.put(`${key}`, `v${i}`, { w: 'all', via: pref[0]!, overwrite: true })));
+    const results = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => c.put(`${key}`, `v${i}`, { w: 'all', via: pref[0]! })));
     await c.close();
     return results.filter((r) => r.status === 'rejected').length;
   };
@@ -530,17 +530,35 @@ test.serial('scan visits every live key exactly once with a cursor over the whol
   await t.throwsAsync(c.scan(0, { count: 0 }), { instanceOf: InvalidOptionError });
 });
 
-test.serial('overwrite: a write that supersedes whatever the coordinator holds, without reading first', async (t) => {
+test.serial('without a context a write supersedes whatever the coordinator holds, without reading first', async (t) => {
   const c = await startCluster(t);
   const base = await c.put('ow', 'v0');
   await c.put('ow', 'a', { context: base.context });
   await c.put('ow', 'b', { context: base.context });
   t.is((await c.get('ow', { r: 'all' })).values.length, 2);
-  await c.put('ow', 'replaced', { overwrite: true, w: 'all' });
+  await c.put('ow', 'replaced', { w: 'all' });
   t.deepEqual((await c.get('ow', { r: 'all' })).values, ['replaced']);
-  for (let i = 0; i < 200; i++) await c.put('hot', `v${i}`, { overwrite: true });
+  for (let i = 0; i < 200; i++) await c.put('hot', `v${i}`);
   t.deepEqual((await c.get('hot')).values, ['v199'], 'repeated overwrites never pile up siblings');
-  await c.delete('hot', { overwrite: true });
+  await c.delete('hot');
   t.false((await c.get('hot')).found);
-  await t.throwsAsync(c.put('ow', 'x', { overwrite: 'yes' as never }), { instanceOf: InvalidOptionError });
+  // the old spelling is gone: an unknown option is refused, not ignored
+  await t.throwsAsync(c.put('ow', 'x', { overwrite: 'yes' } as never), { instanceOf: InvalidOptionError });
+});
+
+test.serial('sibling: true adds a blind sibling; bad sibling options are refused and write nothing', async (t) => {
+  const c = await startCluster(t);
+  await c.put('sib', 'a');
+  const res = await c.put('sib', 'b', { sibling: true });
+  t.true(res.existed, 'the coordinator held a live value');
+  t.deepEqual((await c.get('sib', { r: 'all' })).values.sort(), ['a', 'b']);
+  const before = await c.inspect('sib');
+  await t.throwsAsync(c.put('sib', 'x', { sibling: 'yes' as never }), { instanceOf: InvalidOptionError, message: /sibling must be a boolean/ });
+  await t.throwsAsync(c.put('sib', 'x', { sibling: true, context: res.context }), { instanceOf: InvalidOptionError, message: /takes no context/ });
+  await t.throwsAsync(c.delete('sib', { sibling: true } as never), { instanceOf: InvalidOptionError, message: /unknown request option 'sibling'/ });
+  t.deepEqual(await c.inspect('sib'), before, 'refused writes changed nothing');
+  // existed: what the coordinator held when it applied the write
+  t.true((await c.delete('sib')).existed);
+  t.false((await c.delete('sib')).existed, 'a deleted key holds no live value');
+  t.false((await c.delete('never-written')).existed);
 });

@@ -23,7 +23,7 @@ test.serial('acknowledged writes are read back by direct reads, including a read
     keys.map(async (k, i) => {
       for (let round = 0; round < 4; round++) {
         const value = `${i}-${round}`;
-        await c.put(k, value, { overwrite: true });
+        await c.put(k, value, );
         const read = c.get(k); // no await in between
         const got = (await read).values;
         if (got.length !== 1 || got[0] !== value) wrong.push(`${k}: wrote ${value}, read ${JSON.stringify(got)}`);

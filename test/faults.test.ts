@@ -124,11 +124,11 @@ test.serial('a wiped actor writes under a new clock writer id: what it coordinat
   const c = await startCluster(t, { antiEntropyIntervalMs: 0 });
   const key = 'rewritten';
   const victim = (await c.inspect(key)).find((v) => v.role === 'replica')!.actor;
-  for (let i = 0; i < 5; i++) await c.put(key, `old-${i}`, { overwrite: true, via: victim, w: 'all' });
+  for (let i = 0; i < 5; i++) await c.put(key, `old-${i}`, { via: victim, w: 'all' });
   t.deepEqual((await c.get(key, { r: 'all' })).values, ['old-4']);
   const writerBefore = (await c.inspect(key)).find((v) => v.actor === victim)!.versions[0]!.writer;
   await c.faults.wipe(victim);
-  await c.put(key, 'after-wipe', { overwrite: true, via: victim, w: 'all' });
+  await c.put(key, 'after-wipe', { via: victim, w: 'all' });
   const views = await c.inspect(key);
   const writerAfter = views.find((v) => v.actor === victim)!.versions[0]!.writer;
   t.not(writerAfter, writerBefore, 'the new env writes under a writer id never used before');

@@ -364,7 +364,7 @@ test.serial('409 for too many siblings; 503 with Retry-After when overloaded', a
   const { base, cluster } = await serve(t, { maxSiblings: 1, maxPendingRequests: 1 });
   let res = await put(base, 'k', 'one', 'text/plain');
   t.is(res.status, 204);
-  res = await put(base, 'k', 'two', 'text/plain'); // no context: would be a second sibling
+  res = await put(base, 'k', 'two', 'text/plain', undefined, '?sibling=true'); // a blind sibling: would be a second sibling
   t.is(res.status, 409);
   const error = await errorOf(res);
   t.is(error.code, 'TOO_MANY_SIBLINGS');

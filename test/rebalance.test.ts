@@ -20,7 +20,7 @@ function clients(c: Cluster, count: number, keys: number) {
       const id = `c${p}.${i}`;
       const invokeMs = now();
       try {
-        await c.put(key, id, { overwrite: true });
+        await c.put(key, id, );
         history.push({ kind: 'write', id, key, process: p, invokeMs, completeMs: now() + 1, outcome: 'ok', supersedes: [], blind: true });
       } catch {
         history.push({ kind: 'write', id, key, process: p, invokeMs, completeMs: now() + 1, outcome: 'info', supersedes: [], blind: true });

@@ -84,9 +84,10 @@ test.serial('a pipeline runs the commands on one key in order (SET k then GET k 
     async put(key: Buffer, value: Buffer) {
       mostAtOnce = Math.max(mostAtOnce, ++running);
       await new Promise((r) => setTimeout(r, 40));
+      const existed = stored.has(key.toString('latin1'));
       stored.set(key.toString('latin1'), Buffer.from(value));
       running--;
-      return { context: '' };
+      return { context: '', existed };
     },
     putWithCallback(key: Buffer, value: Buffer, _options: unknown, done: (err: Error | null, result?: { context: string }) => void) {
       this.put(key, value).then((r) => done(null, r), done);
@@ -101,8 +102,9 @@ test.serial('a pipeline runs the commands on one key in order (SET k then GET k 
     },
     async delete(key: Buffer) {
       await new Promise((r) => setTimeout(r, 40));
-      stored.delete(key.toString('latin1'));
-      return { context: '' };
+      // DEL counts what the coordinator held (PutResult.existed)
+      const existed = stored.delete(key.toString('latin1'));
+      return { context: '', existed };
     },
   };
   const { server } = await serve(t, { cluster: slowWrites as unknown as Cluster });
@@ -152,9 +154,12 @@ test.serial('siblings: GET shows the newest, RINGKV.GETALL all of them with a co
   t.regex(String(await r.info('ringkv_quorum')), /gets_with_siblings:1/);
   await r.call('RINGKV.PUT', 'doc', 'merged', 'CONTEXT', context!);
   t.deepEqual(await r.call('RINGKV.GETALL', 'doc'), [((await r.call('RINGKV.GETALL', 'doc')) as string[])[0], 'merged']);
-  // RINGKV.PUT without a context is a blind write: a sibling, never a silent replacement
-  await r.call('RINGKV.PUT', 'doc', 'blind');
+  // RINGKV.PUT … SIBLING is a blind write: a sibling, never a silent replacement
+  await r.call('RINGKV.PUT', 'doc', 'blind', 'SIBLING');
   t.is(((await r.call('RINGKV.GETALL', 'doc')) as string[]).length, 3);
+  // RINGKV.PUT without a context replaces what the coordinator holds, as SET does
+  await r.call('RINGKV.PUT', 'doc', 'replaced');
+  t.deepEqual(((await r.call('RINGKV.GETALL', 'doc')) as string[]).slice(1), ['replaced']);
   // a plain SET replaces, as in Redis: it supersedes every version the coordinator holds
   await r.set('doc', 'set');
   t.deepEqual(((await r.call('RINGKV.GETALL', 'doc')) as string[]).slice(1), ['set']);

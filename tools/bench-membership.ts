@@ -43,7 +43,7 @@ try {
     Array.from({ length: 256 }, async () => {
       while (next < KEYS) {
         const i = next++;
-        await cluster.put(`key:${i}`, VALUE, { overwrite: true });
+        await cluster.put(`key:${i}`, VALUE, );
       }
     }),
   );
@@ -66,7 +66,7 @@ try {
       const current = phase;
       try {
         if (i % 2 === 0) await cluster.get(key);
-        else await cluster.put(key, VALUE, { overwrite: true });
+        else await cluster.put(key, VALUE, );
       } catch {
         current.errors++;
       }

@@ -226,7 +226,7 @@ async function failureBench(): Promise<void> {
     const healthyPut = await drive((i) => cluster.put(`key:${i}`, VALUE));
     const healthyGet = await drive((i) => cluster.get(`key:${i}`));
     await cluster.faults.kill(2);
-    const downPut = await drive((i) => cluster.put(`key:${i}`, VALUE, { overwrite: true }));
+    const downPut = await drive((i) => cluster.put(`key:${i}`, VALUE, ));
     const downGet = await drive((i) => cluster.get(`key:${i}`));
     const hints = (await cluster.stats()).reduce((s, a) => s + a.hintsPending, 0);
     const handoffStart = performance.now();

@@ -190,6 +190,8 @@ interface PendingPut {
   readonly quorum: WriteQuorum;
   readonly deadlineMs: number;
   readonly context: Uint8Array;
+  /** The coordinator held a live value for the key before this write (PutOk.existed). */
+  readonly existed: boolean;
   answered: boolean;
   /** What was sent, for a retry to replicas whose ack is missing (a lost message). */
   readonly key: Buffer;
@@ -637,8 +639,11 @@ export class PartitionActor implements ActorControl {
     }
     const stored = this.store.get(key);
     const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
-    // An overwrite acts as if the client had read what this replica holds.
+    // An overwrite (a put or delete without a context) acts as if the client had read what this
+    // replica holds. Reading the local clock and minting the write happen in this one synchronous
+    // step, so no other write of this key on this actor can slip in between and become a sibling.
     if (m.overwrite) context = dvv.mergeVV(context, dvv.join(local));
+    const existed = !isDeleted(local); // a live value (an empty clock holds none)
     // Later than anything this replica holds for the key, even within one millisecond (as a hybrid
     // logical clock does): last-write-wins, and "newest first", then follow the order writes arrived in.
     let timestampMs = Math.floor(this.clock.now());
@@ -668,6 +673,7 @@ export class PartitionActor implements ActorControl {
       quorum: new WriteQuorum(targets, m.w),
       deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
       context: encodeJoin(next),
+      existed,
       answered: false,
       key,
       clock: bytes,
@@ -797,7 +803,7 @@ export class PartitionActor implements ActorControl {
     if (!p.answered && outcome === 'ok' && p.quorum.hasAcked(this.id)) {
       p.answered = true;
       this.foreground.record(this.clock.monotonicMs() - p.startedMs);
-      this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context });
+      this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context, existed: p.existed });
     } else if (!p.answered && outcome === 'failed') {
       p.answered = true;
       this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, 'replicas failed');

@@ -135,18 +135,19 @@ clientCommand('get', 'print every sibling of <key> and its causal context')
     });
   });
 
-clientCommand('put', 'write <value> under <key> (with --context to supersede what you read)')
+clientCommand('put', 'write <value> under <key>: replaces what the key holds (--context: supersede only what you read; --sibling: keep what is there)')
   .argument('<key>')
   .argument('<value>')
   .option('--context <context>', 'causal context from a previous get')
+  .addOption(new Option('--sibling', 'add <value> as a sibling of what the key holds, superseding nothing').conflicts('context'))
   .action(async (key: string, value: string, flags: Record<string, unknown>) => {
     await withClient(flags, async (redis) => {
-      const args = flags.context ? [key, value, 'CONTEXT', String(flags.context)] : [key, value];
+      const args = flags.context !== undefined ? [key, value, 'CONTEXT', String(flags.context)] : flags.sibling === true ? [key, value, 'SIBLING'] : [key, value];
       console.log(`context: ${String(await redis.call('RINGKV.PUT', ...args))}`);
     });
   });
 
-clientCommand('del', 'delete <key> (writes a tombstone superseding the current value)')
+clientCommand('del', 'delete <key> (a tombstone superseding what the key holds)')
   .argument('<key>')
   .action(async (key: string, flags: Record<string, unknown>) => {
     await withClient(flags, async (redis) => console.log(`(deleted ${String(await redis.del(key))})`));

@@ -42,20 +42,31 @@ import type { Clock } from '../versioning/sibling.js';
 export interface PutOptions {
   /** Acks needed (default: the cluster's w). */
   readonly w?: Consistency;
-  /** The context of a previous get: this write supersedes what that read saw. */
+  /**
+   * The context of a previous get (or put): this write supersedes exactly what
+   * that read saw, and versions it did not see stay as siblings. '' (a get of
+   * a missing key) is a context too: it saw nothing, so it supersedes nothing.
+   *
+   * Without a context, the write supersedes every version the coordinating
+   * replica holds when it applies the write (what Redis SET and DEL mean): a
+   * put replaces, a delete deletes. Versions the coordinator has not seen —
+   * writes coordinated elsewhere during a failure — still become siblings.
+   */
   readonly context?: string;
   /**
-   * Supersede every version the coordinating replica holds, without reading
-   * first (what a Redis SET means). Versions it has not seen — writes
-   * concurrent with this one elsewhere — still become siblings.
+   * put only: add this value beside whatever the key holds, superseding
+   * nothing (a blind sibling; the same as `context: ''`). Takes no context.
    */
-  readonly overwrite?: boolean;
+  readonly sibling?: boolean;
   /** Refuse sloppy substitutes for this write (default: the cluster's `strict`). */
   readonly strict?: boolean;
   /** Have this actor of the key's preference list coordinate (as a client connected to that node would); default: the first live one. */
   readonly via?: number;
   readonly timeoutMs?: number;
 }
+
+/** A delete takes a put's options but `sibling` (a blind tombstone would hide nothing). */
+export type DeleteOptions = Omit<PutOptions, 'sibling'>;
 
 export interface GetOptions {
   /** Replies needed (default: the cluster's r). */
@@ -71,6 +82,8 @@ export type WriteCallback = (err: Error | null, result?: PutResult) => void;
 export interface PutResult {
   /** Causal context of the value just written; pass it to the next put/delete of this key. */
   readonly context: string;
+  /** The coordinating replica held a live (not deleted) value for the key when it applied this write. */
+  readonly existed: boolean;
 }
 
 export interface GetResult {
@@ -382,13 +395,20 @@ export class Cluster {
     return this.meta.n;
   }
 
-  /** Write `value` under `key`; resolves once W replicas committed it durably. */
+  /**
+   * Write `value` under `key`; resolves once W replicas committed it durably.
+   * Without a context it replaces what the coordinating replica holds; with
+   * one it supersedes what that context saw; `sibling: true` supersedes nothing.
+   */
   put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
     return new Promise((resolve, reject) => this.write('put', key, value, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
   }
 
-  /** Delete `key` (writes a tombstone superseding what `context` saw). */
-  delete(key: Key, options: PutOptions = {}): Promise<PutResult> {
+  /**
+   * Delete `key`: a tombstone superseding what `context` saw or, without a
+   * context, everything the coordinating replica holds.
+   */
+  delete(key: Key, options: DeleteOptions = {}): Promise<PutResult> {
     return new Promise((resolve, reject) => this.write('delete', key, undefined, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
   }
 
@@ -402,7 +422,7 @@ export class Cluster {
   }
 
   /** `delete` with a callback instead of a promise (see putWithCallback). */
-  deleteWithCallback(key: Key, options: PutOptions, done: WriteCallback): void {
+  deleteWithCallback(key: Key, options: DeleteOptions, done: WriteCallback): void {
     this.write('delete', key, undefined, options, done);
   }
 
@@ -446,10 +466,12 @@ export class Cluster {
   }
 
   /** Validate a write (throwing on bad input) and send it to a coordinator; `done` runs once, later. */
-  private write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions, done: WriteCallback): void {
+  private write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions | DeleteOptions, done: WriteCallback): void {
     this.assertOpen();
-    checkRequestOptions(options, WRITE_OPTIONS);
-    if (options.overwrite !== undefined && typeof options.overwrite !== 'boolean') throw new InvalidOptionError('overwrite must be a boolean');
+    checkRequestOptions(options, operation === 'put' ? PUT_OPTIONS : DELETE_OPTIONS);
+    const sibling = (options as PutOptions).sibling;
+    if (sibling !== undefined && typeof sibling !== 'boolean') throw new InvalidOptionError('sibling must be a boolean');
+    if (sibling === true && options.context !== undefined) throw new InvalidOptionError('sibling: true writes beside everything and takes no context (a context already says what to supersede)');
     if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new InvalidOptionError('strict must be a boolean');
     const strict = options.strict ?? this.options.strict;
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
@@ -466,8 +488,10 @@ export class Cluster {
         throw new InvalidContextError(`context is malformed: ${(err as Error).message}`);
       }
     }
+    // No context and no sibling: the coordinator supersedes what it holds, in the same step as it
+    // writes (one path for put, delete, SET and DEL; a read here first could not be atomic).
+    const overwrite = options.context === undefined && sibling !== true;
     const position = ringPosition(keyBytes);
-    const overwrite = options.overwrite === true;
     const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite, strict });
     const pref = this.ring.preferenceList(position);
     const coordinator = this.chooseCoordinator(pref, operation, w, options.via);
@@ -477,7 +501,7 @@ export class Cluster {
     }
     const onReply = (reply: Message): void => {
       if (reply.type !== MsgType.PutOk) done(new Error('internal: unexpected reply'));
-      else done(null, { context: contextOfEncodedVV(reply.context) });
+      else done(null, { context: contextOfEncodedVV(reply.context), existed: reply.existed });
     };
     this.dispatchTo(coordinator, operation, w, pref.length, timeoutMs, build, undefined, this.admissions.of(coordinator), onReply, done);
   }
@@ -1435,7 +1459,9 @@ function checkRequestOptions(options: object, allowed: readonly string[]): void 
 
 // Allowed request options, allocated once (these checks run on every request).
 const GET_OPTIONS = ['r', 'timeoutMs', 'via'] as const;
-const WRITE_OPTIONS = ['w', 'timeoutMs', 'context', 'overwrite', 'strict', 'via'] as const;
+const PUT_OPTIONS = ['w', 'timeoutMs', 'context', 'sibling', 'strict', 'via'] as const;
+// A blind tombstone would be a sibling no read shows: delete takes no `sibling`.
+const DELETE_OPTIONS = ['w', 'timeoutMs', 'context', 'strict', 'via'] as const;
 
 function overloaded(coordinator: number, verdict: 'too-many' | 'too-slow', a: Admission): OverloadedError {
   const o = a.options;

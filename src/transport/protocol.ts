@@ -59,7 +59,10 @@ export interface ClientPut {
   readonly context: Uint8Array;
   readonly w: number;
   readonly timeoutMs: number;
-  /** Supersede every version the coordinator holds, as if the client had read them (a Redis SET). */
+  /**
+   * Supersede every version the coordinator holds, as if the client had read
+   * them: what a put or delete without a context means (a Redis SET or DEL).
+   */
   readonly overwrite: boolean;
   /** Refuse sloppy substitutes: only the key's own preference list may acknowledge. */
   readonly strict: boolean;
@@ -76,6 +79,8 @@ export interface PutOk {
   readonly type: MsgType.PutOk;
   readonly req: number;
   readonly context: Uint8Array;
+  /** The coordinator held a live (not deleted) value for the key when it applied the write (a Redis DEL's count). */
+  readonly existed: boolean;
 }
 export interface GetOk {
   readonly type: MsgType.GetOk;
@@ -247,7 +252,7 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
       w.varint(m.req).bytes(m.key).u32(m.position).varint(m.r).varint(m.timeoutMs);
       return;
     case MsgType.PutOk:
-      w.varint(m.req).bytes(m.context);
+      w.varint(m.req).bytes(m.context).u8(m.existed ? 1 : 0);
       return;
     case MsgType.GetOk:
       w.varint(m.req).bytes(m.clock);
@@ -326,6 +331,11 @@ function readRanges(r: ByteReader): [number, number][] {
   return out;
 }
 
+function flag(byte: number, name: string): boolean {
+  if (byte > 1) throw new CorruptDataError(`${name} flag is ${byte}, not 0 or 1`);
+  return byte === 1;
+}
+
 function putFlags(bits: number): { overwrite: boolean; strict: boolean } {
   if (bits > 3) throw new CorruptDataError(`unknown put flags ${bits}`);
   return { overwrite: (bits & 1) !== 0, strict: (bits & 2) !== 0 };
@@ -339,7 +349,7 @@ function decodeOne(r: ByteReader): Message {
     case MsgType.ClientGet:
       return { type, req: r.varint(), key: r.bytes(), position: r.u32(), r: r.varint(), timeoutMs: r.varint() };
     case MsgType.PutOk:
-      return { type, req: r.varint(), context: r.bytes() };
+      return { type, req: r.varint(), context: r.bytes(), existed: flag(r.u8(), 'existed') };
     case MsgType.GetOk:
       return { type, req: r.varint(), clock: r.bytes() };
     case MsgType.Fail: {

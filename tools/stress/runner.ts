@@ -362,8 +362,8 @@ function serveLocal(cluster: Cluster, port: MessagePort, c: StressConfig): { clo
           return { id: q.id, ok: true, values: res.values.map(asString), context: res.context };
         }
         case 'put':
-          if (q.context === undefined) await cluster.put(q.key, q.value, { w: c.w, strict: c.strict, overwrite: true });
-          else await cluster.put(q.key, q.value, { w: c.w, strict: c.strict, context: q.context === '' ? undefined : q.context });
+          if (q.context === undefined) await cluster.put(q.key, q.value, { w: c.w, strict: c.strict });
+          else await cluster.put(q.key, q.value, { w: c.w, strict: c.strict, context: q.context });
           return { id: q.id, ok: true };
         case 'scan': {
           const page = await cluster.scan(q.cursor, { count: q.count });

@@ -2,12 +2,15 @@
  * The HTTP front end: a fastify app over the public `Cluster` API.
  *
  *   GET    /kv/:key   ?r=&timeoutMs=&strict=   → 200 value | 300 siblings | 404
- *   PUT    /kv/:key   ?w=&timeoutMs=&strict=   → 204   (body typed by Content-Type)
- *   DELETE /kv/:key   ?w=&timeoutMs=&strict=   → 204
+ *   PUT    /kv/:key   ?w=&timeoutMs=&strict=&sibling=   → 204   (body typed by Content-Type)
+ *   DELETE /kv/:key   ?w=&timeoutMs=&strict=            → 204
  *   GET    /status                              → ring, actors, health
  *   GET    /metrics                             → Prometheus text
  *
  * The causal context travels in the `X-Ringkv-Context` header both ways.
+ * Writes mean what the library's do: without the header a PUT replaces and a
+ * DELETE deletes what the coordinating replica holds; with it (even empty: a
+ * missing key's) they supersede what it saw; `sibling=true` adds a blind sibling.
  * Every error is JSON: `{ "error": { "code", "message", … } }`.
  */
 import { STATUS_CODES } from 'node:http';
@@ -184,7 +187,7 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
 
   app.put<{ Params: { key: string } }>('/kv/:key', async (request, reply) => {
     const key = decodeKey(request.params.key);
-    const q = parseQuery(request.query, ['w', 'timeoutMs', 'strict']);
+    const q = parseQuery(request.query, ['w', 'timeoutMs', 'strict', 'sibling']);
     const value = bodyValue(request.headers['content-type'], request.body as Buffer | undefined);
     const res = await cluster.put(key, value, writeOptions(q, request.headers[CONTEXT_HEADER]));
     if (res.context !== '') void reply.header(CONTEXT_HEADER, res.context);
@@ -401,10 +404,11 @@ interface QueryOptions {
   w?: Consistency;
   timeoutMs?: number;
   strict?: boolean;
+  sibling?: boolean;
 }
 
 /** Validate the query string: only `allowed` parameters, each once, each well-formed. */
-function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' | 'strict')[]): QueryOptions {
+function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' | 'strict' | 'sibling')[]): QueryOptions {
   const out: QueryOptions = {};
   for (const [name, raw] of Object.entries((query ?? {}) as Record<string, unknown>)) {
     if (!(allowed as readonly string[]).includes(name)) {
@@ -425,6 +429,11 @@ function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' |
         if (raw !== 'true' && raw !== 'false') throw new InvalidOptionError(`strict must be 'true' or 'false', got ${JSON.stringify(raw)}`);
         out.strict = raw === 'true';
         break;
+      case 'sibling':
+        // sibling=true (PUT): a blind sibling beside whatever the key holds, superseding nothing
+        if (raw !== 'true' && raw !== 'false') throw new InvalidOptionError(`sibling must be 'true' or 'false', got ${JSON.stringify(raw)}`);
+        out.sibling = raw === 'true';
+        break;
     }
   }
   return out;
@@ -436,13 +445,20 @@ function consistency(name: 'r' | 'w', raw: string): Consistency {
   throw new InvalidOptionError(`${name} must be a number or one|quorum|all, got ${JSON.stringify(raw)}`);
 }
 
-function writeOptions(q: QueryOptions, context: string | string[] | undefined): { w?: Consistency; timeoutMs?: number; context?: string; strict?: boolean } {
+/**
+ * The request options of a PUT or DELETE. A context header that is present
+ * but empty is the context of a key read as missing (it saw nothing), not
+ * the absence of one: a read-modify-write that echoes it back never replaces.
+ */
+function writeOptions(q: QueryOptions, context: string | string[] | undefined): { w?: Consistency; timeoutMs?: number; context?: string; strict?: boolean; sibling?: boolean } {
   if (Array.isArray(context)) throw new HttpError(400, 'INVALID_CONTEXT', 'X-Ringkv-Context must be given once');
+  if (q.sibling === true && context !== undefined) throw new InvalidOptionError('sibling=true takes no X-Ringkv-Context (a context already says what to supersede)');
   return {
     ...(q.w !== undefined && { w: q.w }),
     ...(q.timeoutMs !== undefined && { timeoutMs: q.timeoutMs }),
     ...(q.strict !== undefined && { strict: q.strict }),
-    ...(context !== undefined && context !== '' && { context }),
+    ...(q.sibling === true && { sibling: true }),
+    ...(context !== undefined && { context }),
   };
 }
 

@@ -176,11 +176,37 @@ function readNow(ctx: ServerContext, client: ClientState, key: Buffer): GetResul
 
 const NO_OPTIONS = Object.freeze({});
 
+/**
+ * The options after RINGKV.PUT/DEL's fixed arguments: `CONTEXT ctx` (given
+ * once; '' is the context of a missing key, superseding nothing) and, for a
+ * put, `SIBLING`. A string is the error to answer (nothing is written).
+ */
+function writeArgs(a: Buffer[], from: number, put: boolean): { context?: string; sibling?: true } | string {
+  const usage = put ? 'ERR syntax error: RINGKV.PUT key value [CONTEXT ctx | SIBLING]' : 'ERR syntax error: RINGKV.DEL key [CONTEXT ctx]';
+  let context: string | undefined;
+  let sibling = false;
+  for (let i = from; i < a.length; i++) {
+    const opt = lower(a[i]!);
+    if (opt === 'context' && context === undefined && i + 1 < a.length) context = a[++i]!.toString('latin1');
+    else if (opt === 'sibling' && put && !sibling) sibling = true;
+    else return usage;
+  }
+  if (sibling && context !== undefined) return 'ERR SIBLING takes no CONTEXT (a context already says what to supersede)';
+  return { ...(context !== undefined && { context }), ...(sibling && { sibling: true }) };
+}
+
+/**
+ * DEL of one key: a delete without a context, as on every front end (the
+ * coordinator supersedes what it holds); the count is whether it held a live
+ * value. A key that cannot exist was never there (0), as in Redis.
+ */
 async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promise<boolean> {
-  const current = await read(ctx, client, key);
-  if (!current.found) return false;
-  await ctx.cluster.delete(key, { context: current.context, w: client.w, strict: client.strict });
-  return true;
+  try {
+    return (await ctx.cluster.delete(key, { w: client.w, strict: client.strict })).existed;
+  } catch (e) {
+    if (e instanceof InvalidKeyError) return false;
+    throw e;
+  }
 }
 
 function info(ctx: ServerContext, client: ClientState, section: string, stats: Awaited<ReturnType<Cluster['stats']>>): string {
@@ -257,7 +283,8 @@ async function setWithOptions(ctx: ServerContext, client: ClientState, a: Buffer
   const current = await ctx.cluster.get(key, { r: client.r });
   const old = current.found ? toBytes(current.values[0]) : null;
   if ((nx && current.found) || (xx && !current.found)) return get ? (w) => w.bulk(old) : nil;
-  await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context || undefined, strict: client.strict });
+  // The read's context, even '' (saw nothing): a concurrent creator stays a sibling, not replaced.
+  await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context, strict: client.strict });
   return get ? (w) => w.bulk(old) : OK;
 }
 
@@ -415,8 +442,8 @@ const COMMANDS: Record<string, Command> = {
     arity: -3,
     run: (ctx, client, a, pending) => {
       if (a.length > 3) return setWithOptions(ctx, client, a);
-      // Redis SET replaces the value: supersede what the coordinating replica holds (no read round trip).
-      ctx.cluster.putWithCallback(a[1]!, a[2]!, { w: client.w, overwrite: true, strict: client.strict }, (e) => pending.answer(e, OK));
+      // Redis SET replaces the value: a put without a context supersedes what the coordinating replica holds (no read round trip).
+      ctx.cluster.putWithCallback(a[1]!, a[2]!, { w: client.w, strict: client.strict }, (e) => pending.answer(e, OK));
       return LATER;
     },
   },
@@ -450,7 +477,7 @@ const COMMANDS: Record<string, Command> = {
       if (a.length % 2 !== 1) return err("ERR wrong number of arguments for 'mset' command");
       // Each pair is its own replicated write (not atomic as in Redis): the reply waits for all of them.
       const writes: Promise<unknown>[] = [];
-      for (let i = 1; i < a.length; i += 2) writes.push(ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w, overwrite: true, strict: client.strict }));
+      for (let i = 1; i < a.length; i += 2) writes.push(ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w, strict: client.strict }));
       await Promise.all(writes);
       return OK;
     },
@@ -545,27 +572,23 @@ const COMMANDS: Record<string, Command> = {
       };
     },
   },
+  // RINGKV.PUT key value [CONTEXT ctx | SIBLING]: the library's put (no context: replace what the coordinator holds).
   'ringkv.put': {
     arity: -3,
     run: async (ctx, client, a) => {
-      let context: string | undefined;
-      for (let i = 3; i < a.length; i += 2) {
-        if (lower(a[i]!) !== 'context' || i + 1 >= a.length) return err('ERR syntax error');
-        context = a[i + 1]!.toString('latin1') || undefined;
-      }
-      const res = await ctx.cluster.put(a[1]!, a[2]!, { w: client.w, context, strict: client.strict });
+      const opts = writeArgs(a, 3, true);
+      if (typeof opts === 'string') return err(opts);
+      const res = await ctx.cluster.put(a[1]!, a[2]!, { w: client.w, strict: client.strict, ...opts });
       return (w) => w.bulk(res.context);
     },
   },
+  // RINGKV.DEL key [CONTEXT ctx]: the library's delete (no context: delete what the coordinator holds).
   'ringkv.del': {
     arity: -2,
     run: async (ctx, client, a) => {
-      let context: string | undefined;
-      for (let i = 2; i < a.length; i += 2) {
-        if (lower(a[i]!) !== 'context' || i + 1 >= a.length) return err('ERR syntax error');
-        context = a[i + 1]!.toString('latin1') || undefined;
-      }
-      const res = await ctx.cluster.delete(a[1]!, { w: client.w, context, strict: client.strict });
+      const opts = writeArgs(a, 2, false);
+      if (typeof opts === 'string') return err(opts);
+      const res = await ctx.cluster.delete(a[1]!, { w: client.w, strict: client.strict, ...opts });
       return (w) => w.bulk(res.context);
     },
   },
