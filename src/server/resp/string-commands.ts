@@ -1,0 +1,132 @@
+/** The Redis string and keyspace commands: GET, SET, DEL, EXISTS, MGET, MSET, SCAN. */
+import { InvalidKeyError } from '../../errors.js';
+import { globMatch } from './glob.js';
+import { err, int, lower, nil, OK, oneValue, parseInteger, read, readNow, toBytes, LATER, type ClientState, type Command, type Reply, type ServerContext } from './command-kit.js';
+
+/**
+ * DEL of one key: a delete without a context, as on every front end (the
+ * coordinator supersedes what it holds); the count is whether it held a live
+ * value. A key that cannot exist was never there (0), as in Redis.
+ */
+async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promise<boolean> {
+  try {
+    return (await ctx.cluster.delete(key, { w: client.w, strict: client.strict })).existed;
+  } catch (e) {
+    if (e instanceof InvalidKeyError) return false;
+    throw e;
+  }
+}
+
+/** SET with options: NX, XX, GET (expiry is refused). */
+async function setWithOptions(ctx: ServerContext, client: ClientState, a: Buffer[]): Promise<Reply> {
+  let nx = false;
+  let xx = false;
+  let get = false;
+  for (let i = 3; i < a.length; i++) {
+    const opt = lower(a[i]!);
+    if (opt === 'nx' && !xx) nx = true;
+    else if (opt === 'xx' && !nx) xx = true;
+    else if (opt === 'get') get = true;
+    else if (['ex', 'px', 'exat', 'pxat', 'keepttl'].includes(opt)) return err('ERR ringkv does not support key expiry');
+    else return err('ERR syntax error');
+  }
+  const key = a[1]!;
+  // NX/XX/GET read first and write with what they read: not atomic across clients (document), but never a blind overwrite.
+  const current = await ctx.cluster.get(key, { r: client.r });
+  const old = current.found ? toBytes(current.values[0]) : null;
+  if ((nx && current.found) || (xx && !current.found)) return get ? (w) => w.bulk(old) : nil;
+  // The read's context, even '' (saw nothing): a concurrent creator stays a sibling, not replaced.
+  await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context, strict: client.strict });
+  return get ? (w) => w.bulk(old) : OK;
+}
+
+
+export const STRING_COMMANDS: Readonly<Record<string, Command>> = {
+  get: {
+    arity: 2,
+    run: (ctx, client, a, pending) => {
+      const now = readNow(ctx, client, a[1]!);
+      if (now !== undefined) return oneValue(now, ctx, client);
+      read(ctx, client, a[1]!).then((res) => pending.answer(null, oneValue(res, ctx, client)), (e: unknown) => pending.answer(e));
+      return LATER;
+    },
+  },
+  set: {
+    arity: -3,
+    run: (ctx, client, a, pending) => {
+      if (a.length > 3) return setWithOptions(ctx, client, a);
+      // Redis SET replaces the value: a put without a context supersedes what the coordinating replica holds (no read round trip).
+      ctx.cluster.putWithCallback(a[1]!, a[2]!, { w: client.w, strict: client.strict }, (e) => pending.answer(e, OK));
+      return LATER;
+    },
+  },
+  del: {
+    arity: -2,
+    run: async (ctx, client, a) => {
+      const done = await Promise.all(a.slice(1).map((k) => del(ctx, client, k)));
+      return int(done.filter(Boolean).length);
+    },
+  },
+  exists: {
+    arity: -2,
+    run: async (ctx, client, a) => {
+      const found = await Promise.all(a.slice(1).map((k) => read(ctx, client, k)));
+      return int(found.filter((f) => f.found).length);
+    },
+  },
+  mget: {
+    arity: -2,
+    run: async (ctx, client, a) => {
+      const results = await Promise.all(a.slice(1).map((k) => read(ctx, client, k)));
+      return (w) => {
+        w.arrayHeader(results.length);
+        for (const r of results) w.bulk(r.found ? toBytes(r.values[0]) : null);
+      };
+    },
+  },
+  mset: {
+    arity: -3,
+    run: async (ctx, client, a) => {
+      if (a.length % 2 !== 1) return err("ERR wrong number of arguments for 'mset' command");
+      // Each pair is its own replicated write (not atomic as in Redis): the reply waits for all of them.
+      const writes: Promise<unknown>[] = [];
+      for (let i = 1; i < a.length; i += 2) writes.push(ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w, strict: client.strict }));
+      await Promise.all(writes);
+      return OK;
+    },
+  },
+  scan: {
+    arity: -2,
+    run: async (ctx, _client, a) => {
+      const cursorText = a[1]!.toString('latin1');
+      if (!/^[0-9]+$/.test(cursorText) || Number(cursorText) >= 2 ** 32) return err('ERR invalid cursor');
+      let count = 10;
+      let match: Buffer | null = null;
+      for (let i = 2; i < a.length; i++) {
+        const opt = lower(a[i]!);
+        if (opt === 'count' && i + 1 < a.length) {
+          count = parseInteger(a[++i]!);
+          if (count < 1) return err('ERR syntax error');
+          count = Math.min(count, 100_000);
+        } else if (opt === 'match' && i + 1 < a.length) {
+          match = a[++i]!;
+        } else if (opt === 'type' && i + 1 < a.length) {
+          if (lower(a[++i]!) !== 'string') return (w) => {
+            w.arrayHeader(2);
+            w.bulk('0');
+            w.arrayHeader(0);
+          };
+        } else {
+          return err('ERR syntax error');
+        }
+      }
+      const page = await ctx.cluster.scan(Number(cursorText), { count });
+      const keys = match === null ? page.keys : page.keys.filter((k) => globMatch(match, k));
+      return (w) => {
+        w.arrayHeader(2);
+        w.bulk(String(page.cursor));
+        w.array(keys);
+      };
+    },
+  },
+};
