@@ -33,6 +33,8 @@ program
   .option('--max-clients <count>', `most simultaneous Redis connections (default ${DEFAULT_CONFIG.maxClients})`)
   .addOption(new Option('--sync <mode>', 'always: fsync before acknowledging; periodic: fsync every 100 ms').choices(['always', 'periodic']))
   .option('--force-non-loopback', 'allow a non-loopback --host without a password')
+  .option('--allow-flush', 'allow FLUSHALL/FLUSHDB (they delete every key)')
+  .addOption(new Option('--dbsize <mode>', 'DBSIZE: estimate (stored entries over n, cheap) or exact (a full scan of live keys)').choices(['estimate', 'exact']))
   .option('--config <file>', 'JSON config file (flags > RINGKV_* environment > file > defaults)')
   .action(async (flags: Record<string, unknown>) => {
     const config = resolveServerConfig(
@@ -51,6 +53,8 @@ program
         maxClients: flags.maxClients,
         sync: flags.sync,
         forceNonLoopback: flags.forceNonLoopback === true ? true : undefined,
+        allowFlush: flags.allowFlush === true ? true : undefined,
+        dbsize: flags.dbsize,
       },
     );
     const server = await startServer(config);

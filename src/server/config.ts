@@ -17,6 +17,10 @@ export interface ServerConfig {
   forceNonLoopback: boolean;
   maxClients: number;
   sync: 'always' | 'periodic' | undefined;
+  /** FLUSHALL/FLUSHDB delete every key; refused unless allowed (as operators rename Redis's dangerous commands). */
+  allowFlush: boolean;
+  /** DBSIZE: 'estimate' (stored entries over n, tombstones included: O(actors)) or 'exact' (live keys counted by a full scan). */
+  dbsize: 'estimate' | 'exact';
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -32,6 +36,8 @@ export const DEFAULT_CONFIG: ServerConfig = {
   forceNonLoopback: false,
   maxClients: 10_000,
   sync: undefined,
+  allowFlush: false,
+  dbsize: 'estimate',
 };
 
 type Source = Partial<Record<keyof ServerConfig, unknown>>;
@@ -49,6 +55,8 @@ const ENV: Record<keyof ServerConfig, string> = {
   forceNonLoopback: 'RINGKV_FORCE_NON_LOOPBACK',
   maxClients: 'RINGKV_MAX_CLIENTS',
   sync: 'RINGKV_SYNC',
+  allowFlush: 'RINGKV_ALLOW_FLUSH',
+  dbsize: 'RINGKV_DBSIZE',
 };
 
 export function fromEnv(env: NodeJS.ProcessEnv): Source {
@@ -114,6 +122,8 @@ export function resolveServerConfig(...sources: Source[]): ServerConfig {
   if (password !== null && (password.length === 0 || password.length > 512)) throw new InvalidOptionError('password must be 1..512 characters');
   const sync = merged.sync;
   if (sync !== undefined && sync !== 'always' && sync !== 'periodic') throw new InvalidOptionError(`sync must be always or periodic, got ${JSON.stringify(sync)}`);
+  const dbsize = merged.dbsize ?? DEFAULT_CONFIG.dbsize;
+  if (dbsize !== 'estimate' && dbsize !== 'exact') throw new InvalidOptionError(`dbsize must be estimate or exact, got ${JSON.stringify(dbsize)}`);
   const config: ServerConfig = {
     dataDir: typeof merged.dataDir === 'string' && merged.dataDir !== '' ? merged.dataDir : DEFAULT_CONFIG.dataDir,
     host,
@@ -127,6 +137,8 @@ export function resolveServerConfig(...sources: Source[]): ServerConfig {
     forceNonLoopback: bool('force-non-loopback', merged.forceNonLoopback),
     maxClients: optionalInt('max-clients', merged.maxClients, 1, 1_000_000) ?? DEFAULT_CONFIG.maxClients,
     sync,
+    allowFlush: bool('allow-flush', merged.allowFlush),
+    dbsize,
   };
   if (!isLoopback(config.host) && config.password === null && !config.forceNonLoopback) {
     throw new InvalidOptionError(`refusing to listen on non-loopback address ${config.host} without a password: set --password, or --force-non-loopback if you really mean it`);

@@ -49,6 +49,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       password: config.password,
       maxClients: config.maxClients,
       maxPipelineDepth: 4096,
+      allowFlush: config.allowFlush,
+      dbsize: config.dbsize,
       limits: {
         // a pair is at most maxPairBytes; leave room for the command around it
         maxBulkBytes: cluster.options.maxPairBytes + 1024,

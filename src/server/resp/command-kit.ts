@@ -39,6 +39,10 @@ export interface ServerContext {
   readonly startedAtMs: number;
   readonly port: () => number;
   readonly clients: () => ReadonlyMap<number, ClientState>;
+  /** FLUSHALL/FLUSHDB are allowed (--allow-flush). */
+  readonly allowFlush: boolean;
+  /** DBSIZE counts live keys by a full scan (--dbsize exact) rather than estimating. */
+  readonly exactDbsize: boolean;
   readonly counters: { commands: number; getsWithSiblings: number; rejectedConnections: number; protocolErrors: number; refusedCommands: number };
 }
 

@@ -6,6 +6,7 @@
 import { RingkvError } from '../../errors.js';
 import { recordRequest } from '../metrics.js';
 import { CONNECTION_COMMANDS } from './connection-commands.js';
+import { KEYSPACE_COMMANDS } from './keyspace-commands.js';
 import { RINGKV_COMMANDS } from './ringkv-commands.js';
 import { STRING_COMMANDS } from './string-commands.js';
 import { err, errorReply, int, lower, LATER, type ClientState, type Command, type Pending, type Reply, type ServerContext } from './command-kit.js';
@@ -45,7 +46,7 @@ const COMMAND: Command = {
   },
 };
 
-const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...RINGKV_COMMANDS };
+const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...KEYSPACE_COMMANDS, ...RINGKV_COMMANDS };
 
 const firstArg = (a: Buffer[]): Buffer[] => (a.length > 1 ? [a[1]!] : []);
 const allArgs = (a: Buffer[]): Buffer[] => a.slice(1);
@@ -56,6 +57,16 @@ const KEYS_OF: ReadonlyMap<string, (args: Buffer[]) => Buffer[]> = new Map([
   ['get', firstArg],
   ['set', firstArg],
   ['del', allArgs],
+  ['unlink', allArgs],
+  ['touch', allArgs],
+  ['setnx', firstArg],
+  ['getset', firstArg],
+  ['getdel', firstArg],
+  ['append', firstArg],
+  ['strlen', firstArg],
+  ['getrange', firstArg],
+  ['substr', firstArg],
+  ['type', firstArg],
   ['exists', allArgs],
   ['mget', allArgs],
   ['mset', everyOtherArg],

@@ -157,6 +157,16 @@ export const CONNECTION_COMMANDS: Readonly<Record<string, Command>> = {
       return err(`ERR unknown subcommand or wrong number of arguments for '${a[1]!.toString()}'. Try CLIENT HELP.`);
     },
   },
+  // ringkv runs no server-side functions: there are none to flush or list (test harnesses FUNCTION FLUSH between suites)
+  function: {
+    arity: -2,
+    run: (_c, _cl, a) => {
+      const sub = lower(a[1]!);
+      if (sub === 'flush' && a.length <= 3) return OK;
+      if (sub === 'list') return (w) => w.arrayHeader(0);
+      return err(`ERR ringkv has no server-side functions (FUNCTION ${sub.toUpperCase()} is not supported)`);
+    },
+  },
   // redis-benchmark and some clients read these at start; ringkv has no Redis config to show.
   config: { arity: -2, run: (_c, _cl, a) => (lower(a[1]!) === 'get' ? (w) => w.mapHeader(0) : err('ERR ringkv is configured at start (flags, environment, config file); CONFIG SET is not supported')) },
   info: {
@@ -165,15 +175,6 @@ export const CONNECTION_COMMANDS: Readonly<Record<string, Command>> = {
       const stats = await ctx.cluster.stats();
       const text = info(ctx, client, a.length > 1 ? lower(a[1]!) : '', stats);
       return (w) => w.verbatim(text);
-    },
-  },
-  dbsize: {
-    arity: 1,
-    run: async (ctx) => {
-      // Stored keys (tombstones included) summed over actors, divided by n: an estimate, as in Redis Cluster per-node counts.
-      // A busy actor gets 5 s to answer: one left out would make the count drop by a fifth.
-      const stats = await ctx.cluster.stats({ timeoutMs: 5000 });
-      return int(Math.round(stats.reduce((s, x) => s + x.keys, 0) / ctx.cluster.n));
     },
   },
 };

@@ -22,6 +22,10 @@ export interface RespServerOptions {
   /** Replies a client may have pending before its socket stops being read. */
   readonly maxPipelineDepth: number;
   readonly limits: RespLimits;
+  /** FLUSHALL/FLUSHDB allowed (default false: refused). */
+  readonly allowFlush?: boolean;
+  /** DBSIZE estimate (default) or exact. */
+  readonly dbsize?: 'estimate' | 'exact';
 }
 
 /**
@@ -243,6 +247,8 @@ export async function startRespServer(cluster: Cluster, options: RespServerOptio
     startedAtMs: Date.now(),
     port: () => port,
     clients: () => clients,
+    allowFlush: options.allowFlush ?? false,
+    exactDbsize: options.dbsize === 'exact',
     counters: { commands: 0, getsWithSiblings: 0, rejectedConnections: 0, protocolErrors: 0, refusedCommands: 0 },
   };
   const server: Server = createServer((socket) => {

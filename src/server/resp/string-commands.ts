@@ -1,4 +1,10 @@
-/** The Redis string and keyspace commands: GET, SET, DEL, EXISTS, MGET, MSET, SCAN. */
+/**
+ * The Redis string commands: GET, SET, DEL, EXISTS, MGET, MSET, SCAN, and
+ * those that read, then write with what they read (SETNX, GETSET, GETDEL,
+ * APPEND): each write carries the read's context, so a concurrent writer's
+ * value is kept as a sibling rather than silently replaced (not atomic
+ * across clients, as README says).
+ */
 import { InvalidKeyError } from '../../errors.js';
 import { globMatch } from './glob.js';
 import { err, int, lower, nil, OK, oneValue, parseInteger, read, readNow, toBytes, LATER, type ClientState, type Command, type Reply, type ServerContext } from './command-kit.js';
@@ -41,6 +47,47 @@ async function setWithOptions(ctx: ServerContext, client: ClientState, a: Buffer
 }
 
 
+/** Read, then write `next(current)` with the read's context (even '': saw nothing). */
+async function readThenPut(ctx: ServerContext, client: ClientState, key: Buffer, next: (current: Buffer | null) => Buffer): Promise<{ old: Buffer | null; written: Buffer }> {
+  const current = await ctx.cluster.get(key, { r: client.r });
+  const old = current.found ? toBytes(current.values[0]) : null;
+  const written = next(old);
+  await ctx.cluster.put(key, written, { w: client.w, context: current.context, strict: client.strict });
+  return { old, written };
+}
+
+/** Redis's GETRANGE: inclusive offsets, negative ones from the end, clamped as Redis clamps them. */
+export function byteRange(value: Buffer, start: number, end: number): Buffer {
+  const n = value.length;
+  if (start < 0 && end < 0 && start > end) return Buffer.alloc(0);
+  let from = start < 0 ? n + start : start;
+  let to = end < 0 ? n + end : end;
+  if (from < 0) from = 0;
+  if (to < 0) to = 0;
+  if (to >= n) to = n - 1;
+  if (from > to || n === 0) return Buffer.alloc(0);
+  return value.subarray(from, to + 1);
+}
+
+const delCommand: Command = {
+  arity: -2,
+  run: async (ctx, client, a) => {
+    const done = await Promise.all(a.slice(1).map((k) => del(ctx, client, k)));
+    return int(done.filter(Boolean).length);
+  },
+};
+
+const getRangeCommand: Command = {
+  arity: 4,
+  run: async (ctx, client, a) => {
+    const start = parseInteger(a[2]!);
+    const end = parseInteger(a[3]!);
+    const res = await read(ctx, client, a[1]!);
+    const v = res.found ? byteRange(toBytes(res.values[0]), start, end) : Buffer.alloc(0);
+    return (w) => w.bulk(v);
+  },
+};
+
 export const STRING_COMMANDS: Readonly<Record<string, Command>> = {
   get: {
     arity: 2,
@@ -60,13 +107,51 @@ export const STRING_COMMANDS: Readonly<Record<string, Command>> = {
       return LATER;
     },
   },
-  del: {
-    arity: -2,
+  del: delCommand,
+  // ringkv frees nothing in the foreground either way: a delete is a tombstone, reaped in the background
+  unlink: delCommand,
+  setnx: {
+    arity: 3,
     run: async (ctx, client, a) => {
-      const done = await Promise.all(a.slice(1).map((k) => del(ctx, client, k)));
-      return int(done.filter(Boolean).length);
+      const current = await ctx.cluster.get(a[1]!, { r: client.r });
+      if (current.found) return int(0);
+      await ctx.cluster.put(a[1]!, a[2]!, { w: client.w, context: current.context, strict: client.strict });
+      return int(1);
     },
   },
+  getset: {
+    arity: 3,
+    run: async (ctx, client, a) => {
+      const { old } = await readThenPut(ctx, client, a[1]!, () => a[2]!);
+      return (w) => w.bulk(old);
+    },
+  },
+  getdel: {
+    arity: 2,
+    run: async (ctx, client, a) => {
+      const current = await read(ctx, client, a[1]!);
+      if (!current.found) return nil;
+      await ctx.cluster.delete(a[1]!, { w: client.w, context: current.context, strict: client.strict });
+      const old = toBytes(current.values[0]);
+      return (w) => w.bulk(old);
+    },
+  },
+  append: {
+    arity: 3,
+    run: async (ctx, client, a) => {
+      const { written } = await readThenPut(ctx, client, a[1]!, (old) => (old === null ? a[2]! : Buffer.concat([old, a[2]!])));
+      return int(written.length);
+    },
+  },
+  strlen: {
+    arity: 2,
+    run: async (ctx, client, a) => {
+      const res = await read(ctx, client, a[1]!);
+      return int(res.found ? toBytes(res.values[0]).length : 0);
+    },
+  },
+  getrange: getRangeCommand,
+  substr: getRangeCommand,
   exists: {
     arity: -2,
     run: async (ctx, client, a) => {
