@@ -2,17 +2,9 @@ import test from 'ava';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, InvalidOptionError } from '../src/index.js';
-import { ringPosition } from '../src/ring/hash.js';
-import { prng, startCluster, until } from './helpers.js';
+import { prng, startCluster, until, keyWithPreference } from './helpers.js';
 
 const QUIET = { antiEntropyIntervalMs: 0, handoffIntervalMs: 50, gossipIntervalMs: 25, failAfterMs: 400 };
-
-function keyWithPreference(c: Cluster, pref: readonly number[], prefix = 'k'): string {
-  for (let i = 0; ; i++) {
-    const k = `${prefix}-${i}`;
-    if (c.ring.preferenceList(ringPosition(Buffer.from(k))).join() === pref.join()) return k;
-  }
-}
 
 test.serial('a wiped actor converges back to holding every key it owns after repair', async (t) => {
   const c = await startCluster(t, QUIET);

@@ -95,7 +95,7 @@ test('a put is acknowledged only after the coordinator committed its own copy, h
   const r = Ring.build(ring, 3);
   let key = Buffer.from('k');
   for (let i = 0; r.preferenceList(ringPosition(key))[0] !== 0; i++) key = Buffer.from(`k${i}`);
-  client.send(0, { type: MsgType.ClientPut, req: 1, key, position: ringPosition(key), kind: 1, data: Buffer.from('v'), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false });
+  client.send(0, { type: MsgType.ClientPut, req: 1, key, position: ringPosition(key), kind: 1, data: Buffer.from('v'), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false, expiresAtMs: 0 });
   // both peers acked (W=2 is met by them alone) but the coordinator's copy is not committed
   const until = async (check: () => boolean): Promise<void> => {
     for (let i = 0; i < 500 && !check(); i++) await new Promise((res) => setTimeout(res, 10));
@@ -157,7 +157,7 @@ test('after an unclean stop the actor mints under a new writer id: an event it s
   let key = Buffer.from('k');
   for (let i = 0; r.preferenceList(ringPosition(key))[0] !== 0; i++) key = Buffer.from(`k${i}`);
   const put = (client: Transport, req: number, value: string): boolean =>
-    client.send(0, { type: MsgType.ClientPut, req, key, position: ringPosition(key), kind: 1, data: Buffer.from(value), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false });
+    client.send(0, { type: MsgType.ClientPut, req, key, position: ringPosition(key), kind: 1, data: Buffer.from(value), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false, expiresAtMs: 0 });
   const until = async (check: () => boolean): Promise<void> => {
     for (let i = 0; i < 500 && !check(); i++) await new Promise((res) => setTimeout(res, 10));
   };
@@ -199,7 +199,7 @@ test('last-write-wins: two writes in the same millisecond keep the later one (th
   let key = Buffer.from('k');
   for (let i = 0; r.preferenceList(ringPosition(key))[0] !== 0; i++) key = Buffer.from(`k${i}`);
   const put = (req: number, value: string): boolean =>
-    h.client.send(0, { type: MsgType.ClientPut, req, key, position: ringPosition(key), kind: 1, data: Buffer.from(value), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false });
+    h.client.send(0, { type: MsgType.ClientPut, req, key, position: ringPosition(key), kind: 1, data: Buffer.from(value), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: false, strict: false, expiresAtMs: 0 });
   const until = async (check: () => boolean): Promise<void> => {
     for (let i = 0; i < 500 && !check(); i++) await new Promise((res) => setTimeout(res, 10));
   };

@@ -2,14 +2,7 @@ import test from 'ava';
 import { Cluster } from '../src/index.js';
 import { ringPosition } from '../src/ring/hash.js';
 import { renderMetrics } from '../src/server/metrics.js';
-import { startCluster, until } from './helpers.js';
-
-function keyWithPreference(c: Cluster, pref: readonly number[], prefix = 'probe'): string {
-  for (let i = 0; ; i++) {
-    const k = `${prefix}-${i}`;
-    if (c.ring.preferenceList(ringPosition(Buffer.from(k))).join() === pref.join()) return k;
-  }
-}
+import { startCluster, until, keyWithPreference } from './helpers.js';
 
 const actorRepairs = async (c: Cluster): Promise<number> => (await c.stats()).reduce((s, a) => s + a.readRepairs, 0);
 

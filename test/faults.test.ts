@@ -1,17 +1,9 @@
 import test from 'ava';
 import { readdirSync } from 'node:fs';
 import { Cluster, InvalidOptionError, QuorumError, UnknownActorError } from '../src/index.js';
-import { ringPosition } from '../src/ring/hash.js';
-import { startCluster, until } from './helpers.js';
+import { startCluster, until, keyWithPreference } from './helpers.js';
 
 const FAST_GOSSIP = { gossipIntervalMs: 25, failAfterMs: 400 };
-
-function keyWithPreference(c: Cluster, pref: readonly number[], prefix = 'probe'): string {
-  for (let i = 0; ; i++) {
-    const k = `${prefix}-${i}`;
-    if (c.ring.preferenceList(ringPosition(Buffer.from(k))).join() === pref.join()) return k;
-  }
-}
 
 const status = (c: Cluster, id: number) => c.members().find((m) => m.id === id)!.status;
 

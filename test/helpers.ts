@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { Cluster, type ClusterOptions } from '../src/index.js';
+import { ringPosition } from '../src/ring/hash.js';
 
 /** A fresh data directory, removed when the test ends. */
 export function tempDir(t: ExecutionContext, prefix = 'ringkv-test-'): string {
@@ -30,4 +31,13 @@ export async function until(t: ExecutionContext, what: string, check: () => bool
   }
   t.fail(`timed out waiting for: ${what}`);
   return -1;
+}
+
+/** The first key `${prefix}-${i}` whose preference list is exactly `pref` (at most 1,000,000 tried). */
+export function keyWithPreference(c: Cluster, pref: readonly number[], prefix = 'probe'): string {
+  for (let i = 0; i < 1_000_000; i++) {
+    const k = `${prefix}-${i}`;
+    if (c.ring.preferenceList(ringPosition(Buffer.from(k))).join() === pref.join()) return k;
+  }
+  throw new Error(`no key with preference list [${pref.join(', ')}] among 1,000,000 tried`);
 }

@@ -11,8 +11,13 @@ import {
   decodeHistory,
   encodeClock,
   encodeContext,
+  isAllTombstones,
+  isAllTombstonesOrExpiring,
   isDeleted,
+  isExpired,
+  isLive,
   isTombstone,
+  reapable,
   newerSibling,
   syncClocks,
   type Clock,
@@ -238,11 +243,49 @@ test('tombstones and isDeleted', (t) => {
   t.true(isTombstone(tomb(1, 1)));
   t.false(isTombstone(sib(1, 1)));
   const deleted = put(dvv.empty(), [], tomb(1, 1), 1);
-  t.true(isDeleted(deleted));
+  t.true(isDeleted(deleted, 0));
   const mixed = put(deleted, [], sib(2, 2, 'v'), 2);
-  t.false(isDeleted(mixed));
-  t.true(isDeleted(put(mixed, dvv.join(mixed), tomb(3, 1), 1)));
-  t.true(isDeleted(dvv.empty()), 'no siblings reads as deleted');
+  t.false(isDeleted(mixed, 0));
+  t.true(isDeleted(put(mixed, dvv.join(mixed), tomb(3, 1), 1), 0));
+  t.true(isDeleted(dvv.empty(), 0), 'no siblings reads as deleted');
+});
+
+test('expiry: part of the stored sibling, invisible from its instant on, collectable once past the cutoff', (t) => {
+  const expiring: Sibling = { ...sib(5, 1, 'v'), expiresAtMs: 1000 };
+  const forever = sib(6, 2, 'w');
+  t.false(isExpired(expiring, 999));
+  t.true(isExpired(expiring, 1000), 'expired at its instant, as Redis');
+  t.false(isExpired(forever, Number.MAX_SAFE_INTEGER));
+  t.true(isLive(expiring, 999));
+  t.false(isLive(expiring, 1000));
+  // round trip, and older bytes (no expiry flag) still read
+  const clock = put(put(dvv.empty(), [], expiring, 1), [], forever, 2);
+  const decoded = decodeClock(encodeClock(clock));
+  t.deepEqual(
+    dvv.values(decoded).map((s) => s.expiresAtMs ?? 0).sort((a, b) => a - b),
+    [0, 1000],
+  );
+  t.is(compareBytes(encodeClock(decoded), encodeClock(clock)), 0, 'canonical');
+  t.true(isDeleted(put(dvv.empty(), [], expiring, 1), 1000));
+  t.false(isDeleted(clock, 5000), 'a sibling without expiry stays');
+  // siblings equal but for expiry are distinct, in a total order
+  t.not(compareSiblings(expiring, { ...expiring, expiresAtMs: 2000 }), 0);
+  t.is(Math.sign(compareSiblings(expiring, { ...expiring, expiresAtMs: 2000 })), -Math.sign(compareSiblings({ ...expiring, expiresAtMs: 2000 }, expiring)));
+  // the GC: every sibling a tombstone written before the cutoff, or a value expired before it
+  const onlyExpiring = put(dvv.empty(), [], expiring, 1);
+  t.true(isAllTombstonesOrExpiring(encodeClock(onlyExpiring)));
+  t.false(isAllTombstonesOrExpiring(encodeClock(clock)));
+  t.false(isAllTombstones(encodeClock(onlyExpiring)));
+  t.false(reapable(onlyExpiring, 1000), 'expired at the cutoff, not before it');
+  t.true(reapable(onlyExpiring, 1001));
+  t.false(reapable(clock, 10_000), 'a value that never expires is never collected');
+  const tombAndExpired = put(onlyExpiring, [], tomb(7, 3), 3);
+  t.true(reapable(tombAndExpired, 1001));
+  t.false(reapable(tombAndExpired, 7), 'the tombstone is not yet past the cutoff');
+  t.false(reapable(dvv.empty(), 10_000));
+  // a flag with a zero expiry is corrupt
+  const bytes = Buffer.from(encodeClock(onlyExpiring));
+  t.throws(() => decodeClock(Buffer.from(bytes.toString('hex').replace('e807', '0000'), 'hex')), { instanceOf: CorruptDataError });
 });
 
 // ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRang
 import { Transport } from '../transport/transport.js';
 import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isAllTombstones, isDeleted, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isAllTombstonesOrExpiring, isDeleted, reapable, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -643,12 +643,12 @@ export class PartitionActor implements ActorControl {
     // replica holds. Reading the local clock and minting the write happen in this one synchronous
     // step, so no other write of this key on this actor can slip in between and become a sibling.
     if (m.overwrite) context = dvv.mergeVV(context, dvv.join(local));
-    const existed = !isDeleted(local); // a live value (an empty clock holds none)
+    const existed = !isDeleted(local, this.clock.now()); // a live value (an empty clock holds none)
     // Later than anything this replica holds for the key, even within one millisecond (as a hybrid
     // logical clock does): last-write-wins, and "newest first", then follow the order writes arrived in.
     let timestampMs = Math.floor(this.clock.now());
     for (const v of dvv.values(local)) if (v.timestampMs >= timestampMs) timestampMs = v.timestampMs + 1;
-    const sibling: Sibling = { kind: m.kind, timestampMs, writer: this.writerId, data: m.data };
+    const sibling: Sibling = m.expiresAtMs > 0 ? { kind: m.kind, timestampMs, writer: this.writerId, data: m.data, expiresAtMs: m.expiresAtMs } : { kind: m.kind, timestampMs, writer: this.writerId, data: m.data };
     // First write of a key without a context (the common case of a load): the one-event clock directly.
     let next: VClock =
       stored === undefined && context.length === 0
@@ -951,6 +951,7 @@ export class PartitionActor implements ActorControl {
     const keys: Uint8Array[] = [];
     let next = m.toPosition + 1;
     let lastPosition = -1;
+    const nowMs = this.clock.now(); // an expired value is left out as a deleted one is
     for (const { key, value } of this.store.range(m.fromPosition, m.toPosition + 1)) {
       const position = positionOf(key);
       if (keys.length >= m.limit && position !== lastPosition) {
@@ -958,7 +959,7 @@ export class PartitionActor implements ActorControl {
         break;
       }
       lastPosition = position;
-      if (!isDeleted(decodeClock(value))) keys.push(Buffer.from(userKeyOf(key))); // a copy: range buffers may be reused
+      if (!isDeleted(decodeClock(value), nowMs)) keys.push(Buffer.from(userKeyOf(key))); // a copy: range buffers may be reused
     }
     this.transport.send(from, { type: MsgType.ScanOk, req: m.req, keys, nextPosition: next });
   }
@@ -1164,10 +1165,10 @@ export class PartitionActor implements ActorControl {
       }
       for (const { key, value } of chunk) {
         this.backgroundAllowance--;
-        if (!isAllTombstones(value)) continue; // most entries: no decoding, no read
+        if (!isAllTombstonesOrExpiring(value)) continue; // most entries: no decoding, no read
         const current = this.store.get(key);
         if (current === undefined || compareBytes(current, value) !== 0) continue;
-        if (!dvv.values(decodeClock(value)).every((s) => s.timestampMs < job.cutoffMs)) continue;
+        if (!reapable(decodeClock(value), job.cutoffMs)) continue;
         this.store.write(key, null, IGNORE);
         job.reaped++;
       }

@@ -3,7 +3,7 @@ import { lowerThreadPriority } from '../runtime/thread-priority.js';
 import { positionBound } from '../storage/keys.js';
 import { openReadOnlyData } from '../storage/store.js';
 import { arcRanges } from '../ring/ring.js';
-import { isAllTombstones } from '../versioning/sibling.js';
+import { isAllTombstonesOrExpiring } from '../versioning/sibling.js';
 import { buildArcTree, LEAVES_PER_ARC, type ArcTree } from './merkle.js';
 
 /** Nice value of a pool thread: it yields to the actors without starving when the machine is busy. */
@@ -25,7 +25,7 @@ export default async function merkleTask(task: MerkleTask): Promise<ArcTree[]> {
   const env = openReadOnlyData(task.path, task.compressionThresholdBytes);
   try {
     env.resetReadTxn(); // an idle pool thread would otherwise read an old snapshot
-    return task.arcs.map((arc) => buildArcTree(arc.index, arc.start, arc.end, scanArc(env.data, arc.start, arc.end), LEAVES_PER_ARC, isAllTombstones));
+    return task.arcs.map((arc) => buildArcTree(arc.index, arc.start, arc.end, scanArc(env.data, arc.start, arc.end), LEAVES_PER_ARC, isAllTombstonesOrExpiring));
   } finally {
     await env.close();
   }

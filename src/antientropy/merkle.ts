@@ -24,7 +24,7 @@ export interface ArcTree {
   /** Entries in the arc, and their total key + value bytes. */
   readonly keys: number;
   readonly bytes: number;
-  /** Entries whose every sibling is a tombstone (what a reap may remove); 0 when not counted. */
+  /** Entries whose every sibling is a tombstone or an expiring value (what a reap may remove); 0 when not counted. */
   readonly tombstones: number;
 }
 

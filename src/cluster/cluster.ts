@@ -24,7 +24,7 @@ import { clusterView } from '../membership/failure-detector.js';
 import { MsgType, type Message } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
+import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isExpired, isLive, isTombstone, ValueKind } from '../versioning/sibling.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import { MerklePool } from '../antientropy/merkle-pool.js';
 import { minimumPassBytes, PassLedger, type HeldPeak } from '../antientropy/pass-plan.js';
@@ -58,6 +58,14 @@ export interface PutOptions {
    * nothing (a blind sibling; the same as `context: ''`). Takes no context.
    */
   readonly sibling?: boolean;
+  /**
+   * put only: the value expires this many ms from now (integer, 1..MAX_TTL_MS):
+   * from then on no read shows it, and the tombstone GC collects it. The
+   * expiry is part of the version: it replicates and repairs with the value.
+   */
+  readonly ttlMs?: number;
+  /** put only: the value expires at this wall-clock instant (ms since the epoch; a past one writes a value no read shows). Not with ttlMs. */
+  readonly expireAtMs?: number;
   /** Refuse sloppy substitutes for this write (default: the cluster's `strict`). */
   readonly strict?: boolean;
   /** Have this actor of the key's preference list coordinate (as a client connected to that node would); default: the first live one. */
@@ -65,8 +73,11 @@ export interface PutOptions {
   readonly timeoutMs?: number;
 }
 
-/** A delete takes a put's options but `sibling` (a blind tombstone would hide nothing). */
-export type DeleteOptions = Omit<PutOptions, 'sibling'>;
+/** A delete takes a put's options but `sibling` (a blind tombstone would hide nothing) and expiry. */
+export type DeleteOptions = Omit<PutOptions, 'sibling' | 'ttlMs' | 'expireAtMs'>;
+
+/** The longest ttlMs a put takes: 100 years. */
+export const MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000;
 
 export interface GetOptions {
   /** Replies needed (default: the cluster's r). */
@@ -89,6 +100,8 @@ export interface PutResult {
 export interface GetResult {
   /** Every concurrent sibling, newest first (empty when not found or deleted). */
   readonly values: Value[];
+  /** When each of `values` expires (ms since the epoch; 0: never), in the same order. */
+  readonly expiresAtMs: number[];
   /** Opaque causal context covering every sibling: pass it to a put to resolve them. */
   readonly context: string;
   readonly found: boolean;
@@ -103,8 +116,8 @@ export interface ReplicaView {
   readonly hintFor?: number;
   /** null when the actor could not be asked (down) or did not answer. */
   readonly found: boolean | null;
-  /** Every stored version, tombstones included, newest first. */
-  readonly versions: { value: Value | null; deleted: boolean; timestampMs: number; writer: number }[];
+  /** Every stored version, tombstones and expired values included, newest first (expiresAtMs 0: never). */
+  readonly versions: { value: Value | null; deleted: boolean; expired: boolean; expiresAtMs: number; timestampMs: number; writer: number }[];
   /** The causal context of what this replica holds ('' when nothing). */
   readonly context: string;
 }
@@ -491,8 +504,9 @@ export class Cluster {
     // No context and no sibling: the coordinator supersedes what it holds, in the same step as it
     // writes (one path for put, delete, SET and DEL; a read here first could not be atomic).
     const overwrite = options.context === undefined && sibling !== true;
+    const expiresAtMs = expiryOf(options as PutOptions, systemClock.now());
     const position = ringPosition(keyBytes);
-    const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite, strict });
+    const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite, strict, expiresAtMs });
     const pref = this.ring.preferenceList(position);
     const coordinator = this.chooseCoordinator(pref, operation, w, options.via);
     if (coordinator instanceof Error) {
@@ -948,12 +962,13 @@ export class Cluster {
     const timeoutMs = this.timeout(options.timeoutMs);
     const position = ringPosition(keyBytes);
     const pref = this.ring.preferenceList(position);
+    const nowMs = systemClock.now();
     const toVersions = (bytes: Uint8Array): { versions: ReplicaView['versions']; context: string } => {
       const clock = decodeClock(bytes);
       const versions = dvv
         .values(clock)
         .sort((a, b) => compareSiblings(b, a))
-        .map((s) => ({ value: isTombstone(s) ? null : decodeValue(s), deleted: isTombstone(s), timestampMs: s.timestampMs, writer: s.writer }));
+        .map((s) => ({ value: isTombstone(s) ? null : decodeValue(s), deleted: isTombstone(s), expired: isExpired(s, nowMs), expiresAtMs: s.expiresAtMs ?? 0, timestampMs: s.timestampMs, writer: s.writer }));
       return { versions, context: encodeContext(dvv.join(clock)) };
     };
     // Ask every live actor: the replicas for what they store, every actor for hints it holds.
@@ -976,12 +991,12 @@ export class Cluster {
           if (reply.clock.length === 0) out.push({ actor, status, role: 'replica', found: false, versions: [], context: '' });
           else {
             const v = toVersions(reply.clock);
-            out.push({ actor, status, role: 'replica', found: v.versions.some((x) => !x.deleted), ...v });
+            out.push({ actor, status, role: 'replica', found: v.versions.some((x) => !x.deleted && !x.expired), ...v });
           }
         }
         for (const [owner, clock] of reply.hints) {
           const v = toVersions(clock);
-          out.push({ actor, status, role: 'hint', hintFor: owner, found: v.versions.some((x) => !x.deleted), ...v });
+          out.push({ actor, status, role: 'hint', hintFor: owner, found: v.versions.some((x) => !x.deleted && !x.expired), ...v });
         }
         return out;
       }),
@@ -1402,14 +1417,31 @@ export class Cluster {
 
 /** A read's answer from its reconciled clock (null: no replica holds the key). */
 function getResult(clock: Clock | null): GetResult {
-  if (clock === null) return { values: [], context: '', found: false };
+  if (clock === null) return { values: [], expiresAtMs: [], context: '', found: false };
   // Newest first (coordinator timestamp, then actor id): front ends that can
   // show only one value (a Redis GET) show the newest, deterministically.
+  // Expired values are hidden at once, by this one clock, whatever the replicas' state.
+  const nowMs = systemClock.now();
   const live = dvv
     .values(clock)
-    .filter((s) => !isTombstone(s))
+    .filter((s) => isLive(s, nowMs))
     .sort((a, b) => compareSiblings(b, a));
-  return { values: live.map(decodeValue), context: encodeContext(dvv.join(clock)), found: live.length > 0 };
+  return { values: live.map(decodeValue), expiresAtMs: live.map((s) => s.expiresAtMs ?? 0), context: encodeContext(dvv.join(clock)), found: live.length > 0 };
+}
+
+/** A put's expiry as an instant (0: none), from ttlMs or expireAtMs; bad values throw InvalidOptionError. */
+function expiryOf(options: PutOptions, nowMs: number): number {
+  const { ttlMs, expireAtMs } = options;
+  if (ttlMs !== undefined && expireAtMs !== undefined) throw new InvalidOptionError('give ttlMs or expireAtMs, not both');
+  if (ttlMs !== undefined) {
+    if (typeof ttlMs !== 'number' || !Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_TTL_MS) throw new InvalidOptionError(`ttlMs must be an integer in 1..${MAX_TTL_MS}, got ${String(ttlMs)}`);
+    return Math.floor(nowMs) + ttlMs;
+  }
+  if (expireAtMs !== undefined) {
+    if (typeof expireAtMs !== 'number' || !Number.isSafeInteger(expireAtMs) || expireAtMs < 1) throw new InvalidOptionError(`expireAtMs must be a positive integer (ms since the epoch), got ${String(expireAtMs)}`);
+    return expireAtMs;
+  }
+  return 0;
 }
 
 function createMetadata(o: ResolvedOptions): ClusterMetadata {
@@ -1459,7 +1491,7 @@ function checkRequestOptions(options: object, allowed: readonly string[]): void 
 
 // Allowed request options, allocated once (these checks run on every request).
 const GET_OPTIONS = ['r', 'timeoutMs', 'via'] as const;
-const PUT_OPTIONS = ['w', 'timeoutMs', 'context', 'sibling', 'strict', 'via'] as const;
+const PUT_OPTIONS = ['w', 'timeoutMs', 'context', 'sibling', 'strict', 'via', 'ttlMs', 'expireAtMs'] as const;
 // A blind tombstone would be a sibling no read shows: delete takes no `sibling`.
 const DELETE_OPTIONS = ['w', 'timeoutMs', 'context', 'strict', 'via'] as const;
 

@@ -66,6 +66,8 @@ export interface ClientPut {
   readonly overwrite: boolean;
   /** Refuse sloppy substitutes: only the key's own preference list may acknowledge. */
   readonly strict: boolean;
+  /** When the written value expires (wall-clock ms since the epoch); 0: never. */
+  readonly expiresAtMs: number;
 }
 export interface ClientGet {
   readonly type: MsgType.ClientGet;
@@ -246,7 +248,7 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
   w.u8(m.type);
   switch (m.type) {
     case MsgType.ClientPut:
-      w.varint(m.req).bytes(m.key).u32(m.position).u8(m.kind).bytes(m.data).bytes(m.context).varint(m.w).varint(m.timeoutMs).u8((m.overwrite ? 1 : 0) | (m.strict ? 2 : 0));
+      w.varint(m.req).bytes(m.key).u32(m.position).u8(m.kind).bytes(m.data).bytes(m.context).varint(m.w).varint(m.timeoutMs).u8((m.overwrite ? 1 : 0) | (m.strict ? 2 : 0)).varint(m.expiresAtMs);
       return;
     case MsgType.ClientGet:
       w.varint(m.req).bytes(m.key).u32(m.position).varint(m.r).varint(m.timeoutMs);
@@ -345,7 +347,7 @@ function decodeOne(r: ByteReader): Message {
   const type = r.u8();
   switch (type) {
     case MsgType.ClientPut:
-      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), kind: r.u8(), data: r.bytes(), context: r.bytes(), w: r.varint(), timeoutMs: r.varint(), ...putFlags(r.u8()) };
+      return { type, req: r.varint(), key: r.bytes(), position: r.u32(), kind: r.u8(), data: r.bytes(), context: r.bytes(), w: r.varint(), timeoutMs: r.varint(), ...putFlags(r.u8()), expiresAtMs: r.varint() };
     case MsgType.ClientGet:
       return { type, req: r.varint(), key: r.bytes(), position: r.u32(), r: r.varint(), timeoutMs: r.varint() };
     case MsgType.PutOk:

@@ -19,6 +19,12 @@ export interface Sibling {
   readonly writer: number;
   /** Encoded payload (empty for tombstones). */
   readonly data: Uint8Array;
+  /**
+   * When the value stops being visible (wall-clock ms since the epoch);
+   * absent or 0: never. Part of the version, so it replicates, repairs and
+   * merges with the value.
+   */
+  readonly expiresAtMs?: number;
 }
 
 export type Clock = DVVSet<Sibling>;
@@ -36,7 +42,7 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /** Total order on siblings: canonical ordering of anonymous values and LWW's "newer". */
 export function compareSiblings(a: Sibling, b: Sibling): number {
-  return a.timestampMs - b.timestampMs || a.writer - b.writer || a.kind - b.kind || compareBytes(a.data, b.data);
+  return a.timestampMs - b.timestampMs || a.writer - b.writer || a.kind - b.kind || compareBytes(a.data, b.data) || (a.expiresAtMs ?? 0) - (b.expiresAtMs ?? 0);
 }
 
 export const newerSibling = (a: Sibling, b: Sibling): boolean => compareSiblings(a, b) > 0;
@@ -45,19 +51,43 @@ export function isTombstone(s: Sibling): boolean {
   return s.kind === ValueKind.Tombstone;
 }
 
-/** True when every sibling is a tombstone (the key reads as deleted). */
-export function isDeleted(c: Clock): boolean {
-  return dvv.values(c).every(isTombstone);
+/** Expired at `nowMs`: invisible to every read, as a tombstone is. */
+export function isExpired(s: Sibling, nowMs: number): boolean {
+  return s.expiresAtMs !== undefined && s.expiresAtMs > 0 && s.expiresAtMs <= nowMs;
 }
 
+/** A value a read shows at `nowMs`: neither a tombstone nor expired. */
+export function isLive(s: Sibling, nowMs: number): boolean {
+  return s.kind !== ValueKind.Tombstone && !isExpired(s, nowMs);
+}
+
+/** True when no sibling is live at `nowMs` (the key reads as deleted). */
+export function isDeleted(c: Clock, nowMs: number): boolean {
+  return !dvv.values(c).some((s) => isLive(s, nowMs));
+}
+
+/** Set on a stored sibling's kind byte when an expiry follows the writer id (older data never has it). */
+const HAS_EXPIRY = 0x80;
+
 function writeSibling(w: ByteWriter, s: Sibling): void {
-  w.u8(s.kind).varint(s.timestampMs).varint(s.writer).bytes(s.data);
+  const expiresAtMs = s.expiresAtMs ?? 0;
+  w.u8(expiresAtMs > 0 ? s.kind | HAS_EXPIRY : s.kind)
+    .varint(s.timestampMs)
+    .varint(s.writer);
+  if (expiresAtMs > 0) w.varint(expiresAtMs);
+  w.bytes(s.data);
 }
 
 function readSibling(r: ByteReader): Sibling {
-  const kind = r.u8();
+  const flags = r.u8();
+  const kind = flags & ~HAS_EXPIRY;
   if (kind > ValueKind.Tombstone) throw new CorruptDataError(`unknown value kind ${kind}`);
-  return { kind, timestampMs: r.varint(), writer: r.varint(), data: r.bytes() };
+  const timestampMs = r.varint();
+  const writer = r.varint();
+  if ((flags & HAS_EXPIRY) === 0) return { kind, timestampMs, writer, data: r.bytes() };
+  const expiresAtMs = r.varint();
+  if (expiresAtMs === 0) throw new CorruptDataError('an expiry flag with no expiry');
+  return { kind, timestampMs, writer, data: r.bytes(), expiresAtMs };
 }
 
 /** Canonical binary form of a clock: equal clocks encode to equal bytes on every replica. */
@@ -188,18 +218,43 @@ export const syncClocks = (a: Clock, b: Clock): Clock => dvv.sync(a, b, compareS
  * entry). Bytes that are not a stored clock answer false.
  */
 export function isAllTombstones(bytes: Uint8Array): boolean {
+  return everySibling(bytes, (kind) => kind === ValueKind.Tombstone);
+}
+
+/**
+ * May the tombstone GC find this entry collectable: is every sibling a
+ * tombstone or an expiring value? (Whether each is old enough is decided on
+ * the decoded clock, see reapable.) Read without building the clock.
+ */
+export function isAllTombstonesOrExpiring(bytes: Uint8Array): boolean {
+  return everySibling(bytes, (kind, expiresAtMs) => kind === ValueKind.Tombstone || expiresAtMs > 0);
+}
+
+/**
+ * The tombstone GC's test on a decoded clock: every sibling a tombstone
+ * written before `cutoffMs`, or a value that expired before it. Either way
+ * no read can see it, and every replica has had the grace period to hold it.
+ */
+export function reapable(c: Clock, cutoffMs: number): boolean {
+  const values = dvv.values(c);
+  return values.length > 0 && values.every((s) => (s.kind === ValueKind.Tombstone ? s.timestampMs < cutoffMs : (s.expiresAtMs ?? 0) > 0 && s.expiresAtMs! < cutoffMs));
+}
+
+/** Does `test` hold for every sibling of a stored clock (and is there one)? Bytes that are not a stored clock answer false. */
+function everySibling(bytes: Uint8Array, test: (kind: number, expiresAtMs: number) => boolean): boolean {
   try {
     const r = new ByteReader(bytes);
     if (r.u8() !== STORED_FORMAT) return false;
     let siblings = 0;
     const skipSiblings = (count: number): boolean => {
       for (let j = 0; j < count; j++) {
-        const kind = r.u8();
+        const flags = r.u8();
         r.varint();
         r.varint();
+        const expiresAtMs = (flags & HAS_EXPIRY) !== 0 ? r.varint() : 0;
         r.bytes();
         siblings++;
-        if (kind !== ValueKind.Tombstone) return false;
+        if (!test(flags & ~HAS_EXPIRY, expiresAtMs)) return false;
       }
       return true;
     };

@@ -123,7 +123,7 @@ export function parseInteger(b: Buffer, what = 'value'): number {
   return Number(s);
 }
 
-export const ABSENT: GetResult = { values: [], context: '', found: false };
+export const ABSENT: GetResult = { values: [], expiresAtMs: [], context: '', found: false };
 
 /**
  * A read of a key that cannot exist (empty, or over maxKeyBytes) answers "not

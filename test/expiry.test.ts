@@ -1,0 +1,69 @@
+import test from 'ava';
+import { InvalidOptionError } from '../src/errors.js';
+import { keyWithPreference, startCluster, until } from './helpers.js';
+
+/** Background passes off: the test runs each one itself. */
+const QUIET = { antiEntropyIntervalMs: 0 };
+
+test.serial('a value with ttlMs is visible until it expires, then invisible to every read path; the expiry replicates with it', async (t) => {
+  const c = await startCluster(t, { ...QUIET, actors: 5 });
+  const pref = c.ring.preferenceList(c.ring.arc(10).end);
+  const key = keyWithPreference(c, pref, 'ttl');
+  const before = Date.now();
+  await c.put(key, 'soon gone', { ttlMs: 400, w: 'all' });
+  await c.put('forever', 'stays');
+  const live = await c.get(key);
+  t.deepEqual(live.values, ['soon gone']);
+  t.true(live.expiresAtMs[0]! >= before + 400 && live.expiresAtMs[0]! <= Date.now() + 400);
+  // every replica holds the same expiry (it is part of the version)
+  const views = await c.inspect(key);
+  t.deepEqual(new Set(views.filter((v) => v.role === 'replica').map((v) => v.versions[0]!.expiresAtMs)).size, 1);
+  await until(t, 'expired', async () => Date.now() > live.expiresAtMs[0]!, 2000);
+  t.false((await c.get(key)).found, 'a direct read');
+  t.false((await c.get(key, { via: pref[1]! })).found, 'a read coordinated by an actor');
+  t.false((await c.get(key, { r: 'all' })).found);
+  const after = await c.inspect(key);
+  t.true(after.filter((v) => v.role === 'replica').every((v) => v.found === false && v.versions[0]!.expired));
+  const page = await c.scan(0, { count: 1000 });
+  t.false(page.keys.some((k) => k.toString() === key), 'a scan leaves it out');
+  t.true((await c.get('forever')).found);
+  // a write without a context replaces it, without its expiry
+  await c.put(key, 'back');
+  const back = await c.get(key);
+  t.deepEqual([back.values, back.expiresAtMs], [['back'], [0]]);
+});
+
+test.serial('expiry is carried by hinted handoff and anti-entropy, and expired values are collected by the tombstone GC', async (t) => {
+  const c = await startCluster(t, { ...QUIET, actors: 5, tombstoneGraceMs: 0 });
+  const pref = c.ring.preferenceList(c.ring.arc(20).end);
+  const keys = Array.from({ length: 20 }, (_, i) => keyWithPreference(c, pref, `exp${i}`));
+  const down = pref[2]!;
+  await c.faults.kill(down);
+  // long enough for the handoff and a pass to finish before it expires, on a loaded machine
+  for (const k of keys) await c.put(k, 'v', { ttlMs: 4000, w: 2 });
+  await c.faults.restart(down);
+  await until(t, 'hints handed off', async () => (await c.stats()).every((s) => s.hintsPending === 0));
+  await c.repair();
+  const views = await c.inspect(keys[0]!);
+  const held = views.filter((v) => v.role === 'replica' && v.actor === down)[0]!;
+  t.true(held.versions.length === 1 && held.versions[0]!.expiresAtMs > 0, 'the replica that was down holds the value with its expiry');
+  await until(t, 'expired', async () => !(await c.get(keys[0]!)).found, 8000);
+  let reaped = 0;
+  for (let pass = 0; pass < 3 && reaped < keys.length * 3; pass++) reaped += (await c.repair()).tombstonesReaped;
+  t.is(reaped, keys.length * 3, 'every copy of every expired value collected');
+  for (const v of await c.inspect(keys[5]!)) t.is(v.versions.length, 0);
+  t.false((await c.get(keys[5]!, { r: 'all' })).found, 'and nothing brings it back');
+});
+
+test('bad expiry options are refused and write nothing', async (t) => {
+  const c = await startCluster(t, QUIET);
+  for (const options of [{ ttlMs: 0 }, { ttlMs: -5 }, { ttlMs: 1.5 }, { ttlMs: 'soon' }, { ttlMs: 1e20 }, { expireAtMs: 0 }, { expireAtMs: 2 ** 60 }, { ttlMs: 10, expireAtMs: Date.now() + 10 }]) {
+    await t.throwsAsync(c.put('k', 'v', options as never), { instanceOf: InvalidOptionError }, JSON.stringify(options));
+  }
+  await t.throwsAsync(c.delete('k', { ttlMs: 10 } as never), { instanceOf: InvalidOptionError });
+  t.false((await c.get('k')).found);
+  // an instant already past writes a value no read shows (Redis: SET … PXAT <past> leaves no key)
+  await c.put('k', 'v');
+  await c.put('k', 'gone', { expireAtMs: Date.now() - 1000 });
+  t.false((await c.get('k')).found);
+});
