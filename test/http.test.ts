@@ -479,3 +479,25 @@ test.serial('startHttpServer validates its options; close() stops listening and 
   await server.close();
   await t.throwsAsync(fetch(`http://127.0.0.1:${server.port}/status`));
 });
+
+test.serial('PUT ?ttlMs= writes a value that expires: GET shows when, then 404; a bad ttlMs is a 400 and writes nothing', async (t) => {
+  const { base } = await serve(t);
+  const before = Date.now();
+  t.is((await put(base, 'ttl', 'brief', 'text/plain', undefined, '?ttlMs=300')).status, 204);
+  const res = await fetch(`${base}/kv/ttl`);
+  t.is(res.status, 200);
+  t.is(await res.text(), 'brief');
+  const at = Number(res.headers.get('x-ringkv-expires-at'));
+  t.true(at >= before + 300 && at <= Date.now() + 300);
+  t.is((await put(base, 'kept', 'v', 'text/plain')).status, 204);
+  t.is((await fetch(`${base}/kv/kept`)).headers.get('x-ringkv-expires-at'), null, 'no expiry, no header');
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now()) + 50));
+  t.is((await fetch(`${base}/kv/ttl`)).status, 404);
+  for (const bad of ['?ttlMs=0', '?ttlMs=-1', '?ttlMs=soon', '?ttlMs=99999999999999999']) {
+    const r = await put(base, 'bad', 'v', 'text/plain', undefined, bad);
+    t.is(r.status, 400, bad);
+    t.is((await errorOf(r)).code, 'INVALID_OPTION');
+  }
+  t.is((await fetch(`${base}/kv/bad`)).status, 404);
+  t.is((await fetch(`${base}/kv/kept?ttlMs=5`, { method: 'DELETE' })).status, 400, 'a delete takes no ttlMs');
+});

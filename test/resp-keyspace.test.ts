@@ -88,3 +88,69 @@ test.serial('FLUSHALL and FLUSHDB delete every key when the server allows them',
   await t.throwsAsync(r.call('FLUSHALL', 'NOW'), { message: /syntax error/ });
   t.is(await r.call('FUNCTION', 'FLUSH'), 'OK', 'no server-side functions: nothing to flush');
 });
+
+test.serial('expiry over RESP: SET EX/PX/EXAT/PXAT/KEEPTTL, SETEX, PSETEX, EXPIRE* with NX|XX|GT|LT, TTL/PTTL/EXPIRETIME/PEXPIRETIME, PERSIST, GETEX', async (t) => {
+  const { r } = await serve(t);
+  t.is(await r.set('a', 'v', 'EX', 100), 'OK');
+  t.is(await r.ttl('a'), 100);
+  const pttl = await r.pttl('a');
+  t.true(pttl > 99_000 && pttl <= 100_000);
+  t.is(await r.ttl('missing'), -2);
+  await r.set('plain', 'p');
+  t.is(await r.ttl('plain'), -1);
+  t.is(await r.call('EXPIRETIME', 'plain'), -1);
+  const at = Math.floor(Date.now() / 1000) + 500;
+  t.is(await r.set('b', 'v', 'EXAT', at), 'OK');
+  t.is(await r.call('EXPIRETIME', 'b'), at);
+  t.is(await r.call('PEXPIRETIME', 'b'), at * 1000);
+  t.is(await r.set('b', 'w', 'KEEPTTL'), 'OK');
+  t.is(await r.call('EXPIRETIME', 'b'), at, 'KEEPTTL keeps it');
+  t.is(await r.get('b'), 'w');
+  t.is(await r.set('b', 'x'), 'OK');
+  t.is(await r.ttl('b'), -1, 'a plain SET clears it, as in Redis');
+  t.is(await r.setex('c', 50, 'v'), 'OK');
+  t.is(await r.ttl('c'), 50);
+  t.is(await r.psetex('d', 50_000, 'v'), 'OK');
+  t.is(await r.ttl('d'), 50);
+  // EXPIRE and its conditions: no expiry counts as infinite for GT/LT
+  t.is(await r.expire('plain', 100, 'XX'), 0);
+  t.is(await r.expire('plain', 100, 'GT'), 0);
+  t.is(await r.expire('plain', 100, 'NX'), 1);
+  t.is(await r.expire('plain', 200, 'NX'), 0);
+  t.is(await r.expire('plain', 50, 'GT'), 0);
+  t.is(await r.expire('plain', 300, 'GT'), 1);
+  t.is(await r.expire('plain', 400, 'LT'), 0);
+  t.is(await r.expire('plain', 10, 'LT'), 1);
+  t.is(await r.ttl('plain'), 10);
+  t.is(await r.get('plain'), 'p', 'the value is kept');
+  t.is(await r.expire('missing', 10), 0);
+  await t.throwsAsync(r.call('EXPIRE', 'plain', '10', 'NX', 'XX'), { message: /NX and XX, GT or LT options at the same time are not compatible/ });
+  await t.throwsAsync(r.call('EXPIRE', 'plain', 'soon'), { message: /not an integer/ });
+  t.is(await r.persist('plain'), 1);
+  t.is(await r.ttl('plain'), -1);
+  t.is(await r.persist('plain'), 0);
+  t.is(await r.pexpireat('plain', Date.now() + 60_000), 1);
+  t.true((await r.pttl('plain')) > 50_000);
+  // GETEX
+  t.is(await r.getex('plain', 'PERSIST'), 'p');
+  t.is(await r.ttl('plain'), -1);
+  t.is(await r.getex('plain', 'EX', 30), 'p');
+  t.is(await r.ttl('plain'), 30);
+  t.is(await r.getex('missing', 'EX', 30), null);
+  // an expiry in the past deletes, as Redis does; short ones run out
+  t.is(await r.expire('plain', -1), 1);
+  t.is(await r.get('plain'), null);
+  t.is(await r.set('short', 'v', 'PX', 150), 'OK');
+  t.is(await r.get('short'), 'v');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(await r.get('short'), null);
+  t.is(await r.exists('short'), 0);
+  t.is(await r.ttl('short'), -2);
+  // bad input: Redis's texts, and nothing written
+  await t.throwsAsync(r.set('e', 'v', 'EX', 'x'), { message: /not an integer/ });
+  await t.throwsAsync(r.set('e', 'v', 'EX', -5), { message: /invalid expire time in 'set' command/ });
+  await t.throwsAsync(r.call('SET', 'e', 'v', 'EX', '10', 'PX', '10'), { message: /syntax error/ });
+  await t.throwsAsync(r.call('SET', 'e', 'v', 'KEEPTTL', 'EX', '10'), { message: /syntax error/ });
+  await t.throwsAsync(r.setex('e', 0, 'v'), { message: /invalid expire time in 'setex' command/ });
+  t.is(await r.exists('e'), 0);
+});

@@ -2,7 +2,7 @@
  * The HTTP front end: a fastify app over the public `Cluster` API.
  *
  *   GET    /kv/:key   ?r=&timeoutMs=&strict=   → 200 value | 300 siblings | 404
- *   PUT    /kv/:key   ?w=&timeoutMs=&strict=&sibling=   → 204   (body typed by Content-Type)
+ *   PUT    /kv/:key   ?w=&timeoutMs=&strict=&sibling=&ttlMs=   → 204   (body typed by Content-Type)
  *   DELETE /kv/:key   ?w=&timeoutMs=&strict=            → 204
  *   GET    /status                              → ring, actors, health
  *   GET    /metrics                             → Prometheus text
@@ -33,6 +33,8 @@ export interface HttpServerOptions {
 }
 
 export const CONTEXT_HEADER = 'x-ringkv-context';
+/** On a GET of a value that expires: when (ms since the epoch). */
+const EXPIRES_HEADER = 'x-ringkv-expires-at';
 
 /** Sibling type in a 300 body. */
 export type SiblingType = 'json' | 'string' | 'bytes';
@@ -180,6 +182,7 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
       return reply.code(300).type('application/json').send(JSON.stringify(body));
     }
     const value = res.values[0]!;
+    if (res.expiresAtMs[0]! > 0) void reply.header(EXPIRES_HEADER, String(res.expiresAtMs[0]));
     const type = typeOf(value);
     const payload = type === 'bytes' ? Buffer.from(value as Uint8Array) : type === 'string' ? (value as string) : JSON.stringify(value);
     return reply.code(200).type(CONTENT_TYPES[type]).send(payload);
@@ -187,7 +190,7 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
 
   app.put<{ Params: { key: string } }>('/kv/:key', async (request, reply) => {
     const key = decodeKey(request.params.key);
-    const q = parseQuery(request.query, ['w', 'timeoutMs', 'strict', 'sibling']);
+    const q = parseQuery(request.query, ['w', 'timeoutMs', 'strict', 'sibling', 'ttlMs']);
     const value = bodyValue(request.headers['content-type'], request.body as Buffer | undefined);
     const res = await cluster.put(key, value, writeOptions(q, request.headers[CONTEXT_HEADER]));
     if (res.context !== '') void reply.header(CONTEXT_HEADER, res.context);
@@ -405,10 +408,11 @@ interface QueryOptions {
   timeoutMs?: number;
   strict?: boolean;
   sibling?: boolean;
+  ttlMs?: number;
 }
 
 /** Validate the query string: only `allowed` parameters, each once, each well-formed. */
-function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' | 'strict' | 'sibling')[]): QueryOptions {
+function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' | 'strict' | 'sibling' | 'ttlMs')[]): QueryOptions {
   const out: QueryOptions = {};
   for (const [name, raw] of Object.entries((query ?? {}) as Record<string, unknown>)) {
     if (!(allowed as readonly string[]).includes(name)) {
@@ -434,6 +438,11 @@ function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' |
         if (raw !== 'true' && raw !== 'false') throw new InvalidOptionError(`sibling must be 'true' or 'false', got ${JSON.stringify(raw)}`);
         out.sibling = raw === 'true';
         break;
+      case 'ttlMs':
+        // the value expires this many ms from now (the range is the cluster's to check)
+        if (!/^[0-9]{1,16}$/.test(raw)) throw new InvalidOptionError(`ttlMs must be a whole number of milliseconds, got ${JSON.stringify(raw)}`);
+        out.ttlMs = Number(raw);
+        break;
     }
   }
   return out;
@@ -450,7 +459,7 @@ function consistency(name: 'r' | 'w', raw: string): Consistency {
  * but empty is the context of a key read as missing (it saw nothing), not
  * the absence of one: a read-modify-write that echoes it back never replaces.
  */
-function writeOptions(q: QueryOptions, context: string | string[] | undefined): { w?: Consistency; timeoutMs?: number; context?: string; strict?: boolean; sibling?: boolean } {
+function writeOptions(q: QueryOptions, context: string | string[] | undefined): { w?: Consistency; timeoutMs?: number; context?: string; strict?: boolean; sibling?: boolean; ttlMs?: number } {
   if (Array.isArray(context)) throw new HttpError(400, 'INVALID_CONTEXT', 'X-Ringkv-Context must be given once');
   if (q.sibling === true && context !== undefined) throw new InvalidOptionError('sibling=true takes no X-Ringkv-Context (a context already says what to supersede)');
   return {
@@ -458,6 +467,7 @@ function writeOptions(q: QueryOptions, context: string | string[] | undefined): 
     ...(q.timeoutMs !== undefined && { timeoutMs: q.timeoutMs }),
     ...(q.strict !== undefined && { strict: q.strict }),
     ...(q.sibling === true && { sibling: true }),
+    ...(q.ttlMs !== undefined && { ttlMs: q.ttlMs }),
     ...(context !== undefined && { context }),
   };
 }

@@ -6,6 +6,7 @@
 import { RingkvError } from '../../errors.js';
 import { recordRequest } from '../metrics.js';
 import { CONNECTION_COMMANDS } from './connection-commands.js';
+import { EXPIRY_COMMANDS } from './expiry-commands.js';
 import { KEYSPACE_COMMANDS } from './keyspace-commands.js';
 import { RINGKV_COMMANDS } from './ringkv-commands.js';
 import { STRING_COMMANDS } from './string-commands.js';
@@ -46,7 +47,7 @@ const COMMAND: Command = {
   },
 };
 
-const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...KEYSPACE_COMMANDS, ...RINGKV_COMMANDS };
+const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...EXPIRY_COMMANDS, ...KEYSPACE_COMMANDS, ...RINGKV_COMMANDS };
 
 const firstArg = (a: Buffer[]): Buffer[] => (a.length > 1 ? [a[1]!] : []);
 const allArgs = (a: Buffer[]): Buffer[] => a.slice(1);
@@ -67,6 +68,7 @@ const KEYS_OF: ReadonlyMap<string, (args: Buffer[]) => Buffer[]> = new Map([
   ['getrange', firstArg],
   ['substr', firstArg],
   ['type', firstArg],
+  ...['setex', 'psetex', 'expire', 'pexpire', 'expireat', 'pexpireat', 'ttl', 'pttl', 'expiretime', 'pexpiretime', 'persist', 'getex'].map((name): [string, (args: Buffer[]) => Buffer[]] => [name, firstArg]),
   ['exists', allArgs],
   ['mget', allArgs],
   ['mset', everyOtherArg],

@@ -7,7 +7,8 @@
  */
 import { InvalidKeyError } from '../../errors.js';
 import { globMatch } from './glob.js';
-import { err, int, lower, nil, OK, oneValue, parseInteger, read, readNow, toBytes, LATER, type ClientState, type Command, type Reply, type ServerContext } from './command-kit.js';
+import { setWithOptions } from './expiry-commands.js';
+import { err, int, lower, nil, OK, oneValue, parseInteger, read, readNow, toBytes, LATER, type ClientState, type Command, type ServerContext } from './command-kit.js';
 
 /**
  * DEL of one key: a delete without a context, as on every front end (the
@@ -22,30 +23,6 @@ async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promis
     throw e;
   }
 }
-
-/** SET with options: NX, XX, GET (expiry is refused). */
-async function setWithOptions(ctx: ServerContext, client: ClientState, a: Buffer[]): Promise<Reply> {
-  let nx = false;
-  let xx = false;
-  let get = false;
-  for (let i = 3; i < a.length; i++) {
-    const opt = lower(a[i]!);
-    if (opt === 'nx' && !xx) nx = true;
-    else if (opt === 'xx' && !nx) xx = true;
-    else if (opt === 'get') get = true;
-    else if (['ex', 'px', 'exat', 'pxat', 'keepttl'].includes(opt)) return err('ERR ringkv does not support key expiry');
-    else return err('ERR syntax error');
-  }
-  const key = a[1]!;
-  // NX/XX/GET read first and write with what they read: not atomic across clients (document), but never a blind overwrite.
-  const current = await ctx.cluster.get(key, { r: client.r });
-  const old = current.found ? toBytes(current.values[0]) : null;
-  if ((nx && current.found) || (xx && !current.found)) return get ? (w) => w.bulk(old) : nil;
-  // The read's context, even '' (saw nothing): a concurrent creator stays a sibling, not replaced.
-  await ctx.cluster.put(key, a[2]!, { w: client.w, context: current.context, strict: client.strict });
-  return get ? (w) => w.bulk(old) : OK;
-}
-
 
 /** Read, then write `next(current)` with the read's context (even '': saw nothing). */
 async function readThenPut(ctx: ServerContext, client: ClientState, key: Buffer, next: (current: Buffer | null) => Buffer): Promise<{ old: Buffer | null; written: Buffer }> {
