@@ -157,6 +157,17 @@ export const CONNECTION_COMMANDS: Readonly<Record<string, Command>> = {
       return err(`ERR unknown subcommand or wrong number of arguments for '${a[1]!.toString()}'. Try CLIENT HELP.`);
     },
   },
+  time: {
+    arity: 1,
+    run: () => {
+      const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+      return (w) => {
+        w.arrayHeader(2);
+        w.bulk(String(us / 1_000_000n));
+        w.bulk(String(us % 1_000_000n));
+      };
+    },
+  },
   // ringkv runs no server-side functions: there are none to flush or list (test harnesses FUNCTION FLUSH between suites)
   function: {
     arity: -2,

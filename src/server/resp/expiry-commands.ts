@@ -12,17 +12,37 @@ import { err, int, nil, OK, read, toBytes, type ClientState, type Command, type 
 /** How a command names an expiry: relative seconds or ms, or an absolute instant in seconds or ms. */
 export type ExpiryUnit = 'ex' | 'px' | 'exat' | 'pxat';
 
-/** An expiry argument as an instant (ms since the epoch), or null when Redis calls it invalid. */
-export function expiryInstant(unit: ExpiryUnit, arg: Buffer, nowMs: number): number | null {
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/**
+ * An expiry argument as an instant (ms since the epoch), by Redis's rules:
+ * 'not-integer' when it is not a 64-bit integer, 'invalid' when converting
+ * it overflows 64 bits (Redis's "invalid expire time") or it lies further
+ * ahead than ringkv keeps (MAX_TTL_MS). Any instant in the past is returned
+ * as is or as 1: the key is gone.
+ */
+export function expiryInstant(unit: ExpiryUnit, arg: Buffer, nowMs: number): number | 'not-integer' | 'invalid' {
   const text = arg.toString('latin1');
-  if (!/^-?[0-9]+$/.test(text)) return null;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n)) return null;
-  const ms = unit === 'ex' || unit === 'exat' ? n * 1000 : n;
-  if (!Number.isSafeInteger(ms)) return null;
-  const at = unit === 'ex' || unit === 'px' ? nowMs + ms : ms;
-  if (at - nowMs > MAX_TTL_MS) return null;
-  return at;
+  if (!/^-?[0-9]{1,20}$/.test(text)) return 'not-integer';
+  let v = BigInt(text);
+  if (v > INT64_MAX || v < INT64_MIN) return 'not-integer';
+  if (unit === 'ex' || unit === 'exat') {
+    if (v > INT64_MAX / 1000n || v < INT64_MIN / 1000n) return 'invalid';
+    v *= 1000n;
+  }
+  if (unit === 'ex' || unit === 'px') {
+    if (v > INT64_MAX - BigInt(nowMs)) return 'invalid';
+    v += BigInt(nowMs);
+  }
+  if (v < 1n) return 1;
+  if (v - BigInt(nowMs) > BigInt(MAX_TTL_MS)) return 'invalid';
+  return Number(v);
+}
+
+/** The reply for an expiry argument expiryInstant refused. */
+function badExpiry(why: 'not-integer' | 'invalid', command: string): Reply {
+  return err(why === 'not-integer' ? 'ERR value is not an integer or out of range' : `ERR invalid expire time in '${command}' command`);
 }
 
 /** SET's options, parsed (Redis's rules and texts). A string is the error to answer. */
@@ -50,9 +70,8 @@ export function parseSetOptions(a: readonly Buffer[], nowMs: number): SetOptions
     else if (opt === 'keepttl' && !expirySet) keepTtl = true;
     else if ((opt === 'ex' || opt === 'px' || opt === 'exat' || opt === 'pxat') && !keepTtl && !expirySet && i + 1 < a.length) {
       const at = expiryInstant(opt, a[++i]!, nowMs);
-      const raw = Number(a[i]!.toString('latin1'));
-      if (at === null) return /^-?[0-9]+$/.test(a[i]!.toString('latin1')) ? "ERR invalid expire time in 'set' command" : 'ERR value is not an integer or out of range';
-      if (raw <= 0) return "ERR invalid expire time in 'set' command";
+      if (at === 'not-integer') return 'ERR value is not an integer or out of range';
+      if (at === 'invalid' || Number(a[i]!.toString('latin1')) <= 0) return "ERR invalid expire time in 'set' command";
       expiresAtMs = at;
       expirySet = true;
     } else return 'ERR syntax error';
@@ -95,10 +114,9 @@ function setex(unit: 'ex' | 'px', name: string): Command {
   return {
     arity: 4,
     run: async (ctx, client, a) => {
-      const text = a[2]!.toString('latin1');
-      if (!/^-?[0-9]+$/.test(text)) return err('ERR value is not an integer or out of range');
       const at = expiryInstant(unit, a[2]!, Date.now());
-      if (at === null || Number(text) <= 0) return err(`ERR invalid expire time in '${name}' command`);
+      if (typeof at === 'string') return badExpiry(at, name);
+      if (Number(a[2]!.toString('latin1')) <= 0) return badExpiry('invalid', name);
       await ctx.cluster.put(a[1]!, a[3]!, { w: client.w, strict: client.strict, expireAtMs: at });
       return OK;
     },
@@ -110,12 +128,12 @@ function expire(unit: ExpiryUnit): Command {
   return {
     arity: -3,
     run: async (ctx, client, a) => {
+      for (const b of a.slice(3)) if (!['nx', 'xx', 'gt', 'lt'].includes(b.toString('latin1').toLowerCase())) return err(`ERR Unsupported option ${b.toString('latin1')}`);
       const flags = new Set(a.slice(3).map((b) => b.toString('latin1').toLowerCase()));
-      for (const f of flags) if (!['nx', 'xx', 'gt', 'lt'].includes(f)) return err(`ERR Unsupported option ${f}`);
       if (flags.has('nx') && (flags.has('xx') || flags.has('gt') || flags.has('lt'))) return err('ERR NX and XX, GT or LT options at the same time are not compatible');
       if (flags.has('gt') && flags.has('lt')) return err('ERR GT and LT options at the same time are not compatible');
       const at = expiryInstant(unit, a[2]!, Date.now());
-      if (at === null) return /^-?[0-9]+$/.test(a[2]!.toString('latin1')) ? err(`ERR invalid expire time in '${a[0]!.toString('latin1').toLowerCase()}' command`) : err('ERR value is not an integer or out of range');
+      if (typeof at === 'string') return badExpiry(at, a[0]!.toString('latin1').toLowerCase());
       const res = await read(ctx, client, a[1]!);
       const old = newest(res);
       if (old === null) return int(0);
@@ -177,7 +195,8 @@ export const EXPIRY_COMMANDS: Readonly<Record<string, Command>> = {
         if (opt === 'persist' && change === null) change = { expiresAtMs: 0 };
         else if ((opt === 'ex' || opt === 'px' || opt === 'exat' || opt === 'pxat') && change === null && i + 1 < a.length) {
           const at = expiryInstant(opt, a[++i]!, Date.now());
-          if (at === null || Number(a[i]!.toString('latin1')) <= 0) return err("ERR invalid expire time in 'getex' command");
+          if (typeof at === 'string') return badExpiry(at, 'getex');
+          if (Number(a[i]!.toString('latin1')) <= 0) return badExpiry('invalid', 'getex');
           change = { expiresAtMs: at };
         } else return err('ERR syntax error');
       }
