@@ -6,6 +6,7 @@
 import { RingkvError } from '../../errors.js';
 import { recordRequest } from '../metrics.js';
 import { CONNECTION_COMMANDS } from './connection-commands.js';
+import { COUNTER_COMMANDS } from './counter-commands.js';
 import { RINGKV_COMMANDS } from './ringkv-commands.js';
 import { STRING_COMMANDS } from './string-commands.js';
 import { err, errorReply, int, lower, LATER, type ClientState, type Command, type Pending, type Reply, type ServerContext } from './command-kit.js';
@@ -45,7 +46,7 @@ const COMMAND: Command = {
   },
 };
 
-const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...RINGKV_COMMANDS };
+const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...COUNTER_COMMANDS, ...RINGKV_COMMANDS };
 
 const firstArg = (a: Buffer[]): Buffer[] => (a.length > 1 ? [a[1]!] : []);
 const allArgs = (a: Buffer[]): Buffer[] => a.slice(1);
@@ -59,6 +60,11 @@ const KEYS_OF: ReadonlyMap<string, (args: Buffer[]) => Buffer[]> = new Map([
   ['exists', allArgs],
   ['mget', allArgs],
   ['mset', everyOtherArg],
+  ['incr', firstArg],
+  ['decr', firstArg],
+  ['incrby', firstArg],
+  ['decrby', firstArg],
+  ['incrbyfloat', firstArg],
   ['ringkv.getall', firstArg],
   ['ringkv.put', firstArg],
   ['ringkv.del', firstArg],
