@@ -65,7 +65,10 @@ function writeSibling(w: ByteWriter, s: Sibling): void {
 function readSibling(r: ByteReader): Sibling {
   const kind = r.u8();
   if (kind > ValueKind.Counter) throw new CorruptDataError(`unknown value kind ${kind}`);
-  return { kind, timestampMs: r.varint(), writer: r.varint(), data: r.bytes() };
+  const s = { kind, timestampMs: r.varint(), writer: r.varint(), data: r.bytes() };
+  // a damaged counter fails here, loudly, not later inside a merge
+  if (kind === ValueKind.Counter) decodeCounter(s.data);
+  return s;
 }
 
 /** Canonical binary form of a clock: equal clocks encode to equal bytes on every replica. */
