@@ -650,15 +650,8 @@ export class PartitionActor implements ActorControl {
     // An increment is such an overwrite: it supersedes the local versions it folded into its counter.
     if (m.overwrite || m.kind === ValueKind.Counter) context = dvv.mergeVV(context, dvv.join(local));
     const existed = !isDeleted(local); // a live value (an empty clock holds none)
-    let data = m.data;
-    if (m.kind === ValueKind.Counter) {
-      const plan = planIncrement(dvv.values(local), encodeJoin(local), this.writerId, m.data);
-      if (!plan.ok) return this.fail(from, m.req, plan.code, 0, m.w, pref.length, plan.detail);
-      data = plan.data;
-      if (m.key.length + data.length > this.config.maxPairBytes) {
-        return this.fail(from, m.req, 'PAIR_TOO_LARGE', m.key.length + data.length, this.config.maxPairBytes, pref.length, 'the counter has grown past maxPairBytes');
-      }
-    }
+    const data = m.kind === ValueKind.Counter ? this.counterToWrite(from, m, local, pref.length) : m.data;
+    if (data === null) return;
     // Later than anything this replica holds for the key, even within one millisecond (as a hybrid
     // logical clock does): last-write-wins, and "newest first", then follow the order writes arrived in.
     let timestampMs = Math.floor(this.clock.now());
@@ -706,6 +699,25 @@ export class PartitionActor implements ActorControl {
     assert(owners.includes(this.id), 'a coordinator is one of the key\'s replicas');
     this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
     this.putProgress(op, -1, true);
+  }
+
+  /**
+   * An increment's counter: this writer's entry of the merged local counter
+   * plus the delta (coordinator/increment.ts). Null after replying with why
+   * it is refused (not a number, overflow, grown past maxPairBytes).
+   */
+  private counterToWrite(from: number, m: ClientPut, local: VClock, replicas: number): Uint8Array | null {
+    const plan = planIncrement(dvv.values(local), encodeJoin(local), this.writerId, m.data);
+    if (!plan.ok) {
+      this.fail(from, m.req, plan.code, 0, m.w, replicas, plan.detail);
+      return null;
+    }
+    const pairBytes = m.key.length + plan.data.length;
+    if (pairBytes > this.config.maxPairBytes) {
+      this.fail(from, m.req, 'PAIR_TOO_LARGE', pairBytes, this.config.maxPairBytes, replicas, 'the counter has grown past maxPairBytes');
+      return null;
+    }
+    return plan.data;
   }
 
   /** Replicate (or, to a substitute, ReplicateHint) to each of `to`, except this actor's own copy. */

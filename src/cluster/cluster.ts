@@ -1560,6 +1560,8 @@ function toError(operation: PendingRequest['operation'], code: ErrorCode, answer
       return new ClusterClosedError();
     case 'PAIR_TOO_LARGE':
       return new PairTooLargeError(answered, needed);
+    case 'INVALID_VALUE':
+      return new InvalidValueError(detail);
     case 'NOT_A_COUNTER':
       return new NotACounterError(detail !== 'not-float');
     case 'COUNTER_OVERFLOW':

@@ -32,7 +32,7 @@ function incrementBy(ctx: ServerContext, client: ClientState, key: Buffer, by: n
 }
 
 /** A float's text as INCRBYFLOAT answers it (and GET shows it): JavaScript's shortest round-tripping form. */
-export function formatFloat(x: number): string {
+function formatFloat(x: number): string {
   return String(x === 0 ? 0 : x);
 }
 
