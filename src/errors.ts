@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'CLUSTER_CLOSED'
   | 'UNKNOWN_ACTOR'
   | 'DATA_DIR_LOCKED'
+  | 'NOT_A_COUNTER'
+  | 'COUNTER_OVERFLOW'
   | 'INTERNAL';
 
 export class RingkvError extends Error {
@@ -33,7 +35,7 @@ export class RingkvError extends Error {
 export class QuorumError extends RingkvError {
   override readonly name = 'QuorumError';
   constructor(
-    readonly operation: 'get' | 'put' | 'delete' | 'scan' | 'repair',
+    readonly operation: 'get' | 'put' | 'delete' | 'increment' | 'scan' | 'repair',
     /** Replicas that answered (acked a write, or returned a read) in time. */
     readonly answered: number,
     /** Replies the request needed (its R or W). */
@@ -145,5 +147,30 @@ export class DataDirLockedError extends RingkvError {
     detail: string,
   ) {
     super('DATA_DIR_LOCKED', `data directory ${dataDir} is locked${holderPid === null ? '' : ` by pid ${holderPid}`}: ${detail}`);
+  }
+}
+
+/**
+ * An increment met a value that is neither a counter nor a number in the
+ * form the increment needs. The message is Redis's own text (a RESP client
+ * sees `ERR value is not an integer or out of range` / `ERR value is not a
+ * valid float`). Nothing was written.
+ */
+export class NotACounterError extends RingkvError {
+  override readonly name = 'NotACounterError';
+  constructor(readonly integer: boolean) {
+    super('NOT_A_COUNTER', integer ? 'value is not an integer or out of range' : 'value is not a valid float');
+  }
+}
+
+/**
+ * An increment would take a counter (or one writer's running total) outside
+ * ±(2^53−1) for INCR, or to an infinite value for INCRBYFLOAT; Redis's text.
+ * Nothing was written.
+ */
+export class CounterOverflowError extends RingkvError {
+  override readonly name = 'CounterOverflowError';
+  constructor(readonly integer: boolean) {
+    super('COUNTER_OVERFLOW', integer ? 'increment or decrement would overflow' : 'increment would produce NaN or Infinity');
   }
 }

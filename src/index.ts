@@ -1,5 +1,5 @@
 export { Cluster } from './cluster/cluster.js';
-export type { PutOptions, DeleteOptions, GetOptions, PutResult, WriteCallback, GetResult, MemberInfo, ReplicaView, RepairReport, MembershipPlan, PlanChange, MembershipResult, CleanupResult } from './cluster/cluster.js';
+export type { PutOptions, DeleteOptions, IncrementOptions, IncrementResult, GetOptions, PutResult, WriteCallback, GetResult, MemberInfo, ReplicaView, RepairReport, MembershipPlan, PlanChange, MembershipResult, CleanupResult } from './cluster/cluster.js';
 export type { HeldPeak } from './antientropy/pass-plan.js';
 export type { MembershipChange, Transfer } from './membership/plan.js';
 export type { ClusterOptions, Consistency } from './cluster/options.js';
@@ -21,5 +21,7 @@ export {
   ClusterClosedError,
   UnknownActorError,
   DataDirLockedError,
+  NotACounterError,
+  CounterOverflowError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -48,6 +48,7 @@ function config(dataDir: string, ring: readonly RingMember[], freshWriterId = 7)
     maxFailAfterMs: 60_000,
     pauseSignal: null,
     maxHints: 100,
+    maxPairBytes: 10_240,
     maxHintAgeMs: 60_000,
     handoffIntervalMs: 60_000,
     maxHintsPerHandoff: 10,

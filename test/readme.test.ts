@@ -23,3 +23,13 @@ test('the README library example runs as pasted', async (t) => {
   t.regex(stdout, /false/);
   t.regex(stdout, /replicaShare/);
 });
+
+test('no file in the repository carries a merge-conflict marker (one sat in the README for a whole round)', async (t) => {
+  const { stdout } = await run('git', ['ls-files', 'README.md', 'src', 'test', 'tools', '.ci', 'package.json'], { cwd: root });
+  const marked: string[] = [];
+  for (const file of stdout.split('\n').filter(Boolean)) {
+    const text = readFileSync(`${root}${file}`, 'utf8');
+    if (/^(<{7}|>{7}) /m.test(text) || /^={7}$/m.test(text)) marked.push(file);
+  }
+  t.deepEqual(marked, []);
+});

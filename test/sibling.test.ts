@@ -429,6 +429,7 @@ test('decodeClock throws CorruptDataError on unknown format, unknown kind, nv > 
   corrupt('format 2', (w) => w.u8(2).varint(0).varint(0));
   corrupt('format 255', (w) => w.u8(255).varint(0).varint(0));
   corrupt('empty input', () => {});
+  // 4 is a counter: with an empty payload it is as corrupt as an unknown kind
   for (const kind of [4, 5, 200, 255]) {
     corrupt(`entry value kind ${kind}`, (w) => w.u8(1).varint(1).varint(1).varint(1).varint(1).u8(kind).varint(0).varint(0).varint(0).varint(0));
     corrupt(`anonymous kind ${kind}`, (w) => w.u8(1).varint(0).varint(1).u8(kind).varint(0).varint(0).varint(0));
@@ -480,7 +481,7 @@ test('decodeClock on random corruptions either throws CorruptDataError or return
     }
     accepted++;
     dvv.assertValid(clock);
-    for (const v of dvv.values(clock)) if (v.kind > ValueKind.Tombstone) return void t.fail('bad kind accepted');
+    for (const v of dvv.values(clock)) if (v.kind > ValueKind.Counter) return void t.fail('bad kind accepted');
   }
   t.log(`${rejected} rejected, ${accepted} accepted`);
   t.true(rejected > 1000);

@@ -80,7 +80,7 @@ test('workloadSpec names and distributions are case-insensitive; the distributio
 });
 
 test('workloadSpec rejects unknown workloads and distributions, naming them and what is allowed', (t) => {
-  t.throws(() => workloadSpec('g'), configError(/unknown workload "g": allowed are a, b, c, d, e, f, set/));
+  t.throws(() => workloadSpec('g'), configError(/unknown workload "g": allowed are a, b, c, d, e, f, set, counter/));
   t.throws(() => workloadSpec(''), configError(/unknown workload ""/));
   t.throws(() => workloadSpec('workloada'), configError(/unknown workload "workloada"/));
   t.throws(() => workloadSpec('a', 'hotspot'), configError(/unknown request distribution "hotspot": allowed are uniform, zipfian, latest/));
@@ -100,6 +100,7 @@ test('each workload produces its op mix within statistical tolerance (100k ops)'
     e: { scan: 0.95, insert: 0.05 },
     f: { read: 0.5, rmw: 0.5 },
     set: { add: 1 },
+    counter: { incr: 1 },
   };
   for (const [name, mix] of Object.entries(expected)) {
     const ops = run(name, { clients: 3, client: 2 });
@@ -489,4 +490,11 @@ test('Prng: ranges, rough uniformity, determinism and independent streams', (t) 
   t.throws(() => r.nextInt(0), { instanceOf: RangeError });
   t.throws(() => r.nextInt(2.5), { instanceOf: RangeError });
   t.throws(() => new Prng(0.5), configError(/seed must be an integer \(got 0\.5\)/));
+});
+
+test('counter: increments by a nonzero amount in -2..5 over setKeys keys, replayable from the seed', (t) => {
+  const ops = run('counter', { setKeys: 3 }, 5000) as Extract<PlannedOp, { kind: 'incr' }>[];
+  t.true(ops.every((o) => o.kind === 'incr' && o.keyIndex >= 0 && o.keyIndex < 3 && o.by !== 0 && o.by >= -2 && o.by <= 5));
+  t.deepEqual([...new Set(ops.map((o) => o.by))].sort((a, b) => a - b), [-2, -1, 1, 2, 3, 4, 5]);
+  t.deepEqual(run('counter', { setKeys: 3 }, 100), ops.slice(0, 100));
 });

@@ -16,8 +16,9 @@ import { ActorStore, type StoreOptions, type WriteDone } from '../storage/store.
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
+import { planIncrement } from '../coordinator/increment.js';
 import * as dvv from '../versioning/dvvset.js';
-import { compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isAllTombstonesOrExpiring, isDeleted, reapable, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
+import { ValueKind, compareBytes, compareSiblings, decodeClock, decodeHistory, decodeVV, encodeClock, encodeJoin, isAllTombstonesOrExpiring, isDeleted, isExpired, isLive, reapable, newerSibling, syncClocks, type Clock as VClock, type Sibling } from '../versioning/sibling.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -60,6 +61,8 @@ export interface ActorConfig {
   readonly pauseSignal: SharedArrayBuffer | null;
   /** Hints this actor holds at most; a sloppy write beyond it is refused (and counted as dropped). */
   readonly maxHints: number;
+  /** Key + value bound (the cluster's maxPairBytes): a counter grown by increments is held to it too. */
+  readonly maxPairBytes: number;
   /** Hints older than this are dropped (and counted): anti-entropy repairs what they carried. */
   readonly maxHintAgeMs: number;
   /** How often hints for owners that are back are handed off, and how many per round. */
@@ -192,6 +195,8 @@ interface PendingPut {
   readonly context: Uint8Array;
   /** The coordinator held a live value for the key before this write (PutOk.existed). */
   readonly existed: boolean;
+  /** An increment's written counter (PutOk.counter); empty for other writes. */
+  readonly counter: Uint8Array;
   answered: boolean;
   /** What was sent, for a retry to replicas whose ack is missing (a lost message). */
   readonly key: Buffer;
@@ -642,13 +647,19 @@ export class PartitionActor implements ActorControl {
     // An overwrite (a put or delete without a context) acts as if the client had read what this
     // replica holds. Reading the local clock and minting the write happen in this one synchronous
     // step, so no other write of this key on this actor can slip in between and become a sibling.
-    if (m.overwrite) context = dvv.mergeVV(context, dvv.join(local));
-    const existed = !isDeleted(local, this.clock.now()); // a live value (an empty clock holds none)
+    // An increment is such an overwrite: it supersedes the local versions it folded into its counter.
+    if (m.overwrite || m.kind === ValueKind.Counter) context = dvv.mergeVV(context, dvv.join(local));
+    const nowMs = this.clock.now();
+    const existed = !isDeleted(local, nowMs); // a live value (an empty clock holds none)
+    const data = m.kind === ValueKind.Counter ? this.counterToWrite(from, m, local, pref.length, nowMs) : m.data;
+    if (data === null) return;
+    // an increment keeps the expiry of what it counts on, as Redis's INCR keeps a key's TTL
+    const expiresAtMs = m.kind === ValueKind.Counter ? keptExpiry(dvv.values(local), nowMs) : m.expiresAtMs;
     // Later than anything this replica holds for the key, even within one millisecond (as a hybrid
     // logical clock does): last-write-wins, and "newest first", then follow the order writes arrived in.
     let timestampMs = Math.floor(this.clock.now());
     for (const v of dvv.values(local)) if (v.timestampMs >= timestampMs) timestampMs = v.timestampMs + 1;
-    const sibling: Sibling = m.expiresAtMs > 0 ? { kind: m.kind, timestampMs, writer: this.writerId, data: m.data, expiresAtMs: m.expiresAtMs } : { kind: m.kind, timestampMs, writer: this.writerId, data: m.data };
+    const sibling: Sibling = expiresAtMs > 0 ? { kind: m.kind, timestampMs, writer: this.writerId, data, expiresAtMs } : { kind: m.kind, timestampMs, writer: this.writerId, data };
     // First write of a key without a context (the common case of a load): the one-event clock directly.
     let next: VClock =
       stored === undefined && context.length === 0
@@ -674,6 +685,7 @@ export class PartitionActor implements ActorControl {
       deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
       context: encodeJoin(next),
       existed,
+      counter: m.kind === ValueKind.Counter ? data : EMPTY,
       answered: false,
       key,
       clock: bytes,
@@ -690,6 +702,26 @@ export class PartitionActor implements ActorControl {
     assert(owners.includes(this.id), 'a coordinator is one of the key\'s replicas');
     this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
     this.putProgress(op, -1, true);
+  }
+
+  /**
+   * An increment's counter: this writer's entry of the merged local counter
+   * plus the delta (coordinator/increment.ts). Null after replying with why
+   * it is refused (not a number, overflow, grown past maxPairBytes).
+   */
+  private counterToWrite(from: number, m: ClientPut, local: VClock, replicas: number, nowMs: number): Uint8Array | null {
+    // an expired counter (or number) is gone: the increment starts from what is still live
+    const plan = planIncrement(dvv.values(local).filter((s) => !isExpired(s, nowMs)), encodeJoin(local), this.writerId, m.data);
+    if (!plan.ok) {
+      this.fail(from, m.req, plan.code, 0, m.w, replicas, plan.detail);
+      return null;
+    }
+    const pairBytes = m.key.length + plan.data.length;
+    if (pairBytes > this.config.maxPairBytes) {
+      this.fail(from, m.req, 'PAIR_TOO_LARGE', pairBytes, this.config.maxPairBytes, replicas, 'the counter has grown past maxPairBytes');
+      return null;
+    }
+    return plan.data;
   }
 
   /** Replicate (or, to a substitute, ReplicateHint) to each of `to`, except this actor's own copy. */
@@ -803,7 +835,7 @@ export class PartitionActor implements ActorControl {
     if (!p.answered && outcome === 'ok' && p.quorum.hasAcked(this.id)) {
       p.answered = true;
       this.foreground.record(this.clock.monotonicMs() - p.startedMs);
-      this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context, existed: p.existed });
+      this.transport.send(p.client, { type: MsgType.PutOk, req: p.req, context: p.context, existed: p.existed, counter: p.counter });
     } else if (!p.answered && outcome === 'failed') {
       p.answered = true;
       this.fail(p.client, p.req, 'QUORUM_NOT_REACHED', p.quorum.acks, p.quorum.w, p.quorum.replicas.length, 'replicas failed');
@@ -1236,4 +1268,15 @@ export class PartitionActor implements ActorControl {
   private fail(client: number, req: number, code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): void {
     this.transport.send(client, { type: MsgType.Fail, req, code, answered, needed, replicas, detail });
   }
+}
+
+/** The expiry an increment keeps: none if any live value it counts on has none, else the latest (0: none). */
+function keptExpiry(siblings: readonly Sibling[], nowMs: number): number {
+  let latest = 0;
+  for (const s of siblings) {
+    if (!isLive(s, nowMs)) continue;
+    if ((s.expiresAtMs ?? 0) === 0) return 0;
+    latest = Math.max(latest, s.expiresAtMs!);
+  }
+  return latest;
 }

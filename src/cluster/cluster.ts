@@ -3,6 +3,10 @@ import { rmSync } from 'node:fs';
 import type { ActorConfig, ActorStats, CleanupReport } from '../actor/actor.js';
 import {
   ClusterClosedError,
+  CounterOverflowError,
+  InvalidValueError,
+  NotACounterError,
+  PairTooLargeError,
   InvalidContextError,
   InvalidOptionError,
   LayoutMismatchError,
@@ -38,6 +42,7 @@ import { resolveConsistency, resolveOptions, type ClusterOptions, type Consisten
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
 import { DirectReads, type ReadPathStats } from './direct-reads.js';
 import type { Clock } from '../versioning/sibling.js';
+import { decodeCounter, encodeDelta, value as counterValue } from '../versioning/counter.js';
 
 export interface PutOptions {
   /** Acks needed (default: the cluster's w). */
@@ -78,6 +83,23 @@ export type DeleteOptions = Omit<PutOptions, 'sibling' | 'ttlMs' | 'expireAtMs'>
 
 /** The longest ttlMs a put takes: 100 years. */
 export const MAX_TTL_MS = 100 * 365 * 24 * 3600 * 1000;
+
+/** An increment takes a put's options but a context (it always folds in what its coordinator holds) or `sibling`. */
+export interface IncrementOptions extends Omit<PutOptions, 'sibling' | 'context'> {
+  /**
+   * INCRBYFLOAT: `by` may be any finite number and the counter may become
+   * fractional. Without it (INCR), `by` must be a safe integer and the
+   * counter must hold an integer.
+   */
+  readonly float?: boolean;
+}
+
+export interface IncrementResult {
+  /** The counter's value as the coordinator wrote it: its merged local copy plus `by`. */
+  readonly value: number;
+  /** Causal context of the counter just written. */
+  readonly context: string;
+}
 
 export interface GetOptions {
   /** Replies needed (default: the cluster's r). */
@@ -200,7 +222,7 @@ export interface MemberInfo {
 }
 
 interface PendingRequest {
-  readonly operation: 'get' | 'put' | 'delete' | 'scan' | 'repair';
+  readonly operation: 'get' | 'put' | 'delete' | 'increment' | 'scan' | 'repair';
   /** The actor coordinating it: if its thread ends, the request is answered at once. */
   readonly coordinator: number;
   readonly startedMs: number;
@@ -398,6 +420,7 @@ export class Cluster {
       maxFailAfterMs: o.maxFailAfterMs,
       pauseSignal: new SharedArrayBuffer(4),
       maxHints: o.maxHints,
+      maxPairBytes: o.maxPairBytes,
       maxHintAgeMs: o.maxHintAgeMs,
       handoffIntervalMs: o.handoffIntervalMs,
       maxHintsPerHandoff: o.maxHintsPerHandoff,
@@ -423,6 +446,58 @@ export class Cluster {
    */
   delete(key: Key, options: DeleteOptions = {}): Promise<PutResult> {
     return new Promise((resolve, reject) => this.write('delete', key, undefined, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
+  }
+
+  /**
+   * Add `by` (negative: subtract) to the PN-counter at `key`; resolves with
+   * the new value once W replicas committed it. The coordinator adds to its
+   * own writer's entry of the counter it holds, merged with any concurrent
+   * copies, so increments coordinated anywhere — both sides of a partition —
+   * all count once versions meet. A missing key starts at 0; a plain value
+   * holding a number (Redis's INCR of "10") becomes the counter's base; any
+   * other value is refused with NotACounterError, and a result outside
+   * ±(2^53−1) (or infinite, with `float`) with CounterOverflowError, nothing
+   * written. A timed-out increment may or may not have been applied.
+   */
+  increment(key: Key, by: number, options: IncrementOptions = {}): Promise<IncrementResult> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.incrementWithCallback(key, by, options, (err, result) => (err === null ? resolve(result!) : reject(err)));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** `increment` with a callback; bad input throws here, `done` runs exactly once, later. */
+  incrementWithCallback(key: Key, by: number, options: IncrementOptions, done: (err: Error | null, result?: IncrementResult) => void): void {
+    this.assertOpen();
+    checkRequestOptions(options, INCREMENT_OPTIONS);
+    if (options.float !== undefined && typeof options.float !== 'boolean') throw new InvalidOptionError('float must be a boolean');
+    const integer = options.float !== true;
+    if (typeof by !== 'number' || (integer ? !Number.isSafeInteger(by) : !Number.isFinite(by))) {
+      throw new InvalidValueError(integer ? `increment must be an integer within ±(2^53-1), got ${String(by)}` : `increment must be a finite number, got ${String(by)}`);
+    }
+    if (options.strict !== undefined && typeof options.strict !== 'boolean') throw new InvalidOptionError('strict must be a boolean');
+    const strict = options.strict ?? this.options.strict;
+    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
+    const data = encodeDelta({ by, integer });
+    const w = resolveConsistency('w', options.w, this.meta.n, this.options.w);
+    const timeoutMs = this.timeout(options.timeoutMs);
+    const position = ringPosition(keyBytes);
+    const context = new Uint8Array(0);
+    const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind: ValueKind.Counter, data, context, w, timeoutMs, overwrite: true, strict, expiresAtMs: 0 });
+    const pref = this.ring.preferenceList(position);
+    const coordinator = this.chooseCoordinator(pref, 'increment', w, options.via);
+    if (coordinator instanceof Error) {
+      queueMicrotask(() => done(coordinator));
+      return;
+    }
+    const onReply = (reply: Message): void => {
+      if (reply.type !== MsgType.PutOk || reply.counter.length === 0) done(new Error('internal: unexpected reply to an increment'));
+      else done(null, { value: counterValue(decodeCounter(reply.counter)), context: contextOfEncodedVV(reply.context) });
+    };
+    this.dispatchTo(coordinator, 'increment', w, pref.length, timeoutMs, build, undefined, this.admissions.of(coordinator), onReply, done);
   }
 
   /**
@@ -1494,6 +1569,7 @@ const GET_OPTIONS = ['r', 'timeoutMs', 'via'] as const;
 const PUT_OPTIONS = ['w', 'timeoutMs', 'context', 'sibling', 'strict', 'via', 'ttlMs', 'expireAtMs'] as const;
 // A blind tombstone would be a sibling no read shows: delete takes no `sibling`.
 const DELETE_OPTIONS = ['w', 'timeoutMs', 'context', 'strict', 'via'] as const;
+const INCREMENT_OPTIONS = ['w', 'timeoutMs', 'strict', 'via', 'float'] as const;
 
 function overloaded(coordinator: number, verdict: 'too-many' | 'too-slow', a: Admission): OverloadedError {
   const o = a.options;
@@ -1502,7 +1578,7 @@ function overloaded(coordinator: number, verdict: 'too-many' | 'too-slow', a: Ad
     : new OverloadedError(`actor ${coordinator} is behind: its requests have taken over ${o.targetMs} ms for ${o.intervalMs} ms (overloadTargetMs); retry later`);
 }
 
-function toError(operation: 'get' | 'put' | 'delete' | 'scan' | 'repair', code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
+function toError(operation: PendingRequest['operation'], code: ErrorCode, answered: number, needed: number, replicas: number, detail: string): Error {
   switch (code) {
     case 'QUORUM_NOT_REACHED':
       return new QuorumError(operation, answered, needed, replicas, detail);
@@ -1514,6 +1590,14 @@ function toError(operation: 'get' | 'put' | 'delete' | 'scan' | 'repair', code: 
       return new InvalidContextError(detail);
     case 'CLUSTER_CLOSED':
       return new ClusterClosedError();
+    case 'PAIR_TOO_LARGE':
+      return new PairTooLargeError(answered, needed);
+    case 'INVALID_VALUE':
+      return new InvalidValueError(detail);
+    case 'NOT_A_COUNTER':
+      return new NotACounterError(detail !== 'not-float');
+    case 'COUNTER_OVERFLOW':
+      return new CounterOverflowError(detail !== 'not-finite');
     default:
       return new RingkvError(code, `${operation}: ${detail}`);
   }

@@ -1,5 +1,6 @@
 import { InvalidKeyError, InvalidValueError, PairTooLargeError } from '../errors.js';
 import { ValueKind, type Sibling } from '../versioning/sibling.js';
+import { decodeCounter, value as counterValue } from '../versioning/counter.js';
 
 /** A JSON-able value (what JSON.stringify/parse round-trips). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -52,6 +53,8 @@ export function decodeValue(s: Sibling): Value {
       return Buffer.from(s.data.buffer, s.data.byteOffset, s.data.length).toString('utf8');
     case ValueKind.Json:
       return JSON.parse(Buffer.from(s.data.buffer, s.data.byteOffset, s.data.length).toString('utf8')) as JsonValue;
+    case ValueKind.Counter:
+      return counterValue(decodeCounter(s.data)); // a counter reads as its value, a number
     default:
       throw new Error(`cannot decode value kind ${s.kind}`);
   }

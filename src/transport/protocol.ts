@@ -83,6 +83,8 @@ export interface PutOk {
   readonly context: Uint8Array;
   /** The coordinator held a live (not deleted) value for the key when it applied the write (a Redis DEL's count). */
   readonly existed: boolean;
+  /** An increment: the encoded counter the coordinator wrote (empty for other writes). */
+  readonly counter: Uint8Array;
 }
 export interface GetOk {
   readonly type: MsgType.GetOk;
@@ -239,6 +241,8 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'CLUSTER_CLOSED',
   'UNKNOWN_ACTOR',
   'INTERNAL',
+  'NOT_A_COUNTER',
+  'COUNTER_OVERFLOW',
 ];
 
 const text = new TextEncoder();
@@ -254,7 +258,7 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
       w.varint(m.req).bytes(m.key).u32(m.position).varint(m.r).varint(m.timeoutMs);
       return;
     case MsgType.PutOk:
-      w.varint(m.req).bytes(m.context).u8(m.existed ? 1 : 0);
+      w.varint(m.req).bytes(m.context).u8(m.existed ? 1 : 0).bytes(m.counter);
       return;
     case MsgType.GetOk:
       w.varint(m.req).bytes(m.clock);
@@ -351,7 +355,7 @@ function decodeOne(r: ByteReader): Message {
     case MsgType.ClientGet:
       return { type, req: r.varint(), key: r.bytes(), position: r.u32(), r: r.varint(), timeoutMs: r.varint() };
     case MsgType.PutOk:
-      return { type, req: r.varint(), context: r.bytes(), existed: flag(r.u8(), 'existed') };
+      return { type, req: r.varint(), context: r.bytes(), existed: flag(r.u8(), 'existed'), counter: r.bytes() };
     case MsgType.GetOk:
       return { type, req: r.varint(), clock: r.bytes() };
     case MsgType.Fail: {

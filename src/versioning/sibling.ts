@@ -1,6 +1,7 @@
 import { ByteReader, ByteWriter, CorruptDataError } from '../encoding/bytes.js';
 import * as dvv from './dvvset.js';
 import type { DVVSet, VersionVector } from './dvvset.js';
+import { decodeCounter, encodeCounter, merge as mergeCounters } from './counter.js';
 
 /** How a stored value is read back: the type the client wrote. */
 export const enum ValueKind {
@@ -8,6 +9,13 @@ export const enum ValueKind {
   String = 1,
   Json = 2,
   Tombstone = 3,
+  /**
+   * A PN-counter (versioning/counter.ts). Stored data is the encoded counter;
+   * in a ClientPut the data is instead an encoded Delta (an increment request).
+   * Added without a new STORED_FORMAT: stored clocks of format 1 written
+   * before counters existed simply never hold this kind.
+   */
+  Counter = 4,
 }
 
 /** One version of a key's value: what a DVVSet holds per event. */
@@ -81,13 +89,15 @@ function writeSibling(w: ByteWriter, s: Sibling): void {
 function readSibling(r: ByteReader): Sibling {
   const flags = r.u8();
   const kind = flags & ~HAS_EXPIRY;
-  if (kind > ValueKind.Tombstone) throw new CorruptDataError(`unknown value kind ${kind}`);
+  if (kind > ValueKind.Counter) throw new CorruptDataError(`unknown value kind ${kind}`);
   const timestampMs = r.varint();
   const writer = r.varint();
-  if ((flags & HAS_EXPIRY) === 0) return { kind, timestampMs, writer, data: r.bytes() };
-  const expiresAtMs = r.varint();
-  if (expiresAtMs === 0) throw new CorruptDataError('an expiry flag with no expiry');
-  return { kind, timestampMs, writer, data: r.bytes(), expiresAtMs };
+  const expiresAtMs = (flags & HAS_EXPIRY) === 0 ? 0 : r.varint();
+  if ((flags & HAS_EXPIRY) !== 0 && expiresAtMs === 0) throw new CorruptDataError('an expiry flag with no expiry');
+  const data = r.bytes();
+  // a damaged counter fails here, loudly, not later inside a merge
+  if (kind === ValueKind.Counter) decodeCounter(data);
+  return expiresAtMs === 0 ? { kind, timestampMs, writer, data } : { kind, timestampMs, writer, data, expiresAtMs };
 }
 
 /** Canonical binary form of a clock: equal clocks encode to equal bytes on every replica. */
@@ -210,7 +220,47 @@ export function decodeContext(context: string): VersionVector {
   return decodeVV(bytes);
 }
 
-export const syncClocks = (a: Clock, b: Clock): Clock => dvv.sync(a, b, compareSiblings);
+/**
+ * Merge two versions of a key: the one place replicas' versions meet
+ * (replica writes, read reconciliation, direct reads, hints, anti-entropy,
+ * read repair). Concurrent counters then collapse into one by CRDT merge.
+ */
+export const syncClocks = (a: Clock, b: Clock): Clock => collapseCounters(dvv.sync(a, b, compareSiblings));
+
+/**
+ * Concurrent counter siblings are one counter: merge them (per-writer max,
+ * so nothing is lost or counted twice) into a single value. As with the
+ * last-write-wins collapse (dvv.lww), every remaining value becomes an
+ * anonymous value over the unchanged causal history, so later syncs of
+ * collapsed and uncollapsed replicas commute; a later write that saw the
+ * whole history supersedes them all. With fewer than two counter siblings
+ * there is nothing to merge and the clock is returned as is.
+ */
+export function collapseCounters(c: Clock): Clock {
+  const all = dvv.values(c);
+  let counters = 0;
+  for (const v of all) if (v.kind === ValueKind.Counter) counters++;
+  if (counters < 2) return c;
+  let merged: Sibling | null = null;
+  const others: Sibling[] = [];
+  for (const v of all) {
+    if (v.kind !== ValueKind.Counter) others.push(v);
+    else merged = merged === null ? v : mergeCounterSiblings(merged, v);
+  }
+  const anonymous = [merged!];
+  for (const v of others) if (!anonymous.some((x) => compareSiblings(x, v) === 0)) anonymous.push(v);
+  anonymous.sort(compareSiblings);
+  const entries = c.entries.map((e) => (e.values.length === 0 ? e : { id: e.id, counter: e.counter, values: [] }));
+  return { entries, anonymous };
+}
+
+/** One counter sibling from two: the counters joined; timestamp, writer and expiry of the newer (a join too, so the result is order-free). */
+function mergeCounterSiblings(a: Sibling, b: Sibling): Sibling {
+  const newer = compareSiblings(a, b) >= 0 ? a : b;
+  const data = encodeCounter(mergeCounters(decodeCounter(a.data), decodeCounter(b.data)));
+  const merged = { kind: ValueKind.Counter, timestampMs: newer.timestampMs, writer: newer.writer, data };
+  return (newer.expiresAtMs ?? 0) > 0 ? { ...merged, expiresAtMs: newer.expiresAtMs! } : merged;
+}
 
 /**
  * Whether a stored clock holds at least one sibling and only tombstones,

@@ -40,7 +40,19 @@ export interface ReadOp {
   readonly values: readonly string[];
 }
 
-export type Op = WriteOp | ReadOp;
+/** An increment of a PN-counter (the counter workload): no value id, only an amount. */
+export interface IncrementOp {
+  readonly kind: 'increment';
+  readonly key: string;
+  readonly process: number;
+  readonly invokeMs: number;
+  readonly completeMs: number;
+  /** ok: acknowledged; fail: refused before anything was written; info: unknown (timed out, connection lost). */
+  readonly outcome: Outcome;
+  readonly by: number;
+}
+
+export type Op = WriteOp | ReadOp | IncrementOp;
 
 /** What each replica holds per key after the run (e.g. from cluster.inspect): replica → write ids. */
 export type ReplicaSnapshot = ReadonlyMap<string, ReadonlyMap<number, readonly string[]>>;
@@ -247,4 +259,44 @@ export function stalenessCurve(history: readonly Op[], bucketMs: readonly number
     if (!fresh) counts[b]!.stale++;
   }
   return bucketMs.map((sinceWriteMs, i) => ({ sinceWriteMs, reads: counts[i]!.reads, stale: counts[i]!.stale, fraction: counts[i]!.reads === 0 ? 0 : counts[i]!.stale / counts[i]!.reads }));
+}
+
+export interface CounterViolation {
+  readonly key: string;
+  /** The counter's final value (null: the key was not found). */
+  readonly final: number | null;
+  /** Sum of the acknowledged increments. */
+  readonly acknowledged: number;
+  /** The range the final value may lie in: acknowledged plus any subset of the indeterminate increments. */
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * No increment lost, none invented: after heal and repair, each counter's
+ * final value is the sum of its acknowledged increments plus some subset of
+ * those whose outcome is unknown (timed out: each may or may not have been
+ * applied) — so it lies in [acknowledged + Σ negative unknown, acknowledged
+ * + Σ positive unknown]. Refused increments (outcome fail) count for nothing.
+ */
+export function checkCounters(history: readonly Op[], finalValues: ReadonlyMap<string, number | null>): Verdict<CounterViolation> {
+  const sums = new Map<string, { acknowledged: number; down: number; up: number }>();
+  for (const op of history) {
+    if (op.kind !== 'increment' || op.outcome === 'fail') continue;
+    const s = sums.get(op.key) ?? { acknowledged: 0, down: 0, up: 0 };
+    if (op.outcome === 'ok') s.acknowledged += op.by;
+    else if (op.by < 0) s.down += op.by;
+    else s.up += op.by;
+    sums.set(op.key, s);
+  }
+  const violations: CounterViolation[] = [];
+  for (const [key, s] of sums) {
+    const final = finalValues.get(key) ?? null;
+    const min = s.acknowledged + s.down;
+    const max = s.acknowledged + s.up;
+    // a key never acknowledged may be missing (0), if no unknown increment took effect
+    const value = final ?? 0; // NaN (siblings that are not one counter) is a violation too
+    if (!Number.isFinite(value) || value < min || value > max) violations.push({ key, final, acknowledged: s.acknowledged, min, max });
+  }
+  return { valid: violations.length === 0, violations };
 }

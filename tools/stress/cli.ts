@@ -58,9 +58,9 @@ interface StressFlags {
 
 export function stressCommand(): Command {
   return new Command('stress')
-    .description('drive a cluster or a Redis-protocol server with a YCSB or set workload, inject faults, check nothing was lost, and write result.json and report.html')
+    .description('drive a cluster or a Redis-protocol server with a YCSB, set or counter workload, inject faults, check nothing was lost, and write result.json and report.html')
     .option('--target <target>', "'local' (an in-process cluster through the API) or redis://host:port (a ringkv server, or any Redis-protocol server for comparison)", 'local')
-    .addOption(new Option('--workload <name>', 'YCSB core workload a-f, or set (Jepsen-style read-modify-write adds)').default('a'))
+    .addOption(new Option('--workload <name>', 'YCSB core workload a-f, set (Jepsen-style read-modify-write adds), or counter (INCRBY of PN-counters; checks final = sum of acknowledged increments, plus at most the unknown ones)').default('a'))
     .addOption(new Option('--distribution <name>', "key distribution (default: the workload's own)").choices(['uniform', 'zipfian', 'latest']))
     .option('--records <n>', 'records written in the load phase', integer(0, 100_000_000), 10_000)
     .option('--duration <seconds>', 'length of the run phase', seconds, 30)
@@ -69,7 +69,7 @@ export function stressCommand(): Command {
     .option('--threads <n>', 'load-generator threads in the piscina pool (default: min(2, clients))', integer(1, 64))
     .option('--rate <ops/s>', 'target throughput over all clients, open loop (0: as fast as they go)', integer(0, 10_000_000), 0)
     .option('--value-size <bytes>', 'value size for YCSB writes', integer(8, 1_000_000), 100)
-    .option('--set-keys <n>', 'keys the set workload adds to', integer(1, 1000), 4)
+    .option('--set-keys <n>', 'keys the set and counter workloads write to', integer(1, 1000), 4)
     .option('--nemesis <kinds|file>', "faults: 'none', 'all', a comma list of kill,pause,partition,isolate,ring-partition,loss,delay,wipe, or a schedule file (.json)", 'none')
     .option('--seed <n>', 'seed for operations and faults (default: random, printed)', integer(0, 2 ** 31 - 1))
     .option('--actors <n>', 'local target: actors', integer(1, 256), 5)

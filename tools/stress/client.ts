@@ -23,6 +23,8 @@ export interface StressClient {
    * servers without contexts (Redis) just SET.
    */
   write(key: string, value: string, context: string | undefined): Promise<void>;
+  /** Add `by` to the PN-counter at `key` (INCRBY); resolves to the value the coordinator wrote. */
+  increment(key: string, by: number): Promise<number>;
   /** Reads up to `count` keys from a cursor position; resolves to how many came back. */
   scan(cursor: number, count: number): Promise<number>;
   close(): Promise<void>;
@@ -44,10 +46,11 @@ export class StressOpError extends Error {
 export type LocalRequest =
   | { readonly id: number; readonly op: 'get'; readonly key: string }
   | { readonly id: number; readonly op: 'put'; readonly key: string; readonly value: string; readonly context: string | undefined }
-  | { readonly id: number; readonly op: 'scan'; readonly cursor: number; readonly count: number };
+  | { readonly id: number; readonly op: 'scan'; readonly cursor: number; readonly count: number }
+  | { readonly id: number; readonly op: 'incr'; readonly key: string; readonly by: number };
 
 export type LocalReply =
-  | { readonly id: number; readonly ok: true; readonly values?: string[]; readonly context?: string; readonly count?: number }
+  | { readonly id: number; readonly ok: true; readonly values?: string[]; readonly context?: string; readonly count?: number; readonly value?: number }
   | { readonly id: number; readonly ok: false; readonly type: string; readonly message: string };
 
 /**
@@ -101,6 +104,7 @@ export class LocalPortChannel {
       write: async (key, value, context) => {
         ok(await this.request((id) => ({ id, op: 'put', key, value, context })));
       },
+      increment: async (key, by) => ok(await this.request((id) => ({ id, op: 'incr', key, by }))).value ?? 0,
       scan: async (cursor, count) => ok(await this.request((id) => ({ id, op: 'scan', cursor, count }))).count ?? 0,
       close: async () => {},
     };
@@ -167,6 +171,7 @@ export async function redisClient(o: RedisTargetOptions): Promise<StressClient> 
         if (o.ringkv && context !== undefined) await redis.call('RINGKV.PUT', key, value, 'CONTEXT', context);
         else await redis.set(key, value);
       }),
+    increment: (key, by) => redisCall(async () => redis.incrby(key, by)),
     scan: (cursor, count) =>
       redisCall(async () => {
         const [, keys] = await redis.scan(String(cursor), 'COUNT', count);

@@ -76,7 +76,7 @@ const HIGHEST_LATENCY_US = 120_000_000;
 /** Set workload: elements per key before the clients move on to fresh keys (about 12 bytes each in the JSON value). */
 const SET_ELEMENTS_PER_KEY = 400;
 /** Error types that mean the write was refused before anything was stored (definitely not applied). */
-const REFUSED = new Set(['TOO_MANY_SIBLINGS', 'SIBLINGS', 'PAIR_TOO_LARGE', 'INVALID_KEY', 'INVALID_VALUE', 'INVALID_OPTION', 'INVALID_CONTEXT', 'OVERLOADED', 'BUSY']);
+const REFUSED = new Set(['TOO_MANY_SIBLINGS', 'SIBLINGS', 'PAIR_TOO_LARGE', 'INVALID_KEY', 'INVALID_VALUE', 'INVALID_OPTION', 'INVALID_CONTEXT', 'OVERLOADED', 'BUSY', 'NOT_A_COUNTER', 'COUNTER_OVERFLOW']);
 
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
@@ -192,6 +192,22 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
       }
     };
 
+    const increment = async (key: string, by: number, dueMs: number): Promise<void> => {
+      const invokeMs = nowMs();
+      try {
+        await stressClient.increment(key, by);
+        const completeMs = nowMs();
+        history.push({ kind: 'increment', key, process: client, invokeMs, completeMs: completeMs + CLOCK_MARGIN_MS, outcome: 'ok', by });
+        record('incr', dueMs, completeMs, null);
+      } catch (e) {
+        const completeMs = nowMs();
+        const type = errorType(e);
+        // a timed-out increment may have been applied: the checker allows it either way
+        history.push({ kind: 'increment', key, process: client, invokeMs, completeMs: completeMs + CLOCK_MARGIN_MS, outcome: outcomeOf(type), by });
+        record('incr', dueMs, completeMs, type);
+      }
+    };
+
     const execute = async (op: PlannedOp, dueMs: number): Promise<void> => {
       const key = keyName(op.keyIndex);
       switch (op.kind) {
@@ -221,6 +237,9 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
           await write(key, id, value, seen.context, seen.values, 'add', dueMs);
           return;
         }
+        case 'incr':
+          await increment(key, op.by, dueMs);
+          return;
         case 'scan': {
           const invokeMs = nowMs();
           const cursor = new Prng(op.keyIndex).nextInt(2 ** 32);

@@ -459,7 +459,7 @@ function stalenessChart(result: StressResult): string {
 
 // ---------------------------------------------------------------- tables
 
-const OP_ORDER = ['read', 'update', 'insert', 'scan', 'rmw', 'add'];
+const OP_ORDER = ['read', 'update', 'insert', 'scan', 'rmw', 'add', 'incr'];
 
 function table(head: readonly string[], rows: readonly (readonly string[])[], numericFrom = 1): string {
   const th = head.map((h, i) => `<th${i >= numericFrom ? ' class="num"' : ''}>${h}</th>`).join('');

@@ -7,8 +7,8 @@ import type { StalenessBucket } from './checker.js';
 
 export const RESULT_FORMAT_VERSION = 1;
 
-/** Operation names as reported: YCSB's, plus the set workload's `add`. */
-export type OpName = 'read' | 'update' | 'insert' | 'scan' | 'rmw' | 'add';
+/** Operation names as reported: YCSB's, plus the set workload's `add` and the counter workload's `incr`. */
+export type OpName = 'read' | 'update' | 'insert' | 'scan' | 'rmw' | 'add' | 'incr';
 
 export interface LatencySummary {
   readonly count: number;

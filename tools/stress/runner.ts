@@ -16,7 +16,7 @@ import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 import { Cluster } from '../../src/index.js';
 import { RingkvError } from '../../src/errors.js';
-import { checkConvergence, checkNoLostWrites, checkNoStaleReads, stalenessCurve, type Op, type WriteOp } from './checker.js';
+import { checkConvergence, checkCounters, checkNoLostWrites, checkNoStaleReads, stalenessCurve, type Op, type WriteOp } from './checker.js';
 import type { LocalReply, LocalRequest } from './client.js';
 import type { LoadTarget, LoadTask, LoadTaskResult } from './loadgen.js';
 import { describeFault, parseSchedule, randomSchedule, type FaultEvent, type FaultKind } from './nemesis.js';
@@ -133,7 +133,7 @@ export async function runStress(config: StressConfig, hooks: RunHooks = {}): Pro
     const history: Op[] = [];
     // ---- load phase ----
     let load = { records: 0, durationMs: 0, opsPerSec: 0 };
-    if (spec.name !== 'set' && config.records > 0) {
+    if (spec.name !== 'set' && spec.name !== 'counter' && config.records > 0) {
       hooks.onPhase?.('load', config.records);
       const t0 = nowMs();
       const results = await runPhase('load', config, harness, pool, dispatchers, hooks);
@@ -161,12 +161,13 @@ export async function runStress(config: StressConfig, hooks: RunHooks = {}): Pro
     if (harness.cluster !== null) await healAll(harness.cluster);
     const convergence = await converge(harness, config, healMs, log);
     const samples = await sampler.stop();
-    const written = [...new Set(history.filter((o) => o.kind === 'write').map((o) => o.key))];
+    const written = [...new Set(history.filter((o) => o.kind === 'write' || o.kind === 'increment').map((o) => o.key))];
     const finalValues = await readFinal(harness, config, spec.name === 'set', written);
 
     // ---- check ----
     hooks.onPhase?.('check', 0);
-    const lostWrites = lostWritesVerdict(history, finalValues, spec.name === 'set', runStartMs);
+    // for counters a lost write is a lost (or invented) increment
+    const lostWrites = spec.name === 'counter' ? counterVerdict(history, finalValues) : lostWritesVerdict(history, finalValues, spec.name === 'set', runStartMs);
     const staleReads = staleReadsVerdict(history, harness, runStartMs);
     const staleness = stalenessCurve(history);
     const merged = mergeResults(results, runStartMs, runEndMs, config.windowMs);
@@ -368,6 +369,10 @@ function serveLocal(cluster: Cluster, port: MessagePort, c: StressConfig): { clo
         case 'scan': {
           const page = await cluster.scan(q.cursor, { count: q.count });
           return { id: q.id, ok: true, count: page.keys.length };
+        }
+        case 'incr': {
+          const res = await cluster.increment(q.key, q.by, { w: c.w, strict: c.strict });
+          return { id: q.id, ok: true, value: res.value };
         }
       }
     } catch (e) {
@@ -669,6 +674,21 @@ function lostWritesVerdict(history: readonly Op[], finalValues: Map<string, stri
         (v) =>
           `${isSet ? 'add' : 'write'} ${v.write.id} to ${v.key} by client ${v.write.process}, acknowledged at ${(v.write.completeMs - runStartMs).toFixed(1)} ms, is gone: final value [${(finalValues.get(v.key) ?? []).slice(0, 10).join(', ')}]`,
       ),
+  };
+}
+
+/** Counters: each final value must be its acknowledged increments plus a subset of the unknown ones. */
+function counterVerdict(history: readonly Op[], finalValues: Map<string, string[]>): CheckerVerdict {
+  const finals = new Map<string, number | null>();
+  for (const [key, values] of finalValues) finals.set(key, values.length === 1 ? Number(values[0]) : values.length === 0 ? null : Number.NaN);
+  const verdict = checkCounters(history, finals);
+  return {
+    valid: verdict.valid,
+    checked: history.filter((o) => o.kind === 'increment' && o.outcome === 'ok').length,
+    violationCount: verdict.violations.length,
+    violations: verdict.violations
+      .slice(0, MAX_VIOLATIONS_LISTED)
+      .map((v) => `counter ${v.key}: final value ${v.final === null ? '(missing)' : v.final} [${(finalValues.get(v.key) ?? []).join(', ')}], acknowledged increments sum to ${v.acknowledged}, so it must lie in ${v.min}..${v.max}`),
   };
 }
 

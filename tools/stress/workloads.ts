@@ -1,6 +1,6 @@
 /**
- * The stress lab's workloads: YCSB's core workloads A–F and a Jepsen-style
- * `set` workload, as pure, seeded operation generators (no I/O, no clock, no
+ * The stress lab's workloads: YCSB's core workloads A–F, a Jepsen-style
+ * `set` workload and a `counter` workload (increments of PN-counters), as pure, seeded operation generators (no I/O, no clock, no
  * Math.random), so a run's operations replay exactly from its seed.
  *
  * The key choosers follow YCSB's generators (ZipfianGenerator after Gray et
@@ -12,10 +12,10 @@ export class StressConfigError extends Error {
   override name = 'StressConfigError';
 }
 
-export type WorkloadName = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'set';
+export type WorkloadName = 'a' | 'b' | 'c' | 'd' | 'e' | 'f' | 'set' | 'counter';
 export type Distribution = 'uniform' | 'zipfian' | 'latest';
 
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ['a', 'b', 'c', 'd', 'e', 'f', 'set'];
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['a', 'b', 'c', 'd', 'e', 'f', 'set', 'counter'];
 export const DISTRIBUTIONS: readonly Distribution[] = ['uniform', 'zipfian', 'latest'];
 
 export interface WorkloadSpec {
@@ -32,7 +32,7 @@ export interface WorkloadSpec {
 
 /** YCSB's workload E uses 100; the other workloads never scan but carry the same bound. */
 export const DEFAULT_MAX_SCAN_LENGTH = 100;
-/** Keys the `set` workload adds to when GeneratorOptions.setKeys is not given. */
+/** Keys the `set` (and `counter`) workload writes to when GeneratorOptions.setKeys is not given. */
 export const DEFAULT_SET_KEYS = 4;
 
 type Mix = Pick<WorkloadSpec, 'readProportion' | 'updateProportion' | 'insertProportion' | 'scanProportion' | 'rmwProportion'>;
@@ -48,6 +48,8 @@ const WORKLOADS: Readonly<Record<WorkloadName, { description: string; mix: Mix; 
   f: { description: 'F: read-modify-write (50% read, 50% read-modify-write)', mix: { ...NO_OPS, readProportion: 0.5, rmwProportion: 0.5 }, distribution: 'zipfian' },
   // Every op is an `add`, so the proportions above (which have no `add`) are all 0.
   set: { description: 'set: Jepsen-style set (100% add of unique elements)', mix: NO_OPS, distribution: 'uniform' },
+  // Every op is an `incr` (INCRBY of -2..5, never 0) of one of setKeys PN-counters.
+  counter: { description: 'counter: PN-counters (100% increment by -2..5)', mix: NO_OPS, distribution: 'uniform' },
 };
 
 /** name is case-insensitive ('A' or 'a'); distribution overrides the workload's default. Throws StressConfigError for unknown names/distributions. */
@@ -70,6 +72,7 @@ export function workloadSpec(name: string, distribution?: string): WorkloadSpec 
 
 export type PlannedOp =
   | { readonly kind: 'read' | 'update' | 'rmw' | 'insert' | 'add'; readonly keyIndex: number }
+  | { readonly kind: 'incr'; readonly keyIndex: number; readonly by: number }
   | { readonly kind: 'scan'; readonly keyIndex: number; readonly length: number };
 
 export interface GeneratorOptions {
@@ -77,7 +80,7 @@ export interface GeneratorOptions {
   readonly clients: number; // total concurrent clients in the run
   readonly client: number; // this client's index 0..clients-1
   readonly seed: number; // run seed (integer); each client derives its own stream from (seed, client)
-  readonly setKeys?: number; // set workload: how many keys the adds go to (default 4)
+  readonly setKeys?: number; // set and counter workloads: how many keys the adds (increments) go to (default 4)
 }
 
 // ---------------------------------------------------------------------------
@@ -330,6 +333,8 @@ export class ScrambledZipfianGenerator {
 // Operation generator
 
 const MAX_RECORDS = 2 ** 36; // fnvMod's exact range; far beyond any run
+/** What a counter-workload increment adds: mostly up, sometimes down (DECRBY), never 0. */
+const INCREMENTS: readonly number[] = [-2, -1, 1, 2, 3, 4, 5];
 
 function requireProportion(spec: WorkloadSpec, field: keyof Mix): number {
   const p = spec[field];
@@ -357,6 +362,7 @@ function requireProportion(spec: WorkloadSpec, field: keyof Mix): number {
  *    always this client's own newest key, which certainly exists.
  *  - set: every op is an add; the key is drawn over 0..setKeys-1 with the spec's
  *    distribution (uniform by default; latest treats setKeys-1 as newest).
+ *  - counter: as set, every op an increment by a nonzero amount in -2..5.
  *  - scan: starts at a chosen key, length uniform in 1..maxScanLength; the
  *    range may run past the current key count.
  */
@@ -367,6 +373,7 @@ export class OperationGenerator {
   private readonly clients: number;
   private readonly client: number;
   private readonly isSet: boolean;
+  private readonly isCounter: boolean;
   private readonly thresholds: readonly (readonly [number, 'read' | 'update' | 'insert' | 'scan' | 'rmw'])[];
   private zipfian: ZipfianGenerator | undefined;
   private scrambled: ScrambledZipfianGenerator | undefined;
@@ -382,7 +389,8 @@ export class OperationGenerator {
     }
     if (options === null || typeof options !== 'object') throw new StressConfigError('generator options must be an object');
     this.spec = spec;
-    this.isSet = spec.name === 'set';
+    this.isCounter = spec.name === 'counter';
+    this.isSet = spec.name === 'set' || this.isCounter; // the same key space: setKeys keys
     this.clients = requireSafeInteger(options.clients, 'clients', 1);
     this.client = requireSafeInteger(options.client, 'client', 0, this.clients - 1);
     requireSafeInteger(options.seed, 'seed');
@@ -420,6 +428,11 @@ export class OperationGenerator {
   }
 
   next(): PlannedOp {
+    if (this.isCounter) {
+      const keyIndex = this.chooseKey();
+      const by = INCREMENTS[this.rng.nextInt(INCREMENTS.length)]!;
+      return { kind: 'incr', keyIndex, by };
+    }
     if (this.isSet) return { kind: 'add', keyIndex: this.chooseKey() };
     const u = this.rng.nextFloat();
     let kind: 'read' | 'update' | 'insert' | 'scan' | 'rmw' = 'read';

@@ -18,7 +18,8 @@ import type { Duplex } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Cluster, Consistency, PlanChange, Value } from '../../index.js';
-import { InvalidOptionError, QuorumError, RingkvError, TooManySiblingsError } from '../../index.js';
+import { InvalidOptionError, InvalidValueError, QuorumError, RingkvError, TooManySiblingsError } from '../../index.js';
+import { parseFloatText, parseIntegerText } from '../../versioning/counter-base.js';
 import { metricsContentType, recordRequest, renderMetrics, statsOrNull } from '../metrics.js';
 
 export interface HttpServerOptions {
@@ -89,6 +90,8 @@ const STATUS_OF_CODE: Record<RingkvError['code'], number> = {
   LAYOUT_MISMATCH: 500,
   UNKNOWN_ACTOR: 500,
   DATA_DIR_LOCKED: 500, // raised only by a start, never by a request
+  NOT_A_COUNTER: 409, // the key holds a value an increment cannot start from
+  COUNTER_OVERFLOW: 409,
   INTERNAL: 500,
 };
 
@@ -203,6 +206,19 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
     const res = await cluster.delete(key, writeOptions(q, request.headers[CONTEXT_HEADER]));
     if (res.context !== '') void reply.header(CONTEXT_HEADER, res.context);
     return reply.code(204).send();
+  });
+
+  // POST /kv/:key/increment?by=N[&float=true]: add N to the key's PN-counter; 200 {"value": new value}.
+  app.post<{ Params: { key: string } }>('/kv/:key/increment', async (request, reply) => {
+    const key = decodeKey(request.params.key);
+    const q = parseQuery(request.query, ['by', 'float', 'w', 'timeoutMs', 'strict']);
+    if (q.by === undefined) throw new InvalidOptionError('query parameter by (the increment) is required');
+    const float = q.float === true;
+    const by = float ? parseFloatText(q.by) : parseIntegerText(q.by);
+    if (by === null) throw new InvalidValueError(float ? `by must be a finite number, got ${JSON.stringify(q.by)}` : `by must be an integer within ±(2^53-1), got ${JSON.stringify(q.by)}`);
+    const res = await cluster.increment(key, by, { ...writeOptions(q, undefined), float });
+    if (res.context !== '') void reply.header(CONTEXT_HEADER, res.context);
+    return reply.code(200).header('cache-control', 'no-store').type('application/json').send(JSON.stringify({ value: res.value }));
   });
 
   // ---- membership admin: POST /actors {zone?, weight?} · DELETE /actors/:id · POST /plan {changes: [...]} · POST /cleanup ----
@@ -329,6 +345,8 @@ function operationOf(request: FastifyRequest): string {
       if (request.method === 'PUT') return 'put';
       if (request.method === 'DELETE') return 'delete';
       return 'other';
+    case '/kv/:key/increment':
+      return 'increment';
     case '/status':
       return 'status';
     case '/metrics':
@@ -403,6 +421,9 @@ function decodeKey(param: string): Buffer {
 }
 
 interface QueryOptions {
+  /** An increment, as given (parsed by the route: integer or float syntax). */
+  by?: string;
+  float?: boolean;
   r?: Consistency;
   w?: Consistency;
   timeoutMs?: number;
@@ -412,7 +433,7 @@ interface QueryOptions {
 }
 
 /** Validate the query string: only `allowed` parameters, each once, each well-formed. */
-function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' | 'strict' | 'sibling' | 'ttlMs')[]): QueryOptions {
+function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' | 'strict' | 'sibling' | 'ttlMs' | 'by' | 'float')[]): QueryOptions {
   const out: QueryOptions = {};
   for (const [name, raw] of Object.entries((query ?? {}) as Record<string, unknown>)) {
     if (!(allowed as readonly string[]).includes(name)) {
@@ -432,6 +453,14 @@ function parseQuery(query: unknown, allowed: readonly ('r' | 'w' | 'timeoutMs' |
         // strict=true refuses sloppy substitutes (writes); reads always use the key's own replicas
         if (raw !== 'true' && raw !== 'false') throw new InvalidOptionError(`strict must be 'true' or 'false', got ${JSON.stringify(raw)}`);
         out.strict = raw === 'true';
+        break;
+      case 'by':
+        out.by = raw;
+        break;
+      case 'float':
+        // float=true (POST …/increment): INCRBYFLOAT
+        if (raw !== 'true' && raw !== 'false') throw new InvalidOptionError(`float must be 'true' or 'false', got ${JSON.stringify(raw)}`);
+        out.float = raw === 'true';
         break;
       case 'sibling':
         // sibling=true (PUT): a blind sibling beside whatever the key holds, superseding nothing

@@ -8,6 +8,7 @@ import { recordRequest } from '../metrics.js';
 import { CONNECTION_COMMANDS } from './connection-commands.js';
 import { EXPIRY_COMMANDS } from './expiry-commands.js';
 import { KEYSPACE_COMMANDS } from './keyspace-commands.js';
+import { COUNTER_COMMANDS } from './counter-commands.js';
 import { RINGKV_COMMANDS } from './ringkv-commands.js';
 import { STRING_COMMANDS } from './string-commands.js';
 import { err, errorReply, int, lower, LATER, type ClientState, type Command, type Pending, type Reply, type ServerContext } from './command-kit.js';
@@ -47,7 +48,7 @@ const COMMAND: Command = {
   },
 };
 
-const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...EXPIRY_COMMANDS, ...KEYSPACE_COMMANDS, ...RINGKV_COMMANDS };
+const COMMANDS: Readonly<Record<string, Command>> = { ...CONNECTION_COMMANDS, command: COMMAND, ...STRING_COMMANDS, ...COUNTER_COMMANDS, ...EXPIRY_COMMANDS, ...KEYSPACE_COMMANDS, ...RINGKV_COMMANDS };
 
 const firstArg = (a: Buffer[]): Buffer[] => (a.length > 1 ? [a[1]!] : []);
 const allArgs = (a: Buffer[]): Buffer[] => a.slice(1);
@@ -72,6 +73,11 @@ const KEYS_OF: ReadonlyMap<string, (args: Buffer[]) => Buffer[]> = new Map([
   ['exists', allArgs],
   ['mget', allArgs],
   ['mset', everyOtherArg],
+  ['incr', firstArg],
+  ['decr', firstArg],
+  ['incrby', firstArg],
+  ['decrby', firstArg],
+  ['incrbyfloat', firstArg],
   ['ringkv.getall', firstArg],
   ['ringkv.put', firstArg],
   ['ringkv.del', firstArg],
