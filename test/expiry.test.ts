@@ -80,5 +80,11 @@ test.serial('a workload that writes only expiring keys stays bounded: passes col
   }
   // without collection the store would hold 5 rounds x 300 keys x 3 replicas = 4500 entries
   t.true(stored.every((n) => n <= perRound * 3), `entries stored after each round: ${stored.join(', ')}`);
-  t.is(stored[stored.length - 1], 0, 'everything written has expired and been collected');
+  // a pass reaps within its background budget: a few more passes collect what the last one left
+  let left = stored[stored.length - 1]!;
+  for (let pass = 0; pass < 5 && left > 0; pass++) {
+    await c.repair();
+    left = (await c.stats()).reduce((s, a) => s + a.keys, 0);
+  }
+  t.is(left, 0, 'everything written has expired and been collected');
 });
