@@ -41,7 +41,7 @@ test.serial('values come back as the type written: Buffer, string, JSON', async 
     if (typeof v === 'string') t.is(typeof res.values[0], 'string', k);
   }
   const missing = await c.get('no-such-key');
-  t.deepEqual(missing, { values: [], context: '', found: false });
+  t.deepEqual(missing, { values: [], expiresAtMs: [], context: '', found: false });
 });
 
 test.serial('binary and unicode keys; a string key and its UTF-8 bytes are the same key', async (t) => {

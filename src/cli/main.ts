@@ -34,6 +34,7 @@ program
   .addOption(new Option('--sync <mode>', 'always: fsync before acknowledging; periodic: fsync every 100 ms').choices(['always', 'periodic']))
   .option('--force-non-loopback', 'allow a non-loopback --host without a password')
   .option('--allow-flush', 'allow FLUSHALL/FLUSHDB (they delete every key)')
+  .option('--max-pair-bytes <bytes>', 'largest key + value accepted (16..67108864; default 10240)')
   .addOption(new Option('--dbsize <mode>', 'DBSIZE: estimate (stored entries over n, cheap) or exact (a full scan of live keys)').choices(['estimate', 'exact']))
   .option('--config <file>', 'JSON config file (flags > RINGKV_* environment > file > defaults)')
   .action(async (flags: Record<string, unknown>) => {
@@ -55,6 +56,7 @@ program
         forceNonLoopback: flags.forceNonLoopback === true ? true : undefined,
         allowFlush: flags.allowFlush === true ? true : undefined,
         dbsize: flags.dbsize,
+        maxPairBytes: flags.maxPairBytes,
       },
     );
     const server = await startServer(config);

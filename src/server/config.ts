@@ -19,6 +19,8 @@ export interface ServerConfig {
   sync: 'always' | 'periodic' | undefined;
   /** FLUSHALL/FLUSHDB delete every key; refused unless allowed (as operators rename Redis's dangerous commands). */
   allowFlush: boolean;
+  /** Largest key + value accepted (the cluster's maxPairBytes; default 10 KiB). */
+  maxPairBytes: number | undefined;
   /** DBSIZE: 'estimate' (stored entries over n, tombstones included: O(actors)) or 'exact' (live keys counted by a full scan). */
   dbsize: 'estimate' | 'exact';
 }
@@ -38,6 +40,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   sync: undefined,
   allowFlush: false,
   dbsize: 'estimate',
+  maxPairBytes: undefined,
 };
 
 type Source = Partial<Record<keyof ServerConfig, unknown>>;
@@ -57,6 +60,7 @@ const ENV: Record<keyof ServerConfig, string> = {
   sync: 'RINGKV_SYNC',
   allowFlush: 'RINGKV_ALLOW_FLUSH',
   dbsize: 'RINGKV_DBSIZE',
+  maxPairBytes: 'RINGKV_MAX_PAIR_BYTES',
 };
 
 export function fromEnv(env: NodeJS.ProcessEnv): Source {
@@ -139,6 +143,7 @@ export function resolveServerConfig(...sources: Source[]): ServerConfig {
     sync,
     allowFlush: bool('allow-flush', merged.allowFlush),
     dbsize,
+    maxPairBytes: optionalInt('max-pair-bytes', merged.maxPairBytes, 16, 64 * 1024 * 1024),
   };
   if (!isLoopback(config.host) && config.password === null && !config.forceNonLoopback) {
     throw new InvalidOptionError(`refusing to listen on non-loopback address ${config.host} without a password: set --password, or --force-non-loopback if you really mean it`);

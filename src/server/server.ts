@@ -35,6 +35,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       ...(config.r !== undefined ? { r: config.r as Consistency } : {}),
       ...(config.w !== undefined ? { w: config.w as Consistency } : {}),
       ...(config.sync !== undefined ? { sync: config.sync } : {}),
+      ...(config.maxPairBytes !== undefined ? { maxPairBytes: config.maxPairBytes } : {}),
     });
   } catch (err) {
     forget(err);
