@@ -1,12 +1,15 @@
 /**
  * Commands over the whole keyspace or a key's existence and type: KEYS,
- * RANDOMKEY, DBSIZE, FLUSHALL/FLUSHDB, TYPE, TOUCH. Those that walk the
+ * RANDOMKEY, DBSIZE, FLUSHALL/FLUSHDB, TYPE, TOUCH, and those that move a
+ * value between keys (RENAME, RENAMENX, COPY: a read, a write of the
+ * destination with the value and its expiry, and for a rename a delete of
+ * the source with the context read — not atomic across clients). Those that walk the
  * keyspace are full scans of the ring (one replica per arc, as SCAN), not
  * an index: O(keys), bounded by MAX_KEYS_WALKED.
  */
 import { RING_SIZE } from '../../ring/ring.js';
 import { globMatch } from './glob.js';
-import { err, int, nil, read, type ClientState, type Command, type ServerContext } from './command-kit.js';
+import { err, int, nil, OK, read, toBytes, type ClientState, type Command, type ServerContext } from './command-kit.js';
 
 /** Most keys one KEYS, FLUSHALL or exact DBSIZE walks; past it they answer an error rather than grow without bound. */
 export const MAX_KEYS_WALKED = 1_000_000;
@@ -70,6 +73,38 @@ const flushCommand: Command = {
   },
 };
 
+/** Write `source`'s newest value (and its expiry) under `dest`, superseding what `destContext` saw (undefined: what the coordinator holds). */
+async function copyValue(ctx: ServerContext, client: ClientState, source: { values: unknown[]; expiresAtMs: number[] }, dest: Buffer, destContext: string | undefined): Promise<void> {
+  const expireAtMs = source.expiresAtMs[0]!;
+  await ctx.cluster.put(dest, toBytes(source.values[0]), {
+    w: client.w,
+    strict: client.strict,
+    ...(destContext !== undefined && { context: destContext }),
+    ...(expireAtMs > 0 && { expireAtMs }),
+  });
+}
+
+function renameCommand(nx: boolean): Command {
+  return {
+    arity: 3,
+    run: async (ctx, client, a) => {
+      const [source, dest] = [a[1]!, a[2]!];
+      const res = await read(ctx, client, source);
+      if (!res.found) return err('ERR no such key');
+      if (source.equals(dest)) return nx ? int(0) : OK;
+      let destContext: string | undefined;
+      if (nx) {
+        const existing = await read(ctx, client, dest);
+        if (existing.found) return int(0);
+        destContext = existing.context;
+      }
+      await copyValue(ctx, client, res, dest, destContext);
+      await ctx.cluster.delete(source, { w: client.w, context: res.context, strict: client.strict });
+      return nx ? int(1) : OK;
+    },
+  };
+}
+
 export const KEYSPACE_COMMANDS: Readonly<Record<string, Command>> = {
   keys: {
     arity: 2,
@@ -102,6 +137,31 @@ export const KEYSPACE_COMMANDS: Readonly<Record<string, Command>> = {
       // A busy actor gets 5 s to answer: one left out would make the count drop by a fifth.
       const stats = await ctx.cluster.stats({ timeoutMs: 5000 });
       return int(Math.round(stats.reduce((s, x) => s + x.keys, 0) / ctx.cluster.n));
+    },
+  },
+  rename: renameCommand(false),
+  renamenx: renameCommand(true),
+  copy: {
+    arity: -3,
+    run: async (ctx, client, a) => {
+      let replace = false;
+      for (let i = 3; i < a.length; i++) {
+        const opt = a[i]!.toString('latin1').toLowerCase();
+        if (opt === 'replace') replace = true;
+        else if (opt === 'db' && i + 1 < a.length) {
+          const db = a[++i]!.toString('latin1');
+          if (!/^-?[0-9]+$/.test(db)) return err('ERR value is not an integer or out of range');
+          if (Number(db) !== 0) return err('ERR DB index is out of range');
+        } else return err('ERR syntax error');
+      }
+      const [source, dest] = [a[1]!, a[2]!];
+      if (source.equals(dest)) return err('ERR source and destination objects are the same');
+      const res = await read(ctx, client, source);
+      if (!res.found) return int(0);
+      const existing = await read(ctx, client, dest);
+      if (existing.found && !replace) return int(0);
+      await copyValue(ctx, client, res, dest, existing.context);
+      return int(1);
     },
   },
   flushall: flushCommand,

@@ -8,7 +8,7 @@
 import { InvalidKeyError } from '../../errors.js';
 import { globMatch } from './glob.js';
 import { setWithOptions } from './expiry-commands.js';
-import { err, int, lower, nil, OK, oneValue, parseInteger, read, readNow, toBytes, LATER, type ClientState, type Command, type ServerContext } from './command-kit.js';
+import { err, int, lower, nil, OK, oneValue, parseInteger, read, readNow, toBytes, LATER, type ClientState, type Command, type Reply, type ServerContext } from './command-kit.js';
 
 /**
  * DEL of one key: a delete without a context, as on every front end (the
@@ -25,13 +25,120 @@ async function del(ctx: ServerContext, client: ClientState, key: Buffer): Promis
 }
 
 /** Read, then write `next(current)` with the read's context (even '': saw nothing). */
-async function readThenPut(ctx: ServerContext, client: ClientState, key: Buffer, next: (current: Buffer | null) => Buffer): Promise<{ old: Buffer | null; written: Buffer }> {
+async function readThenPut(
+  ctx: ServerContext,
+  client: ClientState,
+  key: Buffer,
+  next: (current: Buffer | null) => Buffer,
+  keepTtl: boolean,
+): Promise<{ old: Buffer | null; written: Buffer }> {
   const current = await ctx.cluster.get(key, { r: client.r });
   const old = current.found ? toBytes(current.values[0]) : null;
   const written = next(old);
-  await ctx.cluster.put(key, written, { w: client.w, context: current.context, strict: client.strict });
+  // APPEND, SETRANGE, SETBIT keep the key's TTL, as in Redis; GETSET is a SET and clears it
+  const expireAtMs = keepTtl && current.found ? current.expiresAtMs[0]! : 0;
+  await ctx.cluster.put(key, written, { w: client.w, context: current.context, strict: client.strict, ...(expireAtMs > 0 && { expireAtMs }) });
   return { old, written };
 }
+
+/** Redis's error for a string that would outgrow what ringkv stores (its maxPairBytes). */
+function tooLarge(ctx: ServerContext, key: Buffer, bytes: number): Reply | null {
+  return key.length + bytes > ctx.cluster.options.maxPairBytes ? err(`ERR string exceeds maximum allowed size (maxPairBytes ${ctx.cluster.options.maxPairBytes})`) : null;
+}
+
+/** A bit offset as SETBIT/GETBIT take it (0..2^32-1), or null. */
+function bitOffset(b: Buffer): number | null {
+  const text = b.toString('latin1');
+  if (!/^[0-9]{1,10}$/.test(text)) return null;
+  const n = Number(text);
+  return n < 2 ** 32 ? n : null;
+}
+
+const setRangeCommand: Command = {
+  arity: 4,
+  run: async (ctx, client, a) => {
+    const offset = parseInteger(a[2]!);
+    if (offset < 0) return err('ERR offset is out of range');
+    const piece = a[3]!;
+    if (piece.length === 0) {
+      // nothing to write: the length as it is (Redis does not even create the key)
+      const res = await read(ctx, client, a[1]!);
+      return int(res.found ? toBytes(res.values[0]).length : 0);
+    }
+    const refused = tooLarge(ctx, a[1]!, offset + piece.length);
+    if (refused !== null) return refused;
+    const { written } = await readThenPut(
+      ctx,
+      client,
+      a[1]!,
+      (old) => {
+        const out = Buffer.alloc(Math.max(old?.length ?? 0, offset + piece.length));
+        old?.copy(out);
+        piece.copy(out, offset);
+        return out;
+      },
+      true,
+    );
+    return int(written.length);
+  },
+};
+
+const setBitCommand: Command = {
+  arity: 4,
+  run: async (ctx, client, a) => {
+    const offset = bitOffset(a[2]!);
+    if (offset === null) return err('ERR bit offset is not an integer or out of range');
+    const bit = a[3]!.toString('latin1');
+    if (bit !== '0' && bit !== '1') return err('ERR bit is not an integer or out of range');
+    const byte = offset >> 3;
+    const refused = tooLarge(ctx, a[1]!, byte + 1);
+    if (refused !== null) return refused;
+    const mask = 0x80 >> (offset & 7);
+    let was = 0;
+    await readThenPut(
+      ctx,
+      client,
+      a[1]!,
+      (old) => {
+        const out = Buffer.alloc(Math.max(old?.length ?? 0, byte + 1));
+        old?.copy(out);
+        was = (out[byte]! & mask) !== 0 ? 1 : 0;
+        out[byte] = bit === '1' ? out[byte]! | mask : out[byte]! & ~mask;
+        return out;
+      },
+      true,
+    );
+    return int(was);
+  },
+};
+
+const getBitCommand: Command = {
+  arity: 3,
+  run: async (ctx, client, a) => {
+    const offset = bitOffset(a[2]!);
+    if (offset === null) return err('ERR bit offset is not an integer or out of range');
+    const res = await read(ctx, client, a[1]!);
+    const v = res.found ? toBytes(res.values[0]) : Buffer.alloc(0);
+    const byte = offset >> 3;
+    return int(byte < v.length && (v[byte]! & (0x80 >> (offset & 7))) !== 0 ? 1 : 0);
+  },
+};
+
+/** MSETNX: every key read first; all written (each with its read's context) only when none exists. Not atomic across clients. */
+const msetnxCommand: Command = {
+  arity: -3,
+  run: async (ctx, client, a) => {
+    if (a.length % 2 !== 1) return err("ERR wrong number of arguments for 'msetnx' command");
+    const keys = a.filter((_, i) => i % 2 === 1);
+    const reads = await Promise.all(keys.map((k) => ctx.cluster.get(k, { r: client.r })));
+    if (reads.some((r) => r.found)) return int(0);
+    // a key named twice: its last value wins, as in Redis
+    const last = new Map<string, number>();
+    for (let i = 1; i < a.length; i += 2) last.set(a[i]!.toString('latin1'), i);
+    await Promise.all([...last.values()].map((i) => ctx.cluster.put(a[i]!, a[i + 1]!, { w: client.w, context: reads[(i - 1) / 2]!.context, strict: client.strict })));
+    return int(1);
+  },
+};
 
 /** Redis's GETRANGE: inclusive offsets, negative ones from the end, clamped as Redis clamps them. */
 export function byteRange(value: Buffer, start: number, end: number): Buffer {
@@ -99,7 +206,7 @@ export const STRING_COMMANDS: Readonly<Record<string, Command>> = {
   getset: {
     arity: 3,
     run: async (ctx, client, a) => {
-      const { old } = await readThenPut(ctx, client, a[1]!, () => a[2]!);
+      const { old } = await readThenPut(ctx, client, a[1]!, () => a[2]!, false);
       return (w) => w.bulk(old);
     },
   },
@@ -116,7 +223,7 @@ export const STRING_COMMANDS: Readonly<Record<string, Command>> = {
   append: {
     arity: 3,
     run: async (ctx, client, a) => {
-      const { written } = await readThenPut(ctx, client, a[1]!, (old) => (old === null ? a[2]! : Buffer.concat([old, a[2]!])));
+      const { written } = await readThenPut(ctx, client, a[1]!, (old) => (old === null ? a[2]! : Buffer.concat([old, a[2]!])), true);
       return int(written.length);
     },
   },
@@ -128,6 +235,10 @@ export const STRING_COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   getrange: getRangeCommand,
+  setrange: setRangeCommand,
+  setbit: setBitCommand,
+  getbit: getBitCommand,
+  msetnx: msetnxCommand,
   substr: getRangeCommand,
   exists: {
     arity: -2,
