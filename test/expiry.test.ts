@@ -1,6 +1,7 @@
 import test from 'ava';
 import { InvalidOptionError } from '../src/errors.js';
-import { keyWithPreference, startCluster, until } from './helpers.js';
+import { Cluster } from '../src/index.js';
+import { keyWithPreference, startCluster, tempDir, until } from './helpers.js';
 
 /** Background passes off: the test runs each one itself. */
 const QUIET = { antiEntropyIntervalMs: 0 };
@@ -87,4 +88,28 @@ test.serial('a workload that writes only expiring keys stays bounded: passes col
     left = (await c.stats()).reduce((s, a) => s + a.keys, 0);
   }
   t.is(left, 0, 'everything written has expired and been collected');
+});
+
+test.serial('expiry across a partition and a restart: writes on both sides keep their own expiries as siblings; after heal, repair and a restart every replica agrees', async (t) => {
+  const dataDir = tempDir(t);
+  const c = await Cluster.start({ dataDir, actors: 5, n: 3, r: 1, w: 1, antiEntropyIntervalMs: 0 });
+  const pref = c.ring.preferenceList(c.ring.arc(40).end);
+  const key = keyWithPreference(c, pref, 'split');
+  const others = [0, 1, 2, 3, 4].filter((id) => id !== pref[0]);
+  await c.faults.partition([pref[0]!], others);
+  const farMs = Date.now() + 3_600_000;
+  await c.put(key, 'left', { via: pref[0]!, expireAtMs: farMs });
+  await c.put(key, 'right', { via: pref[1]!, ttlMs: 7_200_000 });
+  await c.faults.heal();
+  await c.repair();
+  const read = await c.get(key, { r: 'all' });
+  t.deepEqual([...read.values].sort(), ['left', 'right'], 'concurrent writes: siblings, each with its own expiry');
+  t.true(read.expiresAtMs.includes(farMs));
+  await c.close();
+  const again = await Cluster.start({ dataDir, antiEntropyIntervalMs: 0 });
+  t.teardown(() => again.close());
+  const views = (await again.inspect(key)).filter((v) => v.role === 'replica');
+  t.is(views.length, 3);
+  t.is(new Set(views.map((v) => JSON.stringify(v.versions.map((x) => [x.value, x.expiresAtMs])))).size, 1, 'every replica holds the same versions with the same expiries');
+  t.true(views[0]!.versions.some((x) => x.expiresAtMs === farMs));
 });
