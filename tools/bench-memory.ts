@@ -11,6 +11,9 @@
 // BENCH_MEMORY_SAMPLE_MS (2000), BENCH_MEMORY_IDLE_MS (60000: idle time
 // sampled after the load, periodic anti-entropy passes included, and judged
 // against the settled end of the load by the same 15% rule),
+// BENCH_MEMORY_TTL_MS (every key written with this ttlMs: a workload of
+// expiring keys only) and BENCH_MEMORY_GRACE_MS (the cluster's
+// tombstoneGraceMs, which also delays collecting expired values),
 // BENCH_MEMORY_CACHE_BYTES and
 // BENCH_MEMORY_MAP_SIZE_MIB (Cluster's cacheBytes / mapSizeBytes; default:
 // the cluster's own defaults), BENCH_MEMORY_KEEP_DIR=1 (keep the data dir).
@@ -28,6 +31,8 @@ const SAMPLE_MS = Math.max(1, intEnv('BENCH_MEMORY_SAMPLE_MS', 2000));
 const IDLE_MS = intEnv('BENCH_MEMORY_IDLE_MS', 60_000);
 const CACHE_BYTES = optionalIntEnv('BENCH_MEMORY_CACHE_BYTES');
 const MAP_SIZE_MIB = optionalIntEnv('BENCH_MEMORY_MAP_SIZE_MIB');
+const TTL_MS = optionalIntEnv('BENCH_MEMORY_TTL_MS');
+const GRACE_MS = optionalIntEnv('BENCH_MEMORY_GRACE_MS');
 const FLAT_LIMIT = 0.15; // anonymous memory may grow < 15% between 25% and 100% of the load
 const VALUE = Buffer.alloc(100, 0x61);
 
@@ -53,10 +58,11 @@ const options: ClusterOptions = {
   ...(CACHE_BYTES !== undefined ? { cacheBytes: CACHE_BYTES } : {}),
   ...(MAP_SIZE_MIB !== undefined ? { mapSizeBytes: MAP_SIZE_MIB * MiB } : {}),
   ...(ANTI_ENTROPY_MS !== undefined ? { antiEntropyIntervalMs: ANTI_ENTROPY_MS } : {}),
+  ...(GRACE_MS !== undefined ? { tombstoneGraceMs: GRACE_MS } : {}),
 };
 const gc = (globalThis as { gc?: () => void }).gc;
 
-console.log(`ringkv bench:memory: ${fmt(KEYS)} keys, 100-byte values, 5 actors, N=3 W=2, ${IN_FLIGHT} requests in flight`);
+console.log(`ringkv bench:memory: ${fmt(KEYS)} keys, 100-byte values${TTL_MS !== undefined ? `, each expiring after ${TTL_MS} ms` : ''}, 5 actors, N=3 W=2, ${IN_FLIGHT} requests in flight`);
 console.log(
   `cacheBytes=${CACHE_BYTES ?? '(default)'} mapSize=${MAP_SIZE_MIB !== undefined ? `${MAP_SIZE_MIB} MiB` : '(default)'} ` +
     `UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '(default 4)'} gc=${gc ? 'exposed' : 'not exposed (run with --expose-gc)'}`,
@@ -121,7 +127,7 @@ const caller = async (): Promise<void> => {
   while (next < KEYS) {
     const i = next++;
     try {
-      await putWithRetry(cluster, `mem:${i}`, VALUE, MAX_RETRIES, counts);
+      await putWithRetry(cluster, `mem:${i}`, VALUE, MAX_RETRIES, counts, TTL_MS !== undefined ? { ttlMs: TTL_MS } : {});
       acked++;
       if (acked === quarter) quarterSample = sample('25%');
     } catch (err) {

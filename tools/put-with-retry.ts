@@ -1,7 +1,7 @@
 // How the benchmarks write like a well-behaved client: a refusal
 // (OverloadedError: the cluster pushing back) is retried after a short,
 // growing, jittered backoff; anything else is a failure for the caller.
-import { OverloadedError, type Cluster } from '../src/index.js';
+import { OverloadedError, type Cluster, type PutOptions } from '../src/index.js';
 
 export interface RetryCounts {
   /** Refusals seen (each one retried, until maxRetries). */
@@ -11,10 +11,10 @@ export interface RetryCounts {
 }
 
 /** Put `value` under `key`, retrying refusals at most `maxRetries` times; throws the last error otherwise. */
-export async function putWithRetry(cluster: Cluster, key: string, value: Buffer, maxRetries: number, counts: RetryCounts): Promise<void> {
+export async function putWithRetry(cluster: Cluster, key: string, value: Buffer, maxRetries: number, counts: RetryCounts, options: PutOptions = {}): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await cluster.put(key, value);
+      await cluster.put(key, value, options);
       if (attempt > 0) counts.retriedPuts++;
       return;
     } catch (err) {
