@@ -126,6 +126,23 @@ test.serial('a periodic pass is skipped while requests are slow, and runs again 
   await until(t, 'a pass once idle', () => c.repairs > passes);
 });
 
+test.serial('a sustained load never starves the periodic pass: after maxSkippedAntiEntropyPasses skipped in a row, one runs anyway', async (t) => {
+  // as the test above: the budget is at its minimum by the first pass, due at 1 s
+  const c = await startCluster(t, { ...QUIET, antiEntropyIntervalMs: 1000, maxSkippedAntiEntropyPasses: 1, backgroundTargetP99Ms: 1, backgroundMinPerSec: 100, backgroundMaxPerSec: 800 });
+  let i = 0;
+  // load until a pass has been skipped and the next one forced (bounded: 20 s)
+  const stopAt = Date.now() + 20_000;
+  while (Date.now() < stopAt && c.antiEntropyPassesForced === 0) await Promise.all(Array.from({ length: 256 }, () => c.put(`starve:${i++}`, 'v')));
+  t.true(c.antiEntropyPassesSkipped > 0, 'passes were skipped under load');
+  t.true(c.antiEntropyPassesForced > 0, `a pass ran although the load went on (${c.antiEntropyPassesSkipped} skipped)`);
+});
+
+test('maxSkippedAntiEntropyPasses is validated', async (t) => {
+  for (const bad of [-1, 1.5, 1001, 'x']) {
+    await t.throwsAsync(startCluster(t, { maxSkippedAntiEntropyPasses: bad as never }), { instanceOf: InvalidOptionError }, String(bad));
+  }
+});
+
 test.serial('repairing one missed key moves a handful of keys, not the range', async (t) => {
   const c = await startCluster(t, QUIET);
   await Promise.all(Array.from({ length: 5000 }, (_, i) => c.put(`bulk:${i}`, `v${i}`, { w: 'all' })));

@@ -781,6 +781,10 @@ export class Cluster {
 
   /** Periodic passes left out because the foreground was struggling (see backgroundPass). */
   antiEntropyPassesSkipped = 0;
+  /** Periodic passes run although the foreground was struggling, maxSkippedAntiEntropyPasses having been skipped before them. */
+  antiEntropyPassesForced = 0;
+  /** Periodic passes skipped since the last one that ran (at most maxSkippedAntiEntropyPasses). */
+  private skippedInARow = 0;
 
   /**
    * A periodic anti-entropy pass, unless an actor's background budget is down
@@ -797,10 +801,13 @@ export class Cluster {
       .then((stats) => {
         const recovering = stats.some((s) => s.recovering);
         const struggling = stats.some((s) => s.backgroundBudgetPerSec <= this.options.backgroundMinPerSec) || this.admissions.anyOverloaded();
-        if (!recovering && struggling) {
+        if (!recovering && struggling && this.skippedInARow < this.options.maxSkippedAntiEntropyPasses) {
           this.antiEntropyPassesSkipped++;
+          this.skippedInARow++;
           return;
         }
+        if (!recovering && struggling) this.antiEntropyPassesForced++;
+        this.skippedInARow = 0;
         return this.repair().then(() => undefined);
       })
       .catch((err: unknown) => {

@@ -69,6 +69,14 @@ export interface ClusterOptions {
   /** How often a background anti-entropy pass runs (default 60 000 ms; 0 = only when repair() is called). */
   readonly antiEntropyIntervalMs?: number;
   /**
+   * A periodic pass is skipped while the foreground struggles (an actor's
+   * background budget at its minimum, or a coordinator refusing work). After
+   * this many skipped in a row the next one runs anyway, paced at the minimum
+   * budget: repair, and the collection of tombstones and expired values, are
+   * never starved for good by a sustained load (default 4; 0: never skip).
+   */
+  readonly maxSkippedAntiEntropyPasses?: number;
+  /**
    * The most one anti-entropy pass (or a plan's estimate, or
    * compareReplicas) holds at once on the main thread, in bytes: Merkle
    * trees are built a batch of arcs at a time within half of it, and the
@@ -213,6 +221,7 @@ export interface ResolvedOptions {
   readonly overloadIntervalMs: number;
   readonly strict: boolean;
   readonly antiEntropyIntervalMs: number;
+  readonly maxSkippedAntiEntropyPasses: number;
   readonly antiEntropyMemoryBytes: number;
   readonly tombstoneGraceMs: number;
   readonly maxHints: number;
@@ -315,6 +324,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     overloadIntervalMs: int('overloadIntervalMs', o.overloadIntervalMs, 1000, 1, 3_600_000),
     strict: bool('strict', o.strict, false),
     antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
+    maxSkippedAntiEntropyPasses: int('maxSkippedAntiEntropyPasses', o.maxSkippedAntiEntropyPasses, 4, 0, 1000),
     antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
     tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),

@@ -53,6 +53,7 @@ function info(ctx: ServerContext, client: ClientState, section: string, stats: A
       `sloppy_writes:${stats.reduce((s, a) => s + a.sloppyWrites, 0)}`,
       `anti_entropy_passes:${c.repairs}`,
       `anti_entropy_passes_skipped:${c.antiEntropyPassesSkipped}`,
+      `anti_entropy_passes_forced:${c.antiEntropyPassesForced}`,
     ],
   };
   const names = section === '' || section === 'all' || section === 'everything' || section === 'default' ? Object.keys(sections) : [section];
