@@ -87,13 +87,15 @@ test('compareArc: identical replicas push nothing; a reap only where every repli
   const entries = [{ key: ringKey(Buffer.from('a'), pos), value: encodeClock(live(1)) }];
   const withTomb = [...entries, { key: ringKey(Buffer.from('b'), pos), value: encodeClock(tombstone(2)) }];
   const same = compareArc(arc, arc.preference.map(() => treeOf(arc, entries)));
-  t.like(same, { complete: true, leavesDiffering: 0, keys: 3, reapable: false });
+  t.like(same, { complete: true, leavesDiffering: 0, keys: 3 });
+  t.deepEqual(same.reapRanges, [], 'nothing collectable');
   t.deepEqual(same.pushes, []);
-  t.true(compareArc(arc, arc.preference.map(() => treeOf(arc, withTomb))).reapable);
+  t.deepEqual(compareArc(arc, arc.preference.map(() => treeOf(arc, withTomb))).reapRanges, reapRangesOf(arc), 'identical everywhere: the whole arc');
   const missing = compareArc(arc, [treeOf(arc, withTomb), undefined, treeOf(arc, withTomb)]);
-  t.like(missing, { complete: false, reapable: false, leavesDiffering: 0 });
+  t.like(missing, { complete: false, leavesDiffering: 0 });
+  t.deepEqual(missing.reapRanges, []);
   t.deepEqual(missing.replicas, [arc.preference[0], arc.preference[2]]);
-  t.like(compareArc(arc, [treeOf(arc, withTomb), undefined, undefined]), { leavesDiffering: 0, reapable: false, keys: 2 });
+  t.like(compareArc(arc, [treeOf(arc, withTomb), undefined, undefined]), { leavesDiffering: 0, reapRanges: [], keys: 2 });
   t.deepEqual(reapRangesOf(arc).length >= 1, true);
 });
 
@@ -118,7 +120,21 @@ test('compareArc: per differing leaf, the first of each group of identical repli
     ],
   );
   t.true(cmp.pushes.every((p) => p.ranges.length >= 1 && p.ranges.every(([from, to]) => from < to)), `leaf ${leaf}`);
-  t.false(cmp.reapable);
+  t.deepEqual(cmp.reapRanges, [], 'no tombstones: nothing to collect');
+  // with a tombstone held everywhere, the identical leaves are collectable, the differing one is not
+  const tomb = { key: ringKey(Buffer.from('gone'), at()), value: encodeClock(tombstone(5)) };
+  const busy = compareArc(arc, [treeOf(arc, [...base, tomb]), treeOf(arc, [...base, tomb, extra]), treeOf(arc, [...base, tomb])]);
+  const covered = (position: number): boolean => busy.reapRanges.some(([from, to]) => position >= from && position < to);
+  t.true(busy.reapRanges.length >= 1);
+  t.false(covered(extra.key.readUInt32BE(0)), 'the differing leaf is left alone');
+  const tombLeaf = leafIndex(arc.start, arc.end, tomb.key.readUInt32BE(0));
+  t.is(covered(tomb.key.readUInt32BE(0)), tombLeaf !== leaf, 'the tombstone is collectable unless it shares the differing leaf');
+  for (const b2 of base) t.is(covered(b2.key.readUInt32BE(0)), leafIndex(arc.start, arc.end, b2.key.readUInt32BE(0)) !== leaf);
+  // ranges are non-empty and pairwise disjoint
+  for (const [i, [from, to]] of busy.reapRanges.entries()) {
+    t.true(from < to);
+    for (const [j, [f2, t2]] of busy.reapRanges.entries()) if (i !== j) t.true(to <= f2 || t2 <= from);
+  }
 });
 
 // ---------------------------------------------------------------------------

@@ -93,8 +93,15 @@ export interface ArcComparison {
   readonly bytes: number;
   /** Per differing leaf and group of identical replicas, the first of the group pushes the leaf to the others. */
   readonly pushes: readonly PushJob[];
-  /** Every replica present and identical, holding at least one tombstone: worth a reap. */
-  readonly reapable: boolean;
+  /**
+   * Where a reap may collect tombstones and expired values: every replica's
+   * tree built, some holding a collectable entry, and only over the leaves on
+   * which every replica is identical (each holds the same entries there, so
+   * removing them everywhere resurrects nothing). The whole arc when no leaf
+   * differs; none otherwise. A busy arc — writes landing while trees are
+   * built — still gets its quiet leaves collected.
+   */
+  readonly reapRanges: readonly [number, number][];
 }
 
 /**
@@ -114,7 +121,8 @@ export function compareArc(arc: Pick<Arc, 'start' | 'end' | 'preference'>, trees
   const keys = built.reduce((s, t) => s + t.keys, 0);
   const bytes = built.reduce((s, t) => s + t.bytes, 0);
   const leaves = replicas.length < 2 ? [] : differingLeaves(built);
-  const reapable = complete && replicas.length >= 2 && leaves.length === 0 && built.some((t) => t.tombstones > 0);
+  const collectable = complete && replicas.length >= 2 && built.some((t) => t.tombstones > 0);
+  const reapRanges = !collectable ? [] : leaves.length === 0 ? reapRangesOf(arc) : identicalLeafRanges(arc, leaves);
   const pushes: PushJob[] = [];
   for (const leaf of leaves) {
     // replicas with the same leaf hash hold the same entries
@@ -128,7 +136,22 @@ export function compareArc(arc: Pick<Arc, 'start' | 'end' | 'preference'>, trees
       pushes.push({ pusher: members[0]!, peers: replicas.filter((id) => !members.includes(id)), ranges });
     }
   }
-  return { replicas, complete, leavesDiffering: leaves.length, keys, bytes, pushes, reapable };
+  return { replicas, complete, leavesDiffering: leaves.length, keys, bytes, pushes, reapRanges };
+}
+
+/** The ranges of the arc's leaves not in `differing`, adjacent ones merged. */
+function identicalLeafRanges(arc: Pick<Arc, 'start' | 'end'>, differing: readonly number[]): [number, number][] {
+  const skip = new Set(differing);
+  const out: [number, number][] = [];
+  for (let leaf = 0; leaf < LEAVES_PER_ARC; leaf++) {
+    if (skip.has(leaf)) continue;
+    for (const r of leafRanges(arc.start, arc.end, leaf)) {
+      const last = out[out.length - 1];
+      if (last !== undefined && last[1] === r.from) last[1] = r.to;
+      else out.push([r.from, r.to]);
+    }
+  }
+  return out;
 }
 
 /** The reap ranges of an arc, as [from, to) pairs. */

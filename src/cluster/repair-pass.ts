@@ -1,5 +1,5 @@
 import type { Ring } from '../ring/ring.js';
-import { compareArc, PassLedger, PushPlan, reapRangesOf, type HeldPeak, type PushJob } from '../antientropy/pass-plan.js';
+import { compareArc, PassLedger, PushPlan, type HeldPeak, type PushJob } from '../antientropy/pass-plan.js';
 import { walkTrees, type TreeSource } from '../antientropy/trees.js';
 
 /** What a pass needs from the cluster: where trees come from, and how to ask an actor to push or reap. */
@@ -91,8 +91,8 @@ export async function runPass(deps: PassDeps): Promise<PassOutcome> {
       o.bytesCompared += c.bytes;
       if (c.complete) o.arcsComplete++;
       else for (const id of arc.preference) notFilled.add(id);
-      if (c.reapable && deps.hintsPending === 0) {
-        const ranges = reapRangesOf(arc);
+      if (c.reapRanges.length > 0 && deps.hintsPending === 0) {
+        const ranges = c.reapRanges;
         await makeRoom(ranges.length * c.replicas.length);
         for (const id of c.replicas) (reaps.get(id) ?? reaps.set(id, []).get(id)!).push(...ranges);
         ledger.holdRanges(ranges.length * c.replicas.length);
