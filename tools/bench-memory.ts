@@ -14,6 +14,7 @@
 // BENCH_MEMORY_TTL_MS (every key written with this ttlMs: a workload of
 // expiring keys only) and BENCH_MEMORY_GRACE_MS (the cluster's
 // tombstoneGraceMs, which also delays collecting expired values),
+// BENCH_MEMORY_BACKGROUND_MIN_PER_SEC (the cluster's backgroundMinPerSec),
 // BENCH_MEMORY_CACHE_BYTES and
 // BENCH_MEMORY_MAP_SIZE_MIB (Cluster's cacheBytes / mapSizeBytes; default:
 // the cluster's own defaults), BENCH_MEMORY_KEEP_DIR=1 (keep the data dir).
@@ -33,6 +34,7 @@ const CACHE_BYTES = optionalIntEnv('BENCH_MEMORY_CACHE_BYTES');
 const MAP_SIZE_MIB = optionalIntEnv('BENCH_MEMORY_MAP_SIZE_MIB');
 const TTL_MS = optionalIntEnv('BENCH_MEMORY_TTL_MS');
 const GRACE_MS = optionalIntEnv('BENCH_MEMORY_GRACE_MS');
+const BACKGROUND_MIN_PER_SEC = optionalIntEnv('BENCH_MEMORY_BACKGROUND_MIN_PER_SEC');
 const FLAT_LIMIT = 0.15; // anonymous memory may grow < 15% between 25% and 100% of the load
 const VALUE = Buffer.alloc(100, 0x61);
 
@@ -59,6 +61,7 @@ const options: ClusterOptions = {
   ...(MAP_SIZE_MIB !== undefined ? { mapSizeBytes: MAP_SIZE_MIB * MiB } : {}),
   ...(ANTI_ENTROPY_MS !== undefined ? { antiEntropyIntervalMs: ANTI_ENTROPY_MS } : {}),
   ...(GRACE_MS !== undefined ? { tombstoneGraceMs: GRACE_MS } : {}),
+  ...(BACKGROUND_MIN_PER_SEC !== undefined ? { backgroundMinPerSec: BACKGROUND_MIN_PER_SEC } : {}),
 };
 const gc = (globalThis as { gc?: () => void }).gc;
 
