@@ -1,35 +1,11 @@
 import test from 'ava';
 import { checkCounters, type IncrementOp, type Outcome } from '../tools/stress/checker.js';
 import { runStress, type StressConfig } from '../tools/stress/runner.js';
+import { shortStressConfig } from './stress-fixture.js';
 
-/** A short counter run: seconds, small, as CI can afford. */
+/** A short counter run (see shortStressConfig). */
 function config(overrides: Partial<StressConfig> = {}): StressConfig {
-  return {
-    target: 'local',
-    workload: 'counter',
-    records: 0,
-    durationMs: 3000,
-    operations: 0,
-    clients: 8,
-    threads: 2,
-    ratePerSec: 1500, // open loop at a modest rate: other test files run alongside on two cores
-    valueBytes: 100,
-    setKeys: 4,
-    seed: 23,
-    nemesis: { kind: 'none' },
-    actors: 5,
-    n: 3,
-    r: 2,
-    w: 2,
-    strict: false,
-    lww: false,
-    timeoutMs: 1000,
-    convergeTimeoutMs: 60_000,
-    windowMs: 500,
-    maxHistoryOps: 2_000_000,
-    maxInspectKeys: 10_000,
-    ...overrides,
-  };
+  return shortStressConfig({ workload: 'counter', records: 0, ratePerSec: 1500, seed: 23, timeoutMs: 1000, ...overrides });
 }
 
 let t0 = 0;

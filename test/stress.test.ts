@@ -12,39 +12,13 @@ import { renderReport } from '../tools/stress/report.js';
 import type { StressResult } from '../tools/stress/result.js';
 import { startRespServer } from '../src/server/resp/server.js';
 import { startCluster, tempDir, until } from './helpers.js';
+import { shortStressConfig } from './stress-fixture.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../src/cli/main.js', import.meta.url).pathname;
 
-/** A short run: seconds, small, as CI can afford. */
 function config(overrides: Partial<StressConfig> = {}): StressConfig {
-  return {
-    target: 'local',
-    workload: 'a',
-    records: 1000,
-    durationMs: 3000,
-    operations: 0,
-    clients: 8,
-    threads: 2,
-    // open loop at a modest rate: CI runs other test files alongside, on two cores
-    ratePerSec: 2000,
-    valueBytes: 100,
-    setKeys: 4,
-    seed: 11,
-    nemesis: { kind: 'none' },
-    actors: 5,
-    n: 3,
-    r: 2,
-    w: 2,
-    strict: false,
-    lww: false,
-    timeoutMs: 2000,
-    convergeTimeoutMs: 60_000,
-    windowMs: 500,
-    maxHistoryOps: 2_000_000,
-    maxInspectKeys: 10_000,
-    ...overrides,
-  };
+  return shortStressConfig(overrides);
 }
 
 /** Open the report in headless Chromium and say what it drew. */
