@@ -30,6 +30,12 @@ test('config: flags beat environment beat the config file beat defaults, and eve
   t.is(resolveServerConfig({ host: '0.0.0.0', forceNonLoopback: true }).host, '0.0.0.0');
   t.throws(() => resolveServerConfig({ r: 'most' }), { instanceOf: InvalidOptionError });
   t.throws(() => resolveServerConfig({ sync: 'sometimes' }), { instanceOf: InvalidOptionError });
+  // the Redis-habit switches: off / estimate / the cluster default unless asked
+  t.like(resolveServerConfig(), { allowFlush: false, dbsize: 'estimate', maxPairBytes: undefined });
+  t.like(resolveServerConfig(fromEnv({ RINGKV_ALLOW_FLUSH: 'yes', RINGKV_DBSIZE: 'exact', RINGKV_MAX_PAIR_BYTES: '65536' })), { allowFlush: true, dbsize: 'exact', maxPairBytes: 65536 });
+  t.throws(() => resolveServerConfig({ dbsize: 'roughly' }), { instanceOf: InvalidOptionError, message: /dbsize must be estimate or exact/ });
+  t.throws(() => resolveServerConfig({ maxPairBytes: '8' }), { instanceOf: InvalidOptionError, message: /max-pair-bytes must be an integer 16\.\.67108864/ });
+  t.throws(() => resolveServerConfig({ allowFlush: 'maybe' }), { instanceOf: InvalidOptionError });
   writeFileSync(file, JSON.stringify({ prot: 1 }));
   t.throws(() => fromFile(file), { instanceOf: InvalidOptionError, message: /unknown setting 'prot'/ });
   writeFileSync(file, '{ nope');
@@ -42,7 +48,7 @@ test('every command has --help', async (t) => {
     t.regex(stdout, /Usage: ringkv/);
   }
   const { stdout } = await run(process.execPath, [CLI, 'start', '--help']);
-  for (const flag of ['--data-dir', '--port', '--http-port', '--host', '--actors', '--n', '--r', '--w', '--password']) t.true(stdout.includes(flag), flag);
+  for (const flag of ['--data-dir', '--port', '--http-port', '--host', '--actors', '--n', '--r', '--w', '--password', '--allow-flush', '--dbsize', '--max-pair-bytes']) t.true(stdout.includes(flag), flag);
 });
 
 test('a bad setting stops start with a clear message', async (t) => {
