@@ -50,6 +50,14 @@ export interface ActorConfig {
   /** The background budget, entries per second, never below / above these. */
   readonly backgroundMinPerSec: number;
   readonly backgroundMaxPerSec: number;
+  /** Background work also yields when the foreground p99 is above this many times its quiet baseline (0 = the absolute target alone), never below backgroundP99FloorMs. */
+  readonly backgroundP99Factor: number;
+  readonly backgroundP99FloorMs: number;
+  /** Entries (times peers) a push, or deletes a cleanup, may have unacknowledged (uncommitted) at once. */
+  readonly backgroundWindowEntries: number;
+  /** Entries, and key + value bytes, a paced background job reads from LMDB at a time (one chunk per event-loop turn). */
+  readonly backgroundChunkEntries: number;
+  readonly backgroundChunkBytes: number;
   readonly maxBatchBytes: number;
   /** How often this actor gossips its heartbeat table to a random peer. */
   readonly gossipIntervalMs: number;
@@ -72,6 +80,8 @@ export interface ActorStats {
   readonly keys: number;
   readonly pendingOps: number;
   readonly pendingWrites: number;
+  /** The most writes that waited for a commit at once since the actor started (a stream into it is bounded by the senders' windows). */
+  readonly pendingWritesPeak: number;
   readonly coordinatedPuts: number;
   readonly coordinatedGets: number;
   readonly replicaWrites: number;
@@ -80,7 +90,9 @@ export interface ActorStats {
   readonly antiEntropyKeysSent: number;
   /** Entries deleted by cleanup passes: copies of ranges a membership change moved to other actors. */
   readonly cleanupRemovedKeys: number;
-  /** The largest chunk (key + value bytes) a background job (push, cleanup, reap) held at once: at most about 256 KiB plus one entry. */
+  /** The most entries (times peers) one push, or deletes one cleanup, had unacknowledged at once: at most backgroundWindowEntries. */
+  readonly backgroundWindowPeakEntries: number;
+  /** The largest chunk (key + value bytes) a background job (push, cleanup, reap) held at once: at most about backgroundChunkBytes plus one entry. */
   readonly backgroundChunkPeakBytes: number;
   /**
    * Its disk was lost and anti-entropy has not refilled it yet: it takes
@@ -256,16 +268,6 @@ const HINT_HEADER_BYTES = 8;
 const FORWARD_OP = 0;
 /** How often the background budget is recomputed from the foreground p99 (and paced pushes go on). */
 const THROTTLE_INTERVAL_MS = 250;
-/** Entries, and bytes, a paced background job (push, cleanup, reap) reads from LMDB at a time: what it holds at once. */
-const SYNC_CHUNK_ENTRIES = 1024;
-const SYNC_CHUNK_BYTES = 256 * 1024;
-/**
- * Entries a push (or a cleanup) may have sent (or queued for deletion)
- * without an ack (or a commit) yet. Without it a pusher paced only by its
- * budget outruns a slower receiver, and the difference waits in message
- * queues and pending overlays: memory that grows with the data moved.
- */
-const SYNC_WINDOW_ENTRIES = 4096;
 const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy catches the rest
 
 /**
@@ -319,6 +321,13 @@ export class PartitionActor implements ActorControl {
   private readonly reapJobs = new Set<ReapJob>();
   /** The largest chunk (key + value bytes) a background job read at once. */
   private backgroundChunkPeakBytes = 0;
+  /**
+   * The most a push or cleanup had unacknowledged at once. The window
+   * (backgroundWindowEntries) exists because a pusher paced only by its
+   * budget outruns a slower receiver, and the difference waits in message
+   * queues and pending overlays: memory that grows with the data moved.
+   */
+  private backgroundWindowPeakEntries = 0;
   private cleanupJob: CleanupJob | null = null;
   private cleanupRemovedKeys = 0;
   private gossipRounds = 0;
@@ -361,6 +370,8 @@ export class PartitionActor implements ActorControl {
       minPerSec: config.backgroundMinPerSec,
       maxPerSec: config.backgroundMaxPerSec,
       stepPerSec: Math.max(1, Math.ceil(config.backgroundMaxPerSec / 20)),
+      baselineFactor: config.backgroundP99Factor,
+      floorMs: config.backgroundP99FloorMs,
     });
     this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
     this.throttleTimer = timers.setInterval(() => this.throttleTick(), THROTTLE_INTERVAL_MS);
@@ -419,6 +430,7 @@ export class PartitionActor implements ActorControl {
       keys: this.store.count(),
       pendingOps: this.ops.size,
       pendingWrites: this.store.pendingWrites,
+      pendingWritesPeak: this.store.pendingWritesPeak,
       coordinatedPuts: this.coordinatedPuts,
       coordinatedGets: this.coordinatedGets,
       replicaWrites: this.replicaWrites,
@@ -426,6 +438,7 @@ export class PartitionActor implements ActorControl {
       antiEntropyKeysSent: this.antiEntropyKeysSent,
       cleanupRemovedKeys: this.cleanupRemovedKeys,
       backgroundChunkPeakBytes: this.backgroundChunkPeakBytes,
+      backgroundWindowPeakEntries: this.backgroundWindowPeakEntries,
       recovering: this.store.recovering,
       suspects: [...this.downPeers].sort((a, b) => a - b),
       suspicionsRaised: this.suspicionsRaised,
@@ -709,7 +722,7 @@ export class PartitionActor implements ActorControl {
       this.syncs.delete(m.op);
       if (!m.ok) sync.failed++;
       if (--sync.outstanding === 0) this.syncFinished(sync);
-      else if (sync.pumping && !sync.scheduled && sync.outstanding - 1 <= SYNC_WINDOW_ENTRIES / 2) {
+      else if (sync.pumping && !sync.scheduled && sync.outstanding - 1 <= this.config.backgroundWindowEntries / 2) {
         // the window has room again: go on (the throttle tick would too, later)
         sync.scheduled = true;
         this.timers.setImmediate(() => this.pumpSync(sync));
@@ -1009,9 +1022,11 @@ export class PartitionActor implements ActorControl {
       }
       const budget = Math.floor(this.backgroundAllowance);
       if (budget < 1) return;
-      if (job.outstanding - 1 >= SYNC_WINDOW_ENTRIES) return; // acks resume it
+      // every entry goes to each peer: send only as many as the window has room for (acks resume it)
+      const room = Math.floor((this.config.backgroundWindowEntries - (job.outstanding - 1)) / Math.max(1, job.peers.length));
+      if (room < 1) return;
       const [lo, hi] = job.ranges[job.rangeIndex]!;
-      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES, this.config.maxRepairPushEntries - job.keys));
+      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, room, this.config.maxRepairPushEntries - job.keys));
       if (chunk.length === 0) {
         job.rangeIndex++;
         job.afterKey = null;
@@ -1033,6 +1048,7 @@ export class PartitionActor implements ActorControl {
           }
         }
       }
+      this.noteWindow(job.outstanding - 1);
       job.afterKey = chunk[chunk.length - 1]!.key;
       // one chunk per turn: requests waiting in this actor's queue get in between
       job.scheduled = true;
@@ -1045,7 +1061,9 @@ export class PartitionActor implements ActorControl {
 
   /** Every THROTTLE_INTERVAL_MS: a new background budget from the foreground p99, and paced pushes go on. */
   private throttleTick(): void {
-    this.throttle.update(this.foreground.p99());
+    // an interval in which a background job took budget does not teach the throttle the quiet baseline
+    const granted = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
+    this.throttle.update(this.foreground.p99(), this.backgroundAllowance < granted || this.syncJobs.size > 0 || this.reapJobs.size > 0 || this.cleanupJob !== null);
     this.foreground.reset();
     this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
     for (const job of this.syncJobs) if (job.pumping && !job.scheduled) this.pumpSync(job);
@@ -1090,7 +1108,8 @@ export class PartitionActor implements ActorControl {
     }
     const budget = Math.floor(this.backgroundAllowance);
     if (budget < 1) return;
-    if (job.outstanding >= SYNC_WINDOW_ENTRIES) return; // commits resume it
+    const room = this.config.backgroundWindowEntries - job.outstanding;
+    if (room < 1) return; // commits resume it
     const span = job.spans.find((sp) => sp.to > job.position);
     if (span === undefined) {
       job.scanning = false;
@@ -1098,7 +1117,7 @@ export class PartitionActor implements ActorControl {
     }
     const from = Math.max(span.from, job.position);
     if (from > job.position) job.afterKey = null;
-    const chunk = this.backgroundChunk(from, span.to, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
+    const chunk = this.backgroundChunk(from, span.to, job.afterKey, Math.min(budget, room, this.config.backgroundChunkEntries));
     if (chunk.length === 0) {
       job.position = span.to;
       job.afterKey = null;
@@ -1116,12 +1135,13 @@ export class PartitionActor implements ActorControl {
             this.cleanupRemovedKeys++;
           } else job.failed++;
           this.finishCleanupIfDone(job);
-          if (job.scanning && !job.scheduled && job.outstanding === SYNC_WINDOW_ENTRIES / 2) {
+          if (job.scanning && !job.scheduled && job.outstanding === Math.floor(this.config.backgroundWindowEntries / 2)) {
             job.scheduled = true;
             this.timers.setImmediate(() => this.pumpCleanup(job));
           }
         });
       }
+      this.noteWindow(job.outstanding);
       const last = chunk[chunk.length - 1]!.key;
       job.position = positionOf(last);
       job.afterKey = last;
@@ -1156,7 +1176,7 @@ export class PartitionActor implements ActorControl {
     if (budget < 1) return; // the throttle tick resumes it
     while (job.rangeIndex < job.ranges.length) {
       const [lo, hi] = job.ranges[job.rangeIndex]!;
-      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
+      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, this.config.backgroundChunkEntries));
       if (chunk.length === 0) {
         job.rangeIndex++;
         job.afterKey = null;
@@ -1182,11 +1202,15 @@ export class PartitionActor implements ActorControl {
 
   /** One chunk of a paced background scan (copies, bounded in entries and bytes), its size remembered for stats. */
   private backgroundChunk(fromPosition: number, toPosition: number, afterKey: Buffer | null, limit: number): { key: Buffer; value: Buffer }[] {
-    const chunk = this.store.rangeAfter(fromPosition, toPosition, afterKey, limit, SYNC_CHUNK_BYTES);
+    const chunk = this.store.rangeAfter(fromPosition, toPosition, afterKey, Math.min(limit, this.config.backgroundChunkEntries), this.config.backgroundChunkBytes);
     let bytes = 0;
     for (const e of chunk) bytes += e.key.length + e.value.length;
     if (bytes > this.backgroundChunkPeakBytes) this.backgroundChunkPeakBytes = bytes;
     return chunk;
+  }
+
+  private noteWindow(unacknowledged: number): void {
+    if (unacknowledged > this.backgroundWindowPeakEntries) this.backgroundWindowPeakEntries = unacknowledged;
   }
 
   private armSweep(): void {

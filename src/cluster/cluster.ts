@@ -150,8 +150,6 @@ export interface MembershipResult {
 
 /** Ranges one SyncRanges push carries at most during a membership transfer (each range is a small slice of an arc). */
 const TRANSFER_RANGES_PER_PUSH = 16;
-/** Transfers streaming at once (Riak's transfer limit). */
-const TRANSFER_CONCURRENCY = 2;
 /** How long a leaving actor may take to hand off the hints it holds. */
 const DECOMMISSION_HINTS_TIMEOUT_MS = 30_000;
 
@@ -379,6 +377,11 @@ export class Cluster {
       backgroundTargetP99Ms: o.backgroundTargetP99Ms,
       backgroundMinPerSec: o.backgroundMinPerSec,
       backgroundMaxPerSec: Math.max(o.backgroundMaxPerSec, o.backgroundMinPerSec),
+      backgroundP99Factor: o.backgroundP99Factor,
+      backgroundP99FloorMs: o.backgroundP99FloorMs,
+      backgroundWindowEntries: o.backgroundWindowEntries,
+      backgroundChunkEntries: o.backgroundChunkEntries,
+      backgroundChunkBytes: o.backgroundChunkBytes,
       maxBatchBytes: o.maxBatchBytes,
       gossipIntervalMs: o.gossipIntervalMs,
       failAfterMs: o.failAfterMs,
@@ -1159,7 +1162,7 @@ export class Cluster {
    * Carry out a plan while the cluster serves. Every actor forwards the
    * writes it coordinates to the replicas the new ring adds, the planned
    * ranges stream from the replicas that keep them (paced by the background
-   * budget, TRANSFER_CONCURRENCY at a time), and only then does the ring
+   * budget, transferConcurrency at a time), and only then does the ring
    * switch — in every actor and here — and get persisted. A change that
    * fails is rolled back; one interrupted by a crash is rolled back at the
    * next start.
@@ -1208,7 +1211,7 @@ export class Cluster {
           bytesStreamed += reply.bytes;
         }
       };
-      await Promise.all(Array.from({ length: TRANSFER_CONCURRENCY }, worker));
+      await Promise.all(Array.from({ length: this.options.transferConcurrency }, worker)); // Riak's transfer limit
       // switch: coordinate by the new ring (still forwarding to the old replicas while the others switch), persist, settle
       await this.supervisor.setRings(target, current);
       this.currentRing = Ring.build(target, this.meta.n);
