@@ -307,6 +307,7 @@ test('background bounds are validated: a window that cannot fit one entry per re
     { transferConcurrency: 0 },
     { backgroundP99Factor: 1.5 },
     { backgroundP99FloorMs: -1 },
+    { actorYoungGenerationMiB: 1 },
   ];
   for (const options of bad) {
     const name = Object.keys(options).find((k) => k !== 'n')!;

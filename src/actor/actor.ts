@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
@@ -80,6 +81,10 @@ export interface ActorStats {
   readonly keys: number;
   readonly pendingOps: number;
   readonly pendingWrites: number;
+  /** This actor's V8 heap: bytes the thread holds for it (live objects and garbage not yet collected) and bytes live after the last GC; plus memory outside the heap that JS objects own (Buffers). */
+  readonly heapBytes: number;
+  readonly heapUsedBytes: number;
+  readonly externalBytes: number;
   /** The most writes that waited for a commit at once since the actor started (a stream into it is bounded by the senders' windows). */
   readonly pendingWritesPeak: number;
   readonly coordinatedPuts: number;
@@ -256,6 +261,12 @@ interface SyncJob {
 
 const EMPTY = new Uint8Array(0);
 
+/** This thread's V8 heap, for stats: what a benchmark needs to tell heap growth from native (malloc, LMDB) growth. */
+function heapFigures(): { heapBytes: number; heapUsedBytes: number; externalBytes: number } {
+  const h = getHeapStatistics();
+  return { heapBytes: h.total_physical_size, heapUsedBytes: h.used_heap_size, externalBytes: (h as { external_memory?: number }).external_memory ?? 0 };
+}
+
 /** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not. */
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
@@ -431,6 +442,7 @@ export class PartitionActor implements ActorControl {
       pendingOps: this.ops.size,
       pendingWrites: this.store.pendingWrites,
       pendingWritesPeak: this.store.pendingWritesPeak,
+      ...heapFigures(),
       coordinatedPuts: this.coordinatedPuts,
       coordinatedGets: this.coordinatedGets,
       replicaWrites: this.replicaWrites,
