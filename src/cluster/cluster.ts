@@ -27,6 +27,7 @@ import * as dvv from '../versioning/dvvset.js';
 import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isTombstone, ValueKind } from '../versioning/sibling.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import { MerklePool } from '../antientropy/merkle-pool.js';
+import { ScanPacer } from '../antientropy/scan-pace.js';
 import { minimumPassBytes, PassLedger, type HeldPeak } from '../antientropy/pass-plan.js';
 import { walkTrees, type TreeSource } from '../antientropy/trees.js';
 import { runPass } from './repair-pass.js';
@@ -150,6 +151,8 @@ export interface MembershipResult {
 
 /** Ranges one SyncRanges push carries at most during a membership transfer (each range is a small slice of an arc). */
 const TRANSFER_RANGES_PER_PUSH = 16;
+/** How often the Merkle builds' scan rate is recomputed from the foreground's latency. */
+const SCAN_PACE_INTERVAL_MS = 250;
 /** How long a leaving actor may take to hand off the hints it holds. */
 const DECOMMISSION_HINTS_TIMEOUT_MS = 30_000;
 
@@ -228,6 +231,9 @@ export class Cluster {
   antiEntropyHeldPeak: HeldPeak = { bytes: 0, trees: 0, ranges: 0 };
   /** One pool for every Merkle build of the cluster's life (passes, plans, comparisons). */
   private readonly merklePool = new MerklePool();
+  /** Paces the pool's scans by the latency of the requests this cluster sends (see scan-pace.ts). */
+  private readonly scanPacer: ScanPacer;
+  private readonly scanPacing: { cancel(): void };
   private antiEntropy: { cancel(): void } | null = null;
   /** The background anti-entropy pass in progress, if any (close() waits for it). */
   private backgroundRepair: Promise<unknown> | null = null;
@@ -256,6 +262,15 @@ export class Cluster {
       minInFlight: Math.min(options.maxInFlightPerActor, 8),
     });
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
+    this.scanPacer = new ScanPacer(this.merklePool.rate, {
+      targetP99Ms: options.backgroundTargetP99Ms,
+      minPerSec: Math.min(options.antiEntropyScanMinPerSec, options.antiEntropyScanMaxPerSec),
+      maxPerSec: options.antiEntropyScanMaxPerSec,
+      stepPerSec: Math.max(1, Math.ceil(options.antiEntropyScanMaxPerSec / 20)),
+      baselineFactor: options.backgroundP99Factor,
+      floorMs: options.backgroundP99FloorMs,
+    });
+    this.scanPacing = systemTimers.setInterval(() => this.scanPacer.tick(this.merklePool.busy), SCAN_PACE_INTERVAL_MS);
   }
 
   /**
@@ -295,6 +310,7 @@ export class Cluster {
       await cluster.supervisor.startAll(meta.members.map((m) => cluster.actorConfig(m.id)));
     } catch (err) {
       cluster.sweeper.cancel();
+      cluster.scanPacing.cancel();
       cluster.transport.close();
       const message = (err as Error).message;
       if (/layout version|belongs to actor/.test(message)) throw new LayoutMismatchError(message);
@@ -811,6 +827,7 @@ export class Cluster {
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.settle(m.req, p);
+    if (p.operation === 'put' || p.operation === 'get' || p.operation === 'delete') this.scanPacer.record(systemClock.monotonicMs() - p.startedMs);
     // only the autoscaler reads it: no work on every reply otherwise
     if (this.autoscaler !== null && p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(systemClock.monotonicMs() - p.startedMs);
     if (m.type === MsgType.Fail) p.reject(toError(p.operation, m.code, m.answered, m.needed, m.replicas, m.detail));
@@ -1377,6 +1394,7 @@ export class Cluster {
     await this.merklePool.close(); // after the builds still running (a plan, a comparison) settle
     this.autoscaleTimer?.cancel();
     this.sweeper.cancel();
+    this.scanPacing.cancel();
     try {
       await this.supervisor.stopAll();
       await this.backgroundCleanup; // actors end a running cleanup when they close; this only settles its promise

@@ -151,6 +151,15 @@ export interface ClusterOptions {
    */
   readonly actorYoungGenerationMiB?: number;
   /**
+   * How fast an anti-entropy pass's Merkle builds scan the actors' data,
+   * entries per second: up to antiEntropyScanMaxPerSec (default 500000),
+   * halved while the cluster's requests are slower than
+   * backgroundP99Factor x their quiet p99 (or backgroundTargetP99Ms), never
+   * below antiEntropyScanMinPerSec (default 20000).
+   */
+  readonly antiEntropyScanMinPerSec?: number;
+  readonly antiEntropyScanMaxPerSec?: number;
+  /**
    * Automatic scaling (off unless given): every sampleIntervalMs the
    * cluster samples each actor's event-loop utilisation, request rate and
    * queue depth and the p99 of its own requests; an actor is added when the
@@ -233,6 +242,8 @@ export interface ResolvedOptions {
   readonly backgroundChunkBytes: number;
   readonly transferConcurrency: number;
   readonly actorYoungGenerationMiB: number;
+  readonly antiEntropyScanMinPerSec: number;
+  readonly antiEntropyScanMaxPerSec: number;
   readonly hedgeReadsAfterMs: number;
   readonly maxHedgedReadsPerSec: number;
   readonly cleanupAfterChange: boolean;
@@ -375,6 +386,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     backgroundChunkBytes: int('backgroundChunkBytes', o.backgroundChunkBytes, 256 * 1024, 1024, 1024 ** 3),
     transferConcurrency: int('transferConcurrency', o.transferConcurrency, 2, 1, 64),
     actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
+    antiEntropyScanMinPerSec: int('antiEntropyScanMinPerSec', o.antiEntropyScanMinPerSec, 20_000, 1, 2 ** 31 - 1),
+    antiEntropyScanMaxPerSec: int('antiEntropyScanMaxPerSec', o.antiEntropyScanMaxPerSec, 500_000, 1, 2 ** 31 - 1),
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
     maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
     cleanupAfterChange: bool('cleanupAfterChange', o.cleanupAfterChange, true),
