@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as fc from 'fast-check';
-import { BackgroundThrottle, effectiveTargetMs, LatencyWindow } from '../src/coordinator/throttle.js';
+import { BackgroundThrottle, effectiveTargetMs, LatencyWindow, TokenBucket } from '../src/coordinator/throttle.js';
 
 test('LatencyWindow: p99 is the bucket bound at or just above the exact 99th percentile', (t) => {
   fc.assert(
@@ -69,4 +69,19 @@ test('effectiveTargetMs: the relative target lies between the floor and the abso
   t.is(effectiveTargetMs({ ...o, baselineFactor: 0 }, 10), 50, 'factor 0: the absolute target alone');
   t.throws(() => new BackgroundThrottle({ ...o, baselineFactor: 0.5 }), { instanceOf: RangeError });
   t.throws(() => new BackgroundThrottle({ ...o, floorMs: -1 }), { instanceOf: RangeError });
+});
+
+test('TokenBucket: budget accrues with time at the rate, at most burstMs worth, and says how long until the next entry', (t) => {
+  const b = new TokenBucket(20);
+  t.is(b.available(0, 10_000), 200, 'starts with one burst: 20 ms at 10 000/s');
+  b.take(200);
+  t.is(b.available(0, 10_000), 0);
+  t.is(b.waitMs(10_000), 1, 'one entry every 0.1 ms: the next within a ms');
+  t.is(b.available(5, 10_000), 50, '5 ms later: 50 entries');
+  t.is(b.available(1000, 10_000), 200, 'unused budget does not pile up beyond one burst');
+  b.take(200);
+  t.is(b.available(1000, 100), 0);
+  t.is(b.waitMs(100), 10);
+  t.is(new TokenBucket(1).available(0, 10), 1, 'at least one entry, however low the rate');
+  t.throws(() => new TokenBucket(0), { instanceOf: RangeError });
 });

@@ -4,7 +4,7 @@ import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
-import { BackgroundThrottle, LatencyWindow } from '../coordinator/throttle.js';
+import { BackgroundThrottle, LatencyWindow, TokenBucket } from '../coordinator/throttle.js';
 import { planWriteTargets, type PeerHealth } from '../coordinator/write-targets.js';
 import type { ErrorCode } from '../errors.js';
 import { foreignRanges, Ring, type PositionRange, type RingMember } from '../ring/ring.js';
@@ -279,6 +279,13 @@ const HINT_HEADER_BYTES = 8;
 const FORWARD_OP = 0;
 /** How often the background budget is recomputed from the foreground p99 (and paced pushes go on). */
 const THROTTLE_INTERVAL_MS = 250;
+/**
+ * At most this many milliseconds' worth of background budget is spent back
+ * to back: at 50 000 entries/s, 1000 entries (four chunks), then the next
+ * chunk when its budget has accrued. Requests wait behind one burst, not
+ * behind a whole throttle interval's worth.
+ */
+const BACKGROUND_BURST_MS = 20;
 const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy catches the rest
 
 /**
@@ -317,8 +324,13 @@ export class PartitionActor implements ActorControl {
   private readonly throttleTimer: { cancel(): void };
   private readonly foreground = new LatencyWindow();
   private readonly throttle: BackgroundThrottle;
-  /** Background entries still allowed in this throttle interval. */
-  private backgroundAllowance: number;
+  /** The background budget as it accrues (streams, cleanups, reaps share it); hint handoff rounds have their own at the same rate. */
+  private readonly backgroundBucket = new TokenBucket(BACKGROUND_BURST_MS);
+  private readonly hintBucket: TokenBucket;
+  /** Budget was taken since the last throttle tick (that interval does not teach the quiet baseline). */
+  private backgroundUsed = false;
+  /** A paced job out of budget waits for this (one timer for all of them). */
+  private backgroundResume: { cancel(): void } | null = null;
   /** Handoffs in flight: op → the hint sent and its exact bytes (deleted only if unchanged when acked). */
   private readonly handoffs = new Map<number, { hintKey: Buffer; bytes: Buffer }>();
   private hintsStored = 0;
@@ -384,7 +396,7 @@ export class PartitionActor implements ActorControl {
       baselineFactor: config.backgroundP99Factor,
       floorMs: config.backgroundP99FloorMs,
     });
-    this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
+    this.hintBucket = new TokenBucket(config.handoffIntervalMs);
     this.throttleTimer = timers.setInterval(() => this.throttleTick(), THROTTLE_INTERVAL_MS);
   }
 
@@ -481,6 +493,8 @@ export class PartitionActor implements ActorControl {
     this.handoff.cancel();
     this.utilisationTimer.cancel();
     this.throttleTimer.cancel();
+    this.backgroundResume?.cancel();
+    this.backgroundResume = null;
     if (this.cleanupJob !== null) {
       this.cleanupJob.scanning = false;
       this.finishCleanupIfDone(this.cleanupJob);
@@ -783,7 +797,7 @@ export class PartitionActor implements ActorControl {
     this.handoffWaits = 0;
     if (this.closing || this.store.hintCount() === 0) return;
     const now = this.clock.now();
-    const limit = Math.min(this.config.maxHintsPerHandoff, Math.floor(this.backgroundAllowance));
+    const limit = Math.min(this.config.maxHintsPerHandoff, Math.floor(this.hintBucket.available(this.clock.monotonicMs(), this.throttle.perSec)));
     if (limit < 1) return; // background budget spent: the next round goes on
     for (const { key: hintKey, value } of this.store.hintEntries(limit)) {
       const owner = hintKey.readUInt32BE(0);
@@ -794,7 +808,8 @@ export class PartitionActor implements ActorControl {
       }
       if (this.downPeers.has(owner) || !this.transport.isConnected(owner)) continue;
       const op = this.nextOp++;
-      this.backgroundAllowance--;
+      this.hintBucket.take(1);
+      this.backgroundUsed = true;
       this.handoffs.set(op, { hintKey, bytes: value });
       this.transport.send(owner, { type: MsgType.Replicate, op, key: hintKey.subarray(4), clock: value.subarray(HINT_HEADER_BYTES) });
     }
@@ -1032,8 +1047,8 @@ export class PartitionActor implements ActorControl {
         job.rangeIndex = job.ranges.length;
         break;
       }
-      const budget = Math.floor(this.backgroundAllowance);
-      if (budget < 1) return;
+      const budget = this.backgroundBudget();
+      if (budget < 1) return; // resumed once budget accrues
       // every entry goes to each peer: send only as many as the window has room for (acks resume it)
       const room = Math.floor((this.config.backgroundWindowEntries - (job.outstanding - 1)) / Math.max(1, job.peers.length));
       if (room < 1) return;
@@ -1047,7 +1062,7 @@ export class PartitionActor implements ActorControl {
       job.deadlineMs = this.clock.monotonicMs() + SYNC_PUSH_TIMEOUT_MS;
       for (const { key, value } of chunk) {
         job.keys++;
-        this.backgroundAllowance--;
+        this.takeBackground();
         for (const peer of job.peers) {
           const op = this.nextOp++;
           if (this.transport.send(peer, { type: MsgType.Replicate, op, key, clock: value })) {
@@ -1074,10 +1089,33 @@ export class PartitionActor implements ActorControl {
   /** Every THROTTLE_INTERVAL_MS: a new background budget from the foreground p99, and paced pushes go on. */
   private throttleTick(): void {
     // an interval in which a background job took budget does not teach the throttle the quiet baseline
-    const granted = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
-    this.throttle.update(this.foreground.p99(), this.backgroundAllowance < granted || this.syncJobs.size > 0 || this.reapJobs.size > 0 || this.cleanupJob !== null);
+    this.throttle.update(this.foreground.p99(), this.backgroundUsed || this.syncJobs.size > 0 || this.reapJobs.size > 0 || this.cleanupJob !== null);
+    this.backgroundUsed = false;
     this.foreground.reset();
-    this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
+    this.resumeBackground();
+  }
+
+  /** Background entries that may go now (the bucket accrues at the throttle's rate); when none, a timer resumes the paced jobs. */
+  private backgroundBudget(): number {
+    const perSec = this.throttle.perSec;
+    const budget = Math.floor(this.backgroundBucket.available(this.clock.monotonicMs(), perSec));
+    if (budget < 1 && this.backgroundResume === null && !this.closing) {
+      this.backgroundResume = this.timers.setTimeout(() => {
+        this.backgroundResume = null;
+        this.resumeBackground();
+      }, Math.max(1, this.backgroundBucket.waitMs(perSec)));
+    }
+    return budget;
+  }
+
+  private takeBackground(): void {
+    this.backgroundBucket.take(1);
+    this.backgroundUsed = true;
+  }
+
+  /** Paced jobs waiting for budget (not for acks or commits) go on. */
+  private resumeBackground(): void {
+    if (this.closing) return;
     for (const job of this.syncJobs) if (job.pumping && !job.scheduled) this.pumpSync(job);
     for (const job of this.reapJobs) if (!job.scheduled) this.pumpReap(job);
     if (this.cleanupJob !== null && this.cleanupJob.scanning && !this.cleanupJob.scheduled) this.pumpCleanup(this.cleanupJob);
@@ -1118,8 +1156,8 @@ export class PartitionActor implements ActorControl {
       job.ring = this.ring;
       job.spans = foreignRanges(this.ring, this.id);
     }
-    const budget = Math.floor(this.backgroundAllowance);
-    if (budget < 1) return;
+    const budget = this.backgroundBudget();
+    if (budget < 1) return; // resumed once budget accrues
     const room = this.config.backgroundWindowEntries - job.outstanding;
     if (room < 1) return; // commits resume it
     const span = job.spans.find((sp) => sp.to > job.position);
@@ -1136,7 +1174,7 @@ export class PartitionActor implements ActorControl {
     } else {
       for (const { key } of chunk) {
         job.scanned++;
-        this.backgroundAllowance--;
+        this.takeBackground();
         // checked now, not when the spans were computed: a pending ring may have given this position back
         if (this.replicates(positionOf(key))) continue;
         job.outstanding++;
@@ -1184,8 +1222,8 @@ export class PartitionActor implements ActorControl {
   private pumpReap(job: ReapJob): void {
     job.scheduled = false;
     if (this.closing || !this.reapJobs.has(job)) return;
-    const budget = Math.floor(this.backgroundAllowance);
-    if (budget < 1) return; // the throttle tick resumes it
+    const budget = this.backgroundBudget();
+    if (budget < 1) return; // resumed once budget accrues
     while (job.rangeIndex < job.ranges.length) {
       const [lo, hi] = job.ranges[job.rangeIndex]!;
       const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, this.config.backgroundChunkEntries));
@@ -1195,7 +1233,7 @@ export class PartitionActor implements ActorControl {
         continue;
       }
       for (const { key, value } of chunk) {
-        this.backgroundAllowance--;
+        this.takeBackground();
         if (!isAllTombstones(value)) continue; // most entries: no decoding, no read
         const current = this.store.get(key);
         if (current === undefined || compareBytes(current, value) !== 0) continue;
