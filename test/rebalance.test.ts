@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, QuorumError, type ClusterOptions } from '../src/index.js';
+import { Cluster, InvalidOptionError, QuorumError, type ClusterOptions } from '../src/index.js';
 import { checkNoLostWrites, type Op } from '../tools/stress/checker.js';
 import { tempDir, until } from './helpers.js';
 
@@ -82,6 +82,30 @@ test.serial('adding an actor while clients write and read: nothing acknowledged 
   const stored = (await c.stats({ timeoutMs: 5000 })).reduce((sum, s) => sum + s.keys, 0);
   t.is(stored, 2000 * 3);
   t.log(`added actor 5 under load: moved ${(result.movedFraction * 100).toFixed(2)}% (${result.keysStreamed} entries streamed in ${result.durationMs} ms); ${readErrors}/${reads} reads failed`);
+});
+
+test.serial('a handoff under small bounds holds at most them: each push and each cleanup its window, each read its chunk, the new actor the windows of the transfers streaming into it; nothing is lost', async (t) => {
+  const bounds = { backgroundWindowEntries: 64, backgroundChunkEntries: 16, backgroundChunkBytes: 2048, transferConcurrency: 2 };
+  const c = await start(t, { ...bounds, cleanupAfterChange: false });
+  const value = 'v'.repeat(200);
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `${value}${i}`, { w: 'all' })));
+  const added = await c.addActor();
+  const cleaned = await c.cleanup();
+  t.true(added.keysStreamed > 20 * bounds.backgroundWindowEntries, `${added.keysStreamed} entries streamed, many windows' worth`);
+  t.true(cleaned.removed > 20 * bounds.backgroundWindowEntries, `${cleaned.removed} copies cleaned up`);
+  const stats = await c.stats({ timeoutMs: 5000 });
+  for (const s of stats) {
+    t.true(s.backgroundWindowPeakEntries <= bounds.backgroundWindowEntries, `actor ${s.id}: ${s.backgroundWindowPeakEntries} unacknowledged at most`);
+    // a chunk ends once its bytes reach the bound: at most one entry (~230 bytes here) beyond it
+    t.true(s.backgroundChunkPeakBytes <= bounds.backgroundChunkBytes + 512, `actor ${s.id}: a chunk of ${s.backgroundChunkPeakBytes} bytes at most`);
+  }
+  t.true(stats.some((s) => s.backgroundWindowPeakEntries > 0), 'the windows were used');
+  const newcomer = stats.find((s) => s.id === added.added[0])!;
+  t.true(newcomer.pendingWritesPeak <= bounds.transferConcurrency * bounds.backgroundWindowEntries, `the new actor had ${newcomer.pendingWritesPeak} writes waiting at most`);
+  t.is(stats.reduce((sum, s) => sum + s.keys, 0), 3000 * 3, 'exactly n copies after the cleanup');
+  t.deepEqual((await c.compareReplicas()).divergent, []);
+  for (let i = 0; i < 3000; i += 7) t.deepEqual((await c.get(`k${i}`, { r: 'all' })).values, [`${value}${i}`]);
+  t.log(`streamed ${added.keysStreamed} entries in ${added.durationMs} ms; window peaks ${stats.map((s) => s.backgroundWindowPeakEntries).join(', ')}; chunk peaks ${stats.map((s) => s.backgroundChunkPeakBytes).join(', ')} bytes; new actor's pending peak ${newcomer.pendingWritesPeak}`);
 });
 
 test.serial('cleanup deletes only the copies of ranges an actor gave away: exactly n copies stay, nothing is lost, a second pass removes nothing', async (t) => {
@@ -273,4 +297,20 @@ test.serial('membership over the Redis protocol and HTTP: plan, add and remove a
   t.is(viaHttpCleanup.status, 200);
   t.deepEqual(((await viaHttpCleanup.json()) as { removed: number; actors: unknown[] }).actors.length, 6);
   await t.throwsAsync(r.call('RINGKV.CLEANUP', 'now'), { message: /wrong number of arguments/ });
+});
+
+test('background bounds are validated: a window that cannot fit one entry per replica, a zero chunk or concurrency, a factor that is not an integer are refused', async (t) => {
+  const bad: Partial<ClusterOptions>[] = [
+    { n: 3, backgroundWindowEntries: 2 },
+    { backgroundChunkEntries: 0 },
+    { backgroundChunkBytes: 100 },
+    { transferConcurrency: 0 },
+    { backgroundP99Factor: 1.5 },
+    { backgroundP99FloorMs: -1 },
+    { actorYoungGenerationMiB: 1 },
+  ];
+  for (const options of bad) {
+    const name = Object.keys(options).find((k) => k !== 'n')!;
+    await t.throwsAsync(Cluster.start({ dataDir: join(tempDir(t), 'never'), ...options }), { instanceOf: InvalidOptionError, message: new RegExp(name) }, name);
+  }
 });

@@ -14,6 +14,7 @@
 // passes and handoffs within 2x of the quiet phase. Not a test: the verdict
 // is printed, the exit code is 0 unless a request failed.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
@@ -39,10 +40,11 @@ const o = new Command('bench:big')
   .option('--sample-ms <ms>', 'memory sampling interval', nonNegativeInt, 2000)
   .option('--max-retries <n>', 'retries of one refused put before it counts as failed', nonNegativeInt, 50)
   .option('--anti-entropy-memory-mib <n>', "a pass's memory budget (Cluster's antiEntropyMemoryBytes; default: the cluster's)", nonNegativeInt)
+  .option('--actor-young-mib <n>', "each actor thread's V8 young generation (Cluster's actorYoungGenerationMiB; default: the cluster's)", nonNegativeInt)
   .option('--keep-dir', 'keep the data directory')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
-  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; keepDir?: boolean }>();
+  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; keepDir?: boolean }>();
 
 const VALUE = Buffer.alloc(100, 0x61);
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-big-'));
@@ -56,6 +58,7 @@ const cluster = await Cluster.start({
   w: 2,
   antiEntropyIntervalMs: 0, // passes are driven below, one phase each
   ...(o.antiEntropyMemoryMib !== undefined ? { antiEntropyMemoryBytes: o.antiEntropyMemoryMib * 1024 * 1024 } : {}),
+  ...(o.actorYoungMib !== undefined ? { actorYoungGenerationMiB: o.actorYoungMib } : {}),
 });
 
 // ---- phases and what is measured in each ----
@@ -67,6 +70,8 @@ interface Phase {
   ops: number;
   readonly latency: Latencies;
   readonly memory: ProcMemory[];
+  /** V8 heaps sampled with the memory: every actor's together, and the main thread's (the rest of anonymous memory is native: malloc, LMDB, thread stacks). */
+  readonly heaps: { actors: number; main: number; actorCount: number }[];
   note: string;
 }
 const phases: Phase[] = [];
@@ -75,7 +80,7 @@ let phase: Phase;
 function startPhase(name: string): Phase {
   const now = performance.now();
   if (phases.length > 0) phases[phases.length - 1]!.endMs = now;
-  const p: Phase = { name, startMs: now, endMs: now, ops: 0, latency: new Latencies(), memory: [procMemory()], note: '' };
+  const p: Phase = { name, startMs: now, endMs: now, ops: 0, latency: new Latencies(), memory: [procMemory()], heaps: [], note: '' };
   phases.push(p);
   phase = p;
   return p;
@@ -93,7 +98,18 @@ function fail(err: unknown): void {
   if (failures.get(name) === 1) console.log(`\n  first ${name} (${phase.name}): ${(err as Error).message}`);
 }
 
-const sampler = setInterval(() => phase.memory.push(procMemory()), o.sampleMs);
+let sampling = false;
+const sampler = setInterval(() => {
+  phase.memory.push(procMemory());
+  if (sampling) return; // a busy cluster answers stats late: one request at a time
+  sampling = true;
+  const p = phase;
+  cluster
+    .stats({ timeoutMs: o.sampleMs * 5 })
+    .then((stats) => p.heaps.push({ actors: stats.reduce((sum, a) => sum + a.heapBytes, 0), main: getHeapStatistics().total_physical_size, actorCount: stats.length }))
+    .catch(() => undefined)
+    .finally(() => (sampling = false));
+}, o.sampleMs);
 
 // ---- progress line ----
 
@@ -215,7 +231,7 @@ const verdicts = judgePhases(
 );
 const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
 const table = new Table({
-  head: ['phase', 's', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'p99 / quiet', 'anon MiB min-max', 'vs end of load', 'file MiB max', 'note'],
+  head: ['phase', 's', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'p99 / quiet', 'anon MiB min-max', 'vs end of load', 'V8 heaps MiB max: actors (n) / main', 'file MiB max', 'note'],
   ...(colour ? {} : { style: { head: [] as string[], border: [] as string[] } }),
 });
 for (const p of phases) {
@@ -232,6 +248,7 @@ for (const p of phases) {
     v === undefined || Number.isNaN(v.p99Ratio) ? '' : `${v.p99Ratio.toFixed(2)}x${v.p99Ok ? '' : ' !'}`,
     `${mib(Math.min(...anon))}-${mib(Math.max(...anon))}`,
     v === undefined ? '(reference)' : `${v.anonGrowth >= 0 ? '+' : ''}${(v.anonGrowth * 100).toFixed(1)}%${v.flat ? '' : ' !'}`,
+    p.heaps.length === 0 ? '' : `${mib(Math.max(...p.heaps.map((h) => h.actors)))} (${Math.max(...p.heaps.map((h) => h.actorCount))}) / ${mib(Math.max(...p.heaps.map((h) => h.main)))}`,
     mib(Math.max(...p.memory.map((m) => m.file))),
     p.note,
   ]);

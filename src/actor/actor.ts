@@ -1,9 +1,10 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
-import { BackgroundThrottle, LatencyWindow } from '../coordinator/throttle.js';
+import { BackgroundThrottle, LatencyWindow, TokenBucket } from '../coordinator/throttle.js';
 import { planWriteTargets, type PeerHealth } from '../coordinator/write-targets.js';
 import type { ErrorCode } from '../errors.js';
 import { foreignRanges, Ring, type PositionRange, type RingMember } from '../ring/ring.js';
@@ -51,6 +52,14 @@ export interface ActorConfig {
   /** The background budget, entries per second, never below / above these. */
   readonly backgroundMinPerSec: number;
   readonly backgroundMaxPerSec: number;
+  /** Background work also yields when the foreground p99 is above this many times its quiet baseline (0 = the absolute target alone), never below backgroundP99FloorMs. */
+  readonly backgroundP99Factor: number;
+  readonly backgroundP99FloorMs: number;
+  /** Entries (times peers) a push, or deletes a cleanup, may have unacknowledged (uncommitted) at once. */
+  readonly backgroundWindowEntries: number;
+  /** Entries, and key + value bytes, a paced background job reads from LMDB at a time (one chunk per event-loop turn). */
+  readonly backgroundChunkEntries: number;
+  readonly backgroundChunkBytes: number;
   readonly maxBatchBytes: number;
   /** How often this actor gossips its heartbeat table to a random peer. */
   readonly gossipIntervalMs: number;
@@ -75,6 +84,12 @@ export interface ActorStats {
   readonly keys: number;
   readonly pendingOps: number;
   readonly pendingWrites: number;
+  /** This actor's V8 heap: bytes the thread holds for it (live objects and garbage not yet collected) and bytes live after the last GC; plus memory outside the heap that JS objects own (Buffers). */
+  readonly heapBytes: number;
+  readonly heapUsedBytes: number;
+  readonly externalBytes: number;
+  /** The most writes that waited for a commit at once since the actor started (a stream into it is bounded by the senders' windows). */
+  readonly pendingWritesPeak: number;
   readonly coordinatedPuts: number;
   readonly coordinatedGets: number;
   readonly replicaWrites: number;
@@ -83,7 +98,9 @@ export interface ActorStats {
   readonly antiEntropyKeysSent: number;
   /** Entries deleted by cleanup passes: copies of ranges a membership change moved to other actors. */
   readonly cleanupRemovedKeys: number;
-  /** The largest chunk (key + value bytes) a background job (push, cleanup, reap) held at once: at most about 256 KiB plus one entry. */
+  /** The most entries (times peers) one push, or deletes one cleanup, had unacknowledged at once: at most backgroundWindowEntries. */
+  readonly backgroundWindowPeakEntries: number;
+  /** The largest chunk (key + value bytes) a background job (push, cleanup, reap) held at once: at most about backgroundChunkBytes plus one entry. */
   readonly backgroundChunkPeakBytes: number;
   /**
    * Its disk was lost and anti-entropy has not refilled it yet: it takes
@@ -249,6 +266,12 @@ interface SyncJob {
 
 const EMPTY = new Uint8Array(0);
 
+/** This thread's V8 heap, for stats: what a benchmark needs to tell heap growth from native (malloc, LMDB) growth. */
+function heapFigures(): { heapBytes: number; heapUsedBytes: number; externalBytes: number } {
+  const h = getHeapStatistics();
+  return { heapBytes: h.total_physical_size, heapUsedBytes: h.used_heap_size, externalBytes: (h as { external_memory?: number }).external_memory ?? 0 };
+}
+
 /** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not. */
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
@@ -261,16 +284,13 @@ const HINT_HEADER_BYTES = 8;
 const FORWARD_OP = 0;
 /** How often the background budget is recomputed from the foreground p99 (and paced pushes go on). */
 const THROTTLE_INTERVAL_MS = 250;
-/** Entries, and bytes, a paced background job (push, cleanup, reap) reads from LMDB at a time: what it holds at once. */
-const SYNC_CHUNK_ENTRIES = 1024;
-const SYNC_CHUNK_BYTES = 256 * 1024;
 /**
- * Entries a push (or a cleanup) may have sent (or queued for deletion)
- * without an ack (or a commit) yet. Without it a pusher paced only by its
- * budget outruns a slower receiver, and the difference waits in message
- * queues and pending overlays: memory that grows with the data moved.
+ * At most this many milliseconds' worth of background budget is spent back
+ * to back: at 50 000 entries/s, 1000 entries (four chunks), then the next
+ * chunk when its budget has accrued. Requests wait behind one burst, not
+ * behind a whole throttle interval's worth.
  */
-const SYNC_WINDOW_ENTRIES = 4096;
+const BACKGROUND_BURST_MS = 20;
 const SYNC_PUSH_TIMEOUT_MS = 30_000; // read repairs: best effort, anti-entropy catches the rest
 
 /**
@@ -309,8 +329,13 @@ export class PartitionActor implements ActorControl {
   private readonly throttleTimer: { cancel(): void };
   private readonly foreground = new LatencyWindow();
   private readonly throttle: BackgroundThrottle;
-  /** Background entries still allowed in this throttle interval. */
-  private backgroundAllowance: number;
+  /** The background budget as it accrues (streams, cleanups, reaps share it); hint handoff rounds have their own at the same rate. */
+  private readonly backgroundBucket = new TokenBucket(BACKGROUND_BURST_MS);
+  private readonly hintBucket: TokenBucket;
+  /** Budget was taken since the last throttle tick (that interval does not teach the quiet baseline). */
+  private backgroundUsed = false;
+  /** A paced job out of budget waits for this (one timer for all of them). */
+  private backgroundResume: { cancel(): void } | null = null;
   /** Handoffs in flight: op → the hint sent and its exact bytes (deleted only if unchanged when acked). */
   private readonly handoffs = new Map<number, { hintKey: Buffer; bytes: Buffer }>();
   private hintsStored = 0;
@@ -324,6 +349,13 @@ export class PartitionActor implements ActorControl {
   private readonly reapJobs = new Set<ReapJob>();
   /** The largest chunk (key + value bytes) a background job read at once. */
   private backgroundChunkPeakBytes = 0;
+  /**
+   * The most a push or cleanup had unacknowledged at once. The window
+   * (backgroundWindowEntries) exists because a pusher paced only by its
+   * budget outruns a slower receiver, and the difference waits in message
+   * queues and pending overlays: memory that grows with the data moved.
+   */
+  private backgroundWindowPeakEntries = 0;
   private cleanupJob: CleanupJob | null = null;
   private cleanupRemovedKeys = 0;
   private gossipRounds = 0;
@@ -366,8 +398,10 @@ export class PartitionActor implements ActorControl {
       minPerSec: config.backgroundMinPerSec,
       maxPerSec: config.backgroundMaxPerSec,
       stepPerSec: Math.max(1, Math.ceil(config.backgroundMaxPerSec / 20)),
+      baselineFactor: config.backgroundP99Factor,
+      floorMs: config.backgroundP99FloorMs,
     });
-    this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
+    this.hintBucket = new TokenBucket(config.handoffIntervalMs);
     this.throttleTimer = timers.setInterval(() => this.throttleTick(), THROTTLE_INTERVAL_MS);
   }
 
@@ -424,6 +458,8 @@ export class PartitionActor implements ActorControl {
       keys: this.store.count(),
       pendingOps: this.ops.size,
       pendingWrites: this.store.pendingWrites,
+      pendingWritesPeak: this.store.pendingWritesPeak,
+      ...heapFigures(),
       coordinatedPuts: this.coordinatedPuts,
       coordinatedGets: this.coordinatedGets,
       replicaWrites: this.replicaWrites,
@@ -431,6 +467,7 @@ export class PartitionActor implements ActorControl {
       antiEntropyKeysSent: this.antiEntropyKeysSent,
       cleanupRemovedKeys: this.cleanupRemovedKeys,
       backgroundChunkPeakBytes: this.backgroundChunkPeakBytes,
+      backgroundWindowPeakEntries: this.backgroundWindowPeakEntries,
       recovering: this.store.recovering,
       suspects: [...this.downPeers].sort((a, b) => a - b),
       suspicionsRaised: this.suspicionsRaised,
@@ -461,6 +498,8 @@ export class PartitionActor implements ActorControl {
     this.handoff.cancel();
     this.utilisationTimer.cancel();
     this.throttleTimer.cancel();
+    this.backgroundResume?.cancel();
+    this.backgroundResume = null;
     if (this.cleanupJob !== null) {
       this.cleanupJob.scanning = false;
       this.finishCleanupIfDone(this.cleanupJob);
@@ -741,7 +780,7 @@ export class PartitionActor implements ActorControl {
       this.syncs.delete(m.op);
       if (!m.ok) sync.failed++;
       if (--sync.outstanding === 0) this.syncFinished(sync);
-      else if (sync.pumping && !sync.scheduled && sync.outstanding - 1 <= SYNC_WINDOW_ENTRIES / 2) {
+      else if (sync.pumping && !sync.scheduled && sync.outstanding - 1 <= this.config.backgroundWindowEntries / 2) {
         // the window has room again: go on (the throttle tick would too, later)
         sync.scheduled = true;
         this.timers.setImmediate(() => this.pumpSync(sync));
@@ -790,7 +829,7 @@ export class PartitionActor implements ActorControl {
     this.handoffWaits = 0;
     if (this.closing || this.store.hintCount() === 0) return;
     const now = this.clock.now();
-    const limit = Math.min(this.config.maxHintsPerHandoff, Math.floor(this.backgroundAllowance));
+    const limit = Math.min(this.config.maxHintsPerHandoff, Math.floor(this.hintBucket.available(this.clock.monotonicMs(), this.throttle.perSec)));
     if (limit < 1) return; // background budget spent: the next round goes on
     for (const { key: hintKey, value } of this.store.hintEntries(limit)) {
       const owner = hintKey.readUInt32BE(0);
@@ -801,7 +840,8 @@ export class PartitionActor implements ActorControl {
       }
       if (this.downPeers.has(owner) || !this.transport.isConnected(owner)) continue;
       const op = this.nextOp++;
-      this.backgroundAllowance--;
+      this.hintBucket.take(1);
+      this.backgroundUsed = true;
       this.handoffs.set(op, { hintKey, bytes: value });
       this.transport.send(owner, { type: MsgType.Replicate, op, key: hintKey.subarray(4), clock: value.subarray(HINT_HEADER_BYTES) });
     }
@@ -1040,11 +1080,13 @@ export class PartitionActor implements ActorControl {
         job.rangeIndex = job.ranges.length;
         break;
       }
-      const budget = Math.floor(this.backgroundAllowance);
-      if (budget < 1) return;
-      if (job.outstanding - 1 >= SYNC_WINDOW_ENTRIES) return; // acks resume it
+      const budget = this.backgroundBudget();
+      if (budget < 1) return; // resumed once budget accrues
+      // every entry goes to each peer: send only as many as the window has room for (acks resume it)
+      const room = Math.floor((this.config.backgroundWindowEntries - (job.outstanding - 1)) / Math.max(1, job.peers.length));
+      if (room < 1) return;
       const [lo, hi] = job.ranges[job.rangeIndex]!;
-      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES, this.config.maxRepairPushEntries - job.keys));
+      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, room, this.config.maxRepairPushEntries - job.keys));
       if (chunk.length === 0) {
         job.rangeIndex++;
         job.afterKey = null;
@@ -1053,7 +1095,7 @@ export class PartitionActor implements ActorControl {
       job.deadlineMs = this.clock.monotonicMs() + SYNC_PUSH_TIMEOUT_MS;
       for (const { key, value } of chunk) {
         job.keys++;
-        this.backgroundAllowance--;
+        this.takeBackground();
         for (const peer of job.peers) {
           const op = this.nextOp++;
           if (this.transport.send(peer, { type: MsgType.Replicate, op, key, clock: value })) {
@@ -1066,6 +1108,7 @@ export class PartitionActor implements ActorControl {
           }
         }
       }
+      this.noteWindow(job.outstanding - 1);
       job.afterKey = chunk[chunk.length - 1]!.key;
       // one chunk per turn: requests waiting in this actor's queue get in between
       job.scheduled = true;
@@ -1078,9 +1121,34 @@ export class PartitionActor implements ActorControl {
 
   /** Every THROTTLE_INTERVAL_MS: a new background budget from the foreground p99, and paced pushes go on. */
   private throttleTick(): void {
-    this.throttle.update(this.foreground.p99());
+    // an interval in which a background job took budget does not teach the throttle the quiet baseline
+    this.throttle.update(this.foreground.p99(), this.backgroundUsed || this.syncJobs.size > 0 || this.reapJobs.size > 0 || this.cleanupJob !== null);
+    this.backgroundUsed = false;
     this.foreground.reset();
-    this.backgroundAllowance = (this.throttle.perSec * THROTTLE_INTERVAL_MS) / 1000;
+    this.resumeBackground();
+  }
+
+  /** Background entries that may go now (the bucket accrues at the throttle's rate); when none, a timer resumes the paced jobs. */
+  private backgroundBudget(): number {
+    const perSec = this.throttle.perSec;
+    const budget = Math.floor(this.backgroundBucket.available(this.clock.monotonicMs(), perSec));
+    if (budget < 1 && this.backgroundResume === null && !this.closing) {
+      this.backgroundResume = this.timers.setTimeout(() => {
+        this.backgroundResume = null;
+        this.resumeBackground();
+      }, Math.max(1, this.backgroundBucket.waitMs(perSec)));
+    }
+    return budget;
+  }
+
+  private takeBackground(): void {
+    this.backgroundBucket.take(1);
+    this.backgroundUsed = true;
+  }
+
+  /** Paced jobs waiting for budget (not for acks or commits) go on. */
+  private resumeBackground(): void {
+    if (this.closing) return;
     for (const job of this.syncJobs) if (job.pumping && !job.scheduled) this.pumpSync(job);
     for (const job of this.reapJobs) if (!job.scheduled) this.pumpReap(job);
     if (this.cleanupJob !== null && this.cleanupJob.scanning && !this.cleanupJob.scheduled) this.pumpCleanup(this.cleanupJob);
@@ -1121,9 +1189,10 @@ export class PartitionActor implements ActorControl {
       job.ring = this.ring;
       job.spans = foreignRanges(this.ring, this.id);
     }
-    const budget = Math.floor(this.backgroundAllowance);
-    if (budget < 1) return;
-    if (job.outstanding >= SYNC_WINDOW_ENTRIES) return; // commits resume it
+    const budget = this.backgroundBudget();
+    if (budget < 1) return; // resumed once budget accrues
+    const room = this.config.backgroundWindowEntries - job.outstanding;
+    if (room < 1) return; // commits resume it
     const span = job.spans.find((sp) => sp.to > job.position);
     if (span === undefined) {
       job.scanning = false;
@@ -1131,14 +1200,14 @@ export class PartitionActor implements ActorControl {
     }
     const from = Math.max(span.from, job.position);
     if (from > job.position) job.afterKey = null;
-    const chunk = this.backgroundChunk(from, span.to, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
+    const chunk = this.backgroundChunk(from, span.to, job.afterKey, Math.min(budget, room, this.config.backgroundChunkEntries));
     if (chunk.length === 0) {
       job.position = span.to;
       job.afterKey = null;
     } else {
       for (const { key } of chunk) {
         job.scanned++;
-        this.backgroundAllowance--;
+        this.takeBackground();
         // checked now, not when the spans were computed: a pending ring may have given this position back
         if (this.replicates(positionOf(key))) continue;
         job.outstanding++;
@@ -1149,12 +1218,13 @@ export class PartitionActor implements ActorControl {
             this.cleanupRemovedKeys++;
           } else job.failed++;
           this.finishCleanupIfDone(job);
-          if (job.scanning && !job.scheduled && job.outstanding === SYNC_WINDOW_ENTRIES / 2) {
+          if (job.scanning && !job.scheduled && job.outstanding === Math.floor(this.config.backgroundWindowEntries / 2)) {
             job.scheduled = true;
             this.timers.setImmediate(() => this.pumpCleanup(job));
           }
         });
       }
+      this.noteWindow(job.outstanding);
       const last = chunk[chunk.length - 1]!.key;
       job.position = positionOf(last);
       job.afterKey = last;
@@ -1185,18 +1255,18 @@ export class PartitionActor implements ActorControl {
   private pumpReap(job: ReapJob): void {
     job.scheduled = false;
     if (this.closing || !this.reapJobs.has(job)) return;
-    const budget = Math.floor(this.backgroundAllowance);
-    if (budget < 1) return; // the throttle tick resumes it
+    const budget = this.backgroundBudget();
+    if (budget < 1) return; // resumed once budget accrues
     while (job.rangeIndex < job.ranges.length) {
       const [lo, hi] = job.ranges[job.rangeIndex]!;
-      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, SYNC_CHUNK_ENTRIES));
+      const chunk = this.backgroundChunk(lo, hi, job.afterKey, Math.min(budget, this.config.backgroundChunkEntries));
       if (chunk.length === 0) {
         job.rangeIndex++;
         job.afterKey = null;
         continue;
       }
       for (const { key, value } of chunk) {
-        this.backgroundAllowance--;
+        this.takeBackground();
         if (!isAllTombstonesOrExpiring(value)) continue; // most entries: no decoding, no read
         const current = this.store.get(key);
         if (current === undefined || compareBytes(current, value) !== 0) continue;
@@ -1215,11 +1285,15 @@ export class PartitionActor implements ActorControl {
 
   /** One chunk of a paced background scan (copies, bounded in entries and bytes), its size remembered for stats. */
   private backgroundChunk(fromPosition: number, toPosition: number, afterKey: Buffer | null, limit: number): { key: Buffer; value: Buffer }[] {
-    const chunk = this.store.rangeAfter(fromPosition, toPosition, afterKey, limit, SYNC_CHUNK_BYTES);
+    const chunk = this.store.rangeAfter(fromPosition, toPosition, afterKey, Math.min(limit, this.config.backgroundChunkEntries), this.config.backgroundChunkBytes);
     let bytes = 0;
     for (const e of chunk) bytes += e.key.length + e.value.length;
     if (bytes > this.backgroundChunkPeakBytes) this.backgroundChunkPeakBytes = bytes;
     return chunk;
+  }
+
+  private noteWindow(unacknowledged: number): void {
+    if (unacknowledged > this.backgroundWindowPeakEntries) this.backgroundWindowPeakEntries = unacknowledged;
   }
 
   private armSweep(): void {

@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import type { ArcTree } from './merkle.js';
 import type { MerkleTask } from './merkle-task.js';
+import { ScanRate } from './scan-pace.js';
 
 const MERKLE_ENTRY = new URL('../../workers/merkle.js', import.meta.url).href;
 
@@ -14,6 +15,13 @@ export class MerklePool {
   private pool: Piscina | null = null;
   private closed = false;
   private readonly running = new Set<Promise<unknown>>();
+  /** How fast builds scan, entries per second (0 = unpaced); the cluster's ScanPacer sets it, running builds follow it. */
+  readonly rate = new ScanRate();
+
+  /** A build is running. */
+  get busy(): boolean {
+    return this.running.size > 0;
+  }
 
   /**
    * @param threads Build threads (default 1: builds are background work on
@@ -26,7 +34,8 @@ export class MerklePool {
   ) {}
 
   /** Build the trees of `task.arcs` over a read-only snapshot of the env at `task.path`. */
-  async build(task: MerkleTask): Promise<ArcTree[]> {
+  async build(unpaced: MerkleTask): Promise<ArcTree[]> {
+    const task: MerkleTask = { ...unpaced, rate: this.rate.buffer };
     if (this.closed) throw new Error('the Merkle pool is closed');
     this.pool ??= new Piscina({
       filename: MERKLE_ENTRY,

@@ -31,6 +31,7 @@ import * as dvv from '../versioning/dvvset.js';
 import { compareSiblings, contextOfEncodedVV, decodeClock, decodeContext, encodeContext, encodeVV, isExpired, isLive, isTombstone, ValueKind } from '../versioning/sibling.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import { MerklePool } from '../antientropy/merkle-pool.js';
+import { ScanPacer } from '../antientropy/scan-pace.js';
 import { minimumPassBytes, PassLedger, type HeldPeak } from '../antientropy/pass-plan.js';
 import { walkTrees, type TreeSource } from '../antientropy/trees.js';
 import { runPass } from './repair-pass.js';
@@ -185,8 +186,8 @@ export interface MembershipResult {
 
 /** Ranges one SyncRanges push carries at most during a membership transfer (each range is a small slice of an arc). */
 const TRANSFER_RANGES_PER_PUSH = 16;
-/** Transfers streaming at once (Riak's transfer limit). */
-const TRANSFER_CONCURRENCY = 2;
+/** How often the Merkle builds' scan rate is recomputed from the foreground's latency. */
+const SCAN_PACE_INTERVAL_MS = 250;
 /** How long a leaving actor may take to hand off the hints it holds. */
 const DECOMMISSION_HINTS_TIMEOUT_MS = 30_000;
 
@@ -265,6 +266,9 @@ export class Cluster {
   antiEntropyHeldPeak: HeldPeak = { bytes: 0, trees: 0, ranges: 0 };
   /** One pool for every Merkle build of the cluster's life (passes, plans, comparisons). */
   private readonly merklePool = new MerklePool();
+  /** Paces the pool's scans by the latency of the requests this cluster sends (see scan-pace.ts). */
+  private readonly scanPacer: ScanPacer;
+  private readonly scanPacing: { cancel(): void };
   private antiEntropy: { cancel(): void } | null = null;
   /** The background anti-entropy pass in progress, if any (close() waits for it). */
   private backgroundRepair: Promise<unknown> | null = null;
@@ -284,7 +288,7 @@ export class Cluster {
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
-    this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId());
+    this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId(), options.actorYoungGenerationMiB);
     this.directReads = this.createDirectReads();
     this.admissions = new AdmissionTable({
       targetMs: options.overloadTargetMs,
@@ -293,6 +297,15 @@ export class Cluster {
       minInFlight: Math.min(options.maxInFlightPerActor, 8),
     });
     this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
+    this.scanPacer = new ScanPacer(this.merklePool.rate, {
+      targetP99Ms: options.backgroundTargetP99Ms,
+      minPerSec: Math.min(options.antiEntropyScanMinPerSec, options.antiEntropyScanMaxPerSec),
+      maxPerSec: options.antiEntropyScanMaxPerSec,
+      stepPerSec: Math.max(1, Math.ceil(options.antiEntropyScanMaxPerSec / 20)),
+      baselineFactor: options.backgroundP99Factor,
+      floorMs: options.backgroundP99FloorMs,
+    });
+    this.scanPacing = systemTimers.setInterval(() => this.scanPacer.tick(this.merklePool.busy), SCAN_PACE_INTERVAL_MS);
   }
 
   /**
@@ -332,6 +345,7 @@ export class Cluster {
       await cluster.supervisor.startAll(meta.members.map((m) => cluster.actorConfig(m.id)));
     } catch (err) {
       cluster.sweeper.cancel();
+      cluster.scanPacing.cancel();
       cluster.transport.close();
       const message = (err as Error).message;
       if (/layout version|belongs to actor/.test(message)) throw new LayoutMismatchError(message);
@@ -414,6 +428,11 @@ export class Cluster {
       backgroundTargetP99Ms: o.backgroundTargetP99Ms,
       backgroundMinPerSec: o.backgroundMinPerSec,
       backgroundMaxPerSec: Math.max(o.backgroundMaxPerSec, o.backgroundMinPerSec),
+      backgroundP99Factor: o.backgroundP99Factor,
+      backgroundP99FloorMs: o.backgroundP99FloorMs,
+      backgroundWindowEntries: o.backgroundWindowEntries,
+      backgroundChunkEntries: o.backgroundChunkEntries,
+      backgroundChunkBytes: o.backgroundChunkBytes,
       maxBatchBytes: o.maxBatchBytes,
       gossipIntervalMs: o.gossipIntervalMs,
       failAfterMs: o.failAfterMs,
@@ -904,6 +923,7 @@ export class Cluster {
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.settle(m.req, p);
+    if (p.operation === 'put' || p.operation === 'get' || p.operation === 'delete') this.scanPacer.record(systemClock.monotonicMs() - p.startedMs);
     // only the autoscaler reads it: no work on every reply otherwise
     if (this.autoscaler !== null && p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(systemClock.monotonicMs() - p.startedMs);
     if (m.type === MsgType.Fail) p.reject(toError(p.operation, m.code, m.answered, m.needed, m.replicas, m.detail));
@@ -1256,7 +1276,7 @@ export class Cluster {
    * Carry out a plan while the cluster serves. Every actor forwards the
    * writes it coordinates to the replicas the new ring adds, the planned
    * ranges stream from the replicas that keep them (paced by the background
-   * budget, TRANSFER_CONCURRENCY at a time), and only then does the ring
+   * budget, transferConcurrency at a time), and only then does the ring
    * switch — in every actor and here — and get persisted. A change that
    * fails is rolled back; one interrupted by a crash is rolled back at the
    * next start.
@@ -1305,7 +1325,7 @@ export class Cluster {
           bytesStreamed += reply.bytes;
         }
       };
-      await Promise.all(Array.from({ length: TRANSFER_CONCURRENCY }, worker));
+      await Promise.all(Array.from({ length: this.options.transferConcurrency }, worker)); // Riak's transfer limit
       // switch: coordinate by the new ring (still forwarding to the old replicas while the others switch), persist, settle
       await this.supervisor.setRings(target, current);
       this.currentRing = Ring.build(target, this.meta.n);
@@ -1471,6 +1491,7 @@ export class Cluster {
     await this.merklePool.close(); // after the builds still running (a plan, a comparison) settle
     this.autoscaleTimer?.cancel();
     this.sweeper.cancel();
+    this.scanPacing.cancel();
     try {
       await this.supervisor.stopAll();
       await this.backgroundCleanup; // actors end a running cleanup when they close; this only settles its promise

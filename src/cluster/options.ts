@@ -133,6 +133,41 @@ export interface ClusterOptions {
   readonly backgroundMinPerSec?: number;
   readonly backgroundMaxPerSec?: number;
   /**
+   * The budget also halves while an actor's foreground p99 is above this
+   * many times its quiet baseline (its p99 while it ran no background job;
+   * default 2, 0 = backgroundTargetP99Ms alone), but never for a p99 below
+   * backgroundP99FloorMs (default 2 ms).
+   */
+  readonly backgroundP99Factor?: number;
+  readonly backgroundP99FloorMs?: number;
+  /**
+   * What one background job may hold: entries (times receiving peers) a push
+   * or a transfer may have sent and not had acknowledged, or deletes a
+   * cleanup may have waiting for their commit (default 4096).
+   */
+  readonly backgroundWindowEntries?: number;
+  /** Entries, and key + value bytes, a background job reads from LMDB in one event-loop turn (defaults 256 and 256 KiB). */
+  readonly backgroundChunkEntries?: number;
+  readonly backgroundChunkBytes?: number;
+  /** Transfers (one source actor to one receiving actor) a membership change streams at once (default 2). */
+  readonly transferConcurrency?: number;
+  /**
+   * The young generation of each actor thread's V8 heap, MiB (default 16).
+   * Left to V8 it grows to 48 MiB in every actor that ever received a fast
+   * stream (a load, a handoff) and stays there: memory per actor that no
+   * data needs (an actor holds ~7 MiB of live objects).
+   */
+  readonly actorYoungGenerationMiB?: number;
+  /**
+   * How fast an anti-entropy pass's Merkle builds scan the actors' data,
+   * entries per second: up to antiEntropyScanMaxPerSec (default 500000),
+   * halved while the cluster's requests are slower than
+   * backgroundP99Factor x their quiet p99 (or backgroundTargetP99Ms), never
+   * below antiEntropyScanMinPerSec (default 20000).
+   */
+  readonly antiEntropyScanMinPerSec?: number;
+  readonly antiEntropyScanMaxPerSec?: number;
+  /**
    * Automatic scaling (off unless given): every sampleIntervalMs the
    * cluster samples each actor's event-loop utilisation, request rate and
    * queue depth and the p99 of its own requests; an actor is added when the
@@ -208,6 +243,15 @@ export interface ResolvedOptions {
   readonly backgroundTargetP99Ms: number;
   readonly backgroundMinPerSec: number;
   readonly backgroundMaxPerSec: number;
+  readonly backgroundP99Factor: number;
+  readonly backgroundP99FloorMs: number;
+  readonly backgroundWindowEntries: number;
+  readonly backgroundChunkEntries: number;
+  readonly backgroundChunkBytes: number;
+  readonly transferConcurrency: number;
+  readonly actorYoungGenerationMiB: number;
+  readonly antiEntropyScanMinPerSec: number;
+  readonly antiEntropyScanMaxPerSec: number;
   readonly hedgeReadsAfterMs: number;
   readonly maxHedgedReadsPerSec: number;
   readonly cleanupAfterChange: boolean;
@@ -344,6 +388,16 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
     backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),
     backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 50_000, 4, 100_000_000),
+    backgroundP99Factor: int('backgroundP99Factor', o.backgroundP99Factor, 2, 0, 1000),
+    backgroundP99FloorMs: int('backgroundP99FloorMs', o.backgroundP99FloorMs, 2, 0, 600_000),
+    // a push sends each entry to every receiving peer (at most n - 1): the window must fit one entry to each
+    backgroundWindowEntries: int('backgroundWindowEntries', o.backgroundWindowEntries, 4096, n, 10_000_000),
+    backgroundChunkEntries: int('backgroundChunkEntries', o.backgroundChunkEntries, 256, 1, 1_000_000),
+    backgroundChunkBytes: int('backgroundChunkBytes', o.backgroundChunkBytes, 256 * 1024, 1024, 1024 ** 3),
+    transferConcurrency: int('transferConcurrency', o.transferConcurrency, 2, 1, 64),
+    actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
+    antiEntropyScanMinPerSec: int('antiEntropyScanMinPerSec', o.antiEntropyScanMinPerSec, 20_000, 1, 2 ** 31 - 1),
+    antiEntropyScanMaxPerSec: int('antiEntropyScanMaxPerSec', o.antiEntropyScanMaxPerSec, 500_000, 1, 2 ** 31 - 1),
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
     maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
     cleanupAfterChange: bool('cleanupAfterChange', o.cleanupAfterChange, true),

@@ -244,6 +244,7 @@ export class ActorStore {
     }
     const latin1 = key.toString('latin1');
     this.pendingCount++;
+    if (this.pendingCount > this.pendingWritesPeak) this.pendingWritesPeak = this.pendingCount;
     const w: QueuedWrite = { key, latin1, value, done, batch: null, settled: false };
     this.pending.set(latin1, w);
     this.queue.push(w);
@@ -326,6 +327,9 @@ export class ActorStore {
 
   /** Writes refused because maxPendingWrites were already waiting. */
   refusedWrites = 0;
+
+  /** The most writes that waited for a commit at once since the env was opened: what a stream into this actor made it hold. */
+  pendingWritesPeak = 0;
 
   /** Writes not yet committed (at most maxPendingWrites). */
   get pendingWrites(): number {

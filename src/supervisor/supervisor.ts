@@ -47,6 +47,12 @@ export class Supervisor {
     private readonly onActorExit: (id: number, code: number) => void,
     /** A fresh clock writer id for each spawn (used only if the actor's env turns out to be new). */
     private readonly allocateWriterId: () => number,
+    /**
+     * The young generation each actor thread's V8 heap may grow to. V8's own
+     * default grows it to 3 x 16 MiB under a high allocation rate (a stream
+     * of handoff entries) and never gives it back while the thread lives.
+     */
+    private readonly youngGenerationMiB?: number,
   ) {}
 
   /** Register a listener for actor threads starting and ending (the front end's direct reads). */
@@ -93,7 +99,11 @@ export class Supervisor {
     const config: ActorConfig = { ...base, freshWriterId: this.allocateWriterId(), expectsData: base.expectsData || restarting };
     this.spawning(config.id);
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(ACTOR_ENTRY, { workerData: { config, controlPort: port2 }, transferList: [port2] });
+    const worker = new Worker(ACTOR_ENTRY, {
+      workerData: { config, controlPort: port2 },
+      transferList: [port2],
+      ...(this.youngGenerationMiB !== undefined ? { resourceLimits: { maxYoungGenerationSizeMb: this.youngGenerationMiB } } : {}),
+    });
     const control = Comlink.wrap<ActorControl>(nodeEndpoint(port1 as never));
     const ended = new Promise<never>((_, reject) => worker.once('exit', () => reject(new Error(`actor ${config.id}'s thread ended`))));
     ended.catch(() => undefined);
