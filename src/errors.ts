@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'DATA_DIR_LOCKED'
   | 'NOT_A_COUNTER'
   | 'COUNTER_OVERFLOW'
+  | 'NOT_A_REPLICA'
   | 'INTERNAL';
 
 export class RingkvError extends Error {

@@ -660,7 +660,8 @@ export class PartitionActor implements ActorControl {
     }
     const pref = this.ring.preferenceList(m.position);
     if (!pref.includes(this.id)) {
-      this.fail(from, m.req, 'INTERNAL', 0, needed, 0, `actor ${this.id} is not a replica of this key`);
+      // the front end routed with the other side of a ring switch: nothing was done, so it may ask another replica
+      this.fail(from, m.req, 'NOT_A_REPLICA', 0, needed, 0, `actor ${this.id} is not a replica of this key in its ring`);
       return null;
     }
     return pref;

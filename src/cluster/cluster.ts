@@ -1626,6 +1626,9 @@ function toError(operation: PendingRequest['operation'], code: ErrorCode, answer
       return new NotACounterError(detail !== 'not-float');
     case 'COUNTER_OVERFLOW':
       return new CounterOverflowError(detail !== 'not-finite');
+    case 'NOT_A_REPLICA':
+      // routed across a ring switch and not applied: retryable, as a refusal is (a read goes to the next replica)
+      return new OverloadedError(`${operation}: ${detail}; nothing was done, retry`);
     default:
       return new RingkvError(code, `${operation}: ${detail}`);
   }

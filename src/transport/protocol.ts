@@ -243,6 +243,8 @@ const ERROR_CODES: readonly ErrorCode[] = [
   'INTERNAL',
   'NOT_A_COUNTER',
   'COUNTER_OVERFLOW',
+  // appended: codes are sent as their index
+  'NOT_A_REPLICA',
 ];
 
 const text = new TextEncoder();

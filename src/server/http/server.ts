@@ -92,6 +92,7 @@ const STATUS_OF_CODE: Record<RingkvError['code'], number> = {
   DATA_DIR_LOCKED: 500, // raised only by a start, never by a request
   NOT_A_COUNTER: 409, // the key holds a value an increment cannot start from
   COUNTER_OVERFLOW: 409,
+  NOT_A_REPLICA: 503, // a request crossing a ring switch becomes an OverloadedError before it gets here
   INTERNAL: 500,
 };
 
