@@ -58,3 +58,13 @@ test('npm ci takes locked packages already in the npm cache without asking the r
   const npmrc = readFileSync(new URL('.npmrc', root), 'utf8');
   t.regex(npmrc, /^prefer-offline=true$/m);
 });
+
+test('every dependency that runs an install script is reviewed in allowScripts (npm 11 warns on each other one; npm 12 will block it)', (t) => {
+  const allow = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { allowScripts?: Record<string, boolean> }).allowScripts ?? {};
+  const packages = (JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> }).packages;
+  const withScripts = Object.entries(packages)
+    .filter(([path, p]) => path !== '' && p.hasInstallScript === true)
+    .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+  t.true(withScripts.length > 0, 'lmdb has one');
+  t.deepEqual(withScripts.filter((name) => allow[name] === undefined), []);
+});
