@@ -688,17 +688,18 @@ export class PartitionActor implements ActorControl {
     // replica holds. Reading the local clock and minting the write happen in this one synchronous
     // step, so no other write of this key on this actor can slip in between and become a sibling.
     // An increment is such an overwrite: it supersedes the local versions it folded into its counter.
-    if (m.overwrite || m.kind === ValueKind.Counter) context = dvv.mergeVV(context, dvv.join(local));
+    // (nothing held: nothing to supersede, and the first-write fast path below stays open)
+    if ((m.overwrite || m.kind === ValueKind.Counter) && stored !== undefined) context = dvv.mergeVV(context, dvv.join(local));
     const nowMs = this.clock.now();
-    const existed = !isDeleted(local, nowMs); // a live value (an empty clock holds none)
+    const existed = stored !== undefined && !isDeleted(local, nowMs); // a live value
     const data = m.kind === ValueKind.Counter ? this.counterToWrite(from, m, local, pref.length, nowMs) : m.data;
     if (data === null) return;
     // an increment keeps the expiry of what it counts on, as Redis's INCR keeps a key's TTL
     const expiresAtMs = m.kind === ValueKind.Counter ? keptExpiry(dvv.values(local), nowMs) : m.expiresAtMs;
     // Later than anything this replica holds for the key, even within one millisecond (as a hybrid
     // logical clock does): last-write-wins, and "newest first", then follow the order writes arrived in.
-    let timestampMs = Math.floor(this.clock.now());
-    for (const v of dvv.values(local)) if (v.timestampMs >= timestampMs) timestampMs = v.timestampMs + 1;
+    let timestampMs = Math.floor(nowMs);
+    if (stored !== undefined) for (const v of dvv.values(local)) if (v.timestampMs >= timestampMs) timestampMs = v.timestampMs + 1;
     const sibling: Sibling = expiresAtMs > 0 ? { kind: m.kind, timestampMs, writer: this.writerId, data, expiresAtMs } : { kind: m.kind, timestampMs, writer: this.writerId, data };
     // First write of a key without a context (the common case of a load): the one-event clock directly.
     let next: VClock =
@@ -717,12 +718,13 @@ export class PartitionActor implements ActorControl {
     const { owners, targets, hintFor } = plan;
     const bytes = encodeClock(next);
     const op = this.nextOp++;
+    const monoMs = this.clock.monotonicMs();
     const pending: PendingPut = {
       kind: 'put',
       client: from,
       req: m.req,
       quorum: new WriteQuorum(targets, m.w),
-      deadlineMs: this.clock.monotonicMs() + m.timeoutMs,
+      deadlineMs: monoMs + m.timeoutMs,
       context: encodeJoin(next),
       existed,
       counter: m.kind === ValueKind.Counter ? data : EMPTY,
@@ -730,8 +732,8 @@ export class PartitionActor implements ActorControl {
       key,
       clock: bytes,
       hintFor,
-      startedMs: this.clock.monotonicMs(),
-      lastSentMs: this.clock.monotonicMs(),
+      startedMs: monoMs,
+      lastSentMs: monoMs,
       retries: 0,
     };
     this.ops.set(op, pending);
