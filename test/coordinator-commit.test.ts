@@ -215,32 +215,22 @@ test('last-write-wins: two writes in the same millisecond keep the later one (th
 
 test('a request routed to an actor that is not a replica of its key (the other side of a ring switch) is refused as NOT_A_REPLICA, and nothing is written', async (t) => {
   const ring = members(5);
-  const cfg = config(tempDir(t), ring);
-  const store = ActorStore.open(cfg.storage);
-  const c = buildActorContainer(cfg);
-  c.register(TOKENS.store, { useValue: store });
-  const actor = c.resolve(PartitionActor);
-  t.teardown(() => actor.close());
-  const client = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: 1024 * 1024 });
-  const ch = new MessageChannel();
-  actor.connectClient(ch.port1);
-  client.connect(0, ch.port2);
-  t.teardown(() => client.close());
-  const replies: Message[] = [];
-  client.onMessage((_from, m) => replies.push(m));
+  const h = harness(t, config(tempDir(t), ring), () => false);
+  t.teardown(() => h.actor.close());
   const r = Ring.build(ring, 3);
   let key = Buffer.from('k');
   for (let i = 0; r.preferenceList(ringPosition(key)).includes(0); i++) key = Buffer.from(`k${i}`);
   const position = ringPosition(key);
-  client.send(0, { type: MsgType.ClientPut, req: 1, key, position, kind: 1, data: Buffer.from('v'), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: true, strict: false, expiresAtMs: 0 });
-  client.send(0, { type: MsgType.ClientGet, req: 2, key, position, r: 2, timeoutMs: 10_000 });
-  for (let i = 0; i < 500 && replies.length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+  h.client.send(0, { type: MsgType.ClientPut, req: 1, key, position, kind: 1, data: Buffer.from('v'), context: new Uint8Array(0), w: 2, timeoutMs: 10_000, overwrite: true, strict: false, expiresAtMs: 0 });
+  h.client.send(0, { type: MsgType.ClientGet, req: 2, key, position, r: 2, timeoutMs: 10_000 });
+  for (let i = 0; i < 500 && h.replies.length < 2; i++) await new Promise((res) => setTimeout(res, 10));
   t.deepEqual(
-    replies.map((m) => (m.type === MsgType.Fail ? [m.req, m.code] : [m.type])),
+    h.replies.map((m) => (m.type === MsgType.Fail ? [m.req, m.code] : [m.type])),
     [
       [1, 'NOT_A_REPLICA'],
       [2, 'NOT_A_REPLICA'],
     ],
   );
-  t.is(store.count(), 0, 'nothing written');
+  t.is(h.store.count(), 0, 'nothing written');
+  t.deepEqual(h.replicated, [], 'nothing sent to a replica');
 });

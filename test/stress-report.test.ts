@@ -1,15 +1,40 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { renderReport } from '../tools/stress/report.js';
 import { runStress } from '../tools/stress/runner.js';
 import { RESULT_FORMAT_VERSION, type ClusterSample, type FaultWindow, type StressResult, type TimelinePoint } from '../tools/stress/result.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/**
+ * Render `html` in headless Chromium and hand the loaded page to `use`
+ * (`beforeLoad` may listen first); the temp dir and browser go with the
+ * test. A machine without Chromium fails the test, saying how to get it.
+ */
+async function inChromium(t: ExecutionContext, html: string, use: (page: Page, dir: string) => Promise<void>, beforeLoad: (page: Page) => void = () => undefined): Promise<void> {
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`${CHROMIUM} not found: this test needs Debian's chromium package, which .ci/run installs (apt-get install chromium)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-report-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const htmlPath = join(dir, 'report.html');
+  writeFileSync(htmlPath, html);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    beforeLoad(page);
+    await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
+    await use(page, dir);
+  } finally {
+    await browser.close();
+  }
+}
 const CHARTS = ['throughput', 'latency', 'staleness', 'cluster'] as const;
 const XSS = '<script>alert(1)</script>';
 
@@ -142,28 +167,18 @@ test('empty series say "no data" instead of drawing nothing; a passing run reads
 });
 
 test('headless Chromium renders every chart with visible data, fault bands and the verdict', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`${CHROMIUM} not found: this test needs Debian's chromium package, which .ci/run installs (apt-get install chromium)`);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'ringkv-report-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const htmlPath = join(dir, 'report.html');
-  writeFileSync(htmlPath, renderReport(syntheticResult()));
-  // set to keep the screenshot (the temp dir is removed)
-  const screenshotPath = process.env['STRESS_REPORT_SCREENSHOT'] ?? join(dir, 'report.png');
-
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    const requests: string[] = [];
+  const problems: string[] = [];
+  const requests: string[] = [];
+  const listen = (page: Page): void => {
     page.on('console', (msg) => {
       if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
     });
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('request', (req) => requests.push(req.url()));
-    await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
+  };
+  await inChromium(t, renderReport(syntheticResult()), async (page, dir) => {
+    // set to keep the screenshot (the temp dir is removed)
+    const screenshotPath = process.env['STRESS_REPORT_SCREENSHOT'] ?? join(dir, 'report.png');
 
     t.is(await page.locator('[data-verdict]').innerText(), 'FAIL');
     for (const chart of CHARTS) {
@@ -196,9 +211,7 @@ test('headless Chromium renders every chart with visible data, fault bands and t
       [],
       'nothing but the file itself is loaded',
     );
-  } finally {
-    await browser.close();
-  }
+  }, listen);
 });
 
 /**
@@ -237,18 +250,7 @@ test('a partial last window is drawn as a rate over its real length, and the tim
   // errors/s over the last window's real length: 10 errors in 100 ms are 100/s, the right axis's top
   t.true(vertices(svg, 'errors-per-sec').length === 6);
 
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`${CHROMIUM} not found: this test needs Debian's chromium package, which .ci/run installs (apt-get install chromium)`);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'ringkv-report-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const htmlPath = join(dir, 'report.html');
-  writeFileSync(htmlPath, html);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
+  await inChromium(t, html, async (page) => {
     for (const chart of ['throughput', 'latency', 'cluster']) {
       const plot = await page.locator(`svg[data-chart="${chart}"] rect.plot-bg`).boundingBox();
       t.truthy(plot, chart);
@@ -263,9 +265,7 @@ test('a partial last window is drawn as a rate over its real length, and the tim
     const line = await page.locator('svg[data-chart="throughput"] [data-series="ops-per-sec"]').boundingBox();
     const plot = await page.locator('svg[data-chart="throughput"] rect.plot-bg').boundingBox();
     t.true(line !== null && plot !== null && line.x + line.width > plot.x + plot.width * 0.9, 'the throughput line reaches the last window');
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('the runner measures each timeline window over its real length: the last one ends with the run', async (t) => {
