@@ -154,3 +154,18 @@ test.serial('expiry over RESP: SET EX/PX/EXAT/PXAT/KEEPTTL, SETEX, PSETEX, EXPIR
   await t.throwsAsync(r.setex('e', 0, 'v'), { message: /invalid expire time in 'setex' command/ });
   t.is(await r.exists('e'), 0);
 });
+
+test.serial('a RESP GET the direct path cannot serve is routed to a coordinator once (counted once, by its reason)', async (t) => {
+  const cluster = await startCluster(t, { actors: 3, directReads: false });
+  const server = await startRespServer(cluster, { host: '127.0.0.1', port: 0, password: null, maxClients: 10, maxPipelineDepth: 4096, limits: LIMITS });
+  t.teardown(() => server.close());
+  const r = new Redis({ host: '127.0.0.1', port: server.port, maxRetriesPerRequest: 1 });
+  t.teardown(() => r.disconnect());
+  await r.set('k', 'v');
+  const before = cluster.readPaths();
+  t.is(await r.get('k'), 'v');
+  const after = cluster.readPaths();
+  t.is(after.coordinated - before.coordinated, 1);
+  t.is(after.coordinatedBy.disabled - before.coordinatedBy.disabled, 1);
+  t.is(after.direct, before.direct);
+});

@@ -100,6 +100,9 @@ test.serial('a pipeline runs the commands on one key in order (SET k then GET k 
     async get(key: Buffer) {
       return this.getDirect(key);
     },
+    async getCoordinated(key: Buffer) {
+      return this.getDirect(key);
+    },
     async delete(key: Buffer) {
       await new Promise((r) => setTimeout(r, 40));
       // DEL counts what the coordinator held (PutResult.existed)

@@ -110,6 +110,14 @@ export interface GetOptions {
   readonly timeoutMs?: number;
 }
 
+/** A read's checked arguments. */
+interface ReadRequest {
+  readonly keyBytes: Uint8Array;
+  readonly r: number;
+  readonly timeoutMs: number;
+  readonly via: number | undefined;
+}
+
 /** How a callback-style write ends: `err` null and the result, or the typed error. */
 export type WriteCallback = (err: Error | null, result?: PutResult) => void;
 
@@ -541,33 +549,48 @@ export class Cluster {
    * arrived, with no promise. Bad input throws, as `get` rejects.
    */
   getDirect(key: Key, options: GetOptions = {}): GetResult | undefined {
-    this.assertOpen();
-    checkRequestOptions(options, GET_OPTIONS);
-    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
-    const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
-    if (options.timeoutMs !== undefined) this.timeout(options.timeoutMs);
-    return this.directGet(keyBytes, r, options.via !== undefined);
+    return this.directGet(this.readRequest(key, options));
   }
 
-  private directGet(keyBytes: Uint8Array, r: number, via: boolean): GetResult | undefined {
-    // an overloaded front end refuses reads as it refuses everything else: the coordinated path says so
-    if (this.pending.size >= this.options.maxPendingRequests) return undefined;
-    const position = ringPosition(keyBytes);
-    const direct = this.directReads.read(keyBytes, position, this.ring.preferenceList(position), r, via);
-    return direct === undefined ? undefined : getResult(direct);
+  /**
+   * The read `get` sends to a coordinator actor, without trying the direct
+   * path first: for a front end whose `getDirect` just answered undefined
+   * (so the read is routed, and counted by reason, once).
+   */
+  getCoordinated(key: Key, options: GetOptions = {}): Promise<GetResult> {
+    try {
+      return this.coordinatedGet(this.readRequest(key, options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
+    const request = this.readRequest(key, options);
+    // Served here, synchronously, when equivalent to a coordinated read; else by a coordinator actor.
+    return this.directGet(request) ?? this.coordinatedGet(request);
+  }
+
+  /** A read's arguments, checked (bad input throws). */
+  private readRequest(key: Key, options: GetOptions): ReadRequest {
     this.assertOpen();
     checkRequestOptions(options, GET_OPTIONS);
     const keyBytes = encodeKey(key, this.options.maxKeyBytes);
-    const r = resolveConsistency('r', options.r, this.meta.n, this.options.r);
-    const timeoutMs = this.timeout(options.timeoutMs);
-    // Served here, synchronously, when equivalent to a coordinated read; else by a coordinator actor.
-    const direct = this.directGet(keyBytes, r, options.via !== undefined);
-    if (direct !== undefined) return direct;
+    return { keyBytes, r: resolveConsistency('r', options.r, this.meta.n, this.options.r), timeoutMs: this.timeout(options.timeoutMs), via: options.via };
+  }
+
+  private directGet(q: ReadRequest): GetResult | undefined {
+    // an overloaded front end refuses reads as it refuses everything else: the coordinated path says so
+    if (this.pending.size >= this.options.maxPendingRequests) return undefined;
+    const position = ringPosition(q.keyBytes);
+    const direct = this.directReads.read(q.keyBytes, position, this.ring.preferenceList(position), q.r, q.via !== undefined);
+    return direct === undefined ? undefined : getResult(direct);
+  }
+
+  private async coordinatedGet(q: ReadRequest): Promise<GetResult> {
+    const { keyBytes, r, timeoutMs } = q;
     const position = ringPosition(keyBytes);
-    const reply = await this.send('get', r, timeoutMs, position, options.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
+    const reply = await this.send('get', r, timeoutMs, position, q.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
     if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
     return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock));
   }

@@ -178,7 +178,8 @@ export const STRING_COMMANDS: Readonly<Record<string, Command>> = {
     run: (ctx, client, a, pending) => {
       const now = readNow(ctx, client, a[1]!);
       if (now !== undefined) return oneValue(now, ctx, client);
-      read(ctx, client, a[1]!).then((res) => pending.answer(null, oneValue(res, ctx, client)), (e: unknown) => pending.answer(e));
+      // readNow took the key (a bad one answers ABSENT there): only the coordinated path is left to try
+      ctx.cluster.getCoordinated(a[1]!, client.r === undefined ? {} : { r: client.r }).then((res) => pending.answer(null, oneValue(res, ctx, client)), (e: unknown) => pending.answer(e));
       return LATER;
     },
   },
