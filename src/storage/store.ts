@@ -143,6 +143,9 @@ export class ActorStore {
     const hints = root.openDB<Buffer, Buffer>({ name: 'hints', encoding: 'binary', keyEncoding: 'binary' });
     const signal = options.readSignal ? new ReadSignal(options.readSignal) : null;
     const store = new ActorStore(options.path, root, data, meta, hints, options.maxWritesPerCommit, options.maxPendingWrites, options.cacheBytes, signal);
+    // Counted now, while the env opens, not lazily from the handoff timer: a sync native read that a
+    // worker.terminate() (the kill fault) interrupts aborts the whole process (seen once in CI).
+    store.hintCount();
     if (options.sync === 'periodic') store.startPeriodicSync(options.syncIntervalMs);
     return store;
   }
