@@ -52,6 +52,7 @@ function config(dataDir: string, ring: readonly RingMember[], freshWriterId = 7)
     maxHintAgeMs: 60_000,
     handoffIntervalMs: 60_000,
     maxHintsPerHandoff: 10,
+    expirySweep: { graceMs: 0, intervalMs: 0, batchKeys: 16 },
   } as ActorConfig;
 }
 

@@ -13,6 +13,7 @@ import {
   encodeContext,
   isAllTombstones,
   isAllTombstonesOrExpiring,
+  expiryDueMs,
   isDeleted,
   isExpired,
   isLive,
@@ -283,6 +284,14 @@ test('expiry: part of the stored sibling, invisible from its instant on, collect
   t.true(reapable(tombAndExpired, 1001));
   t.false(reapable(tombAndExpired, 7), 'the tombstone is not yet past the cutoff');
   t.false(reapable(dvv.empty(), 10_000));
+  // the expiry sweep's index time: the latest expiry or tombstone, only where some value expires
+  t.is(expiryDueMs(encodeClock(onlyExpiring)), 1000);
+  t.is(expiryDueMs(encodeClock(put(onlyExpiring, [], tomb(5000, 3), 3))), 5000, 'a later tombstone beside it: its time');
+  t.is(expiryDueMs(encodeClock(tombAndExpired)), 1000);
+  t.is(expiryDueMs(encodeClock(clock)), 0, 'a sibling that never expires: never due');
+  t.is(expiryDueMs(encodeClock(put(dvv.empty(), [], tomb(7, 3), 3))), 0, 'tombstones only: left to the pass');
+  t.is(expiryDueMs(new Uint8Array([9, 9, 9])), 0, 'not a stored clock');
+  for (const cutoff of [999, 1000, 1001, 1002]) t.is(reapable(onlyExpiring, cutoff), cutoff > expiryDueMs(encodeClock(onlyExpiring)), 'due means reapable once the cutoff passes it');
   // a flag with a zero expiry is corrupt
   const bytes = Buffer.from(encodeClock(onlyExpiring));
   t.throws(() => decodeClock(Buffer.from(bytes.toString('hex').replace('e807', '0000'), 'hex')), { instanceOf: CorruptDataError });

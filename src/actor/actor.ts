@@ -16,6 +16,7 @@ import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
 import { ActorStore, type StoreOptions, type WriteDone } from '../storage/store.js';
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
+import { ExpirySweep, type ExpirySweepConfig } from './expiry-sweep.js';
 import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
 import { planIncrement } from '../coordinator/increment.js';
 import * as dvv from '../versioning/dvvset.js';
@@ -77,6 +78,8 @@ export interface ActorConfig {
   /** How often hints for owners that are back are handed off, and how many per round. */
   readonly handoffIntervalMs: number;
   readonly maxHintsPerHandoff: number;
+  /** The expiry sweep (expiry-sweep.ts): collectable no sooner than graceMs after expiry, looked for every intervalMs (0: off), batchKeys per check. */
+  readonly expirySweep: ExpirySweepConfig;
 }
 
 export interface ActorStats {
@@ -121,6 +124,10 @@ export interface ActorStats {
   readonly hintsStored: number;
   readonly hintsHandedOff: number;
   readonly hintsDropped: number;
+  /** Entries in the expiry index, expired entries collected by the expiry sweep here, and entries it looked at again later. */
+  readonly expiryIndexEntries: number;
+  readonly expiredCollected: number;
+  readonly expiryRetries: number;
   /** Writes this actor coordinated that went to a sloppy substitute. */
   readonly sloppyWrites: number;
   /** LMDB transactions committed, and the writes they carried (group commit). */
@@ -325,6 +332,7 @@ export class PartitionActor implements ActorControl {
     suspected: (id) => this.downPeers.has(id),
   };
   private readonly handoff: { cancel(): void };
+  private readonly expiry: ExpirySweep;
   private readonly utilisationTimer: { cancel(): void };
   private readonly throttleTimer: { cancel(): void };
   private readonly foreground = new LatencyWindow();
@@ -403,6 +411,19 @@ export class PartitionActor implements ActorControl {
     });
     this.hintBucket = new TokenBucket(config.handoffIntervalMs);
     this.throttleTimer = timers.setInterval(() => this.throttleTick(), THROTTLE_INTERVAL_MS);
+    this.expiry = new ExpirySweep(
+      {
+        id: this.id,
+        store,
+        clock,
+        timers,
+        send: (to, m) => this.transport.send(to, m),
+        replicasOf: (storedKey) => (this.pendingRing !== null ? null : this.ring.preferenceList(positionOf(storedKey))),
+        peers: () => [...this.ring.members.keys()].filter((id) => id !== this.id),
+        isDead: (id) => this.health.dead(id),
+      },
+      config.expirySweep,
+    );
   }
 
   // ---- control plane ----
@@ -478,6 +499,8 @@ export class PartitionActor implements ActorControl {
       hintsStored: this.hintsStored,
       hintsHandedOff: this.hintsHandedOff,
       hintsDropped: this.hintsDropped,
+      expiryIndexEntries: this.store.expiryIndexCount(),
+      ...this.expiry.stats,
       sloppyWrites: this.sloppyWrites,
       commits: this.store.commits,
       committedWrites: this.store.committedWrites,
@@ -498,6 +521,7 @@ export class PartitionActor implements ActorControl {
     this.handoff.cancel();
     this.utilisationTimer.cancel();
     this.throttleTimer.cancel();
+    this.expiry.close();
     this.backgroundResume?.cancel();
     this.backgroundResume = null;
     if (this.cleanupJob !== null) {
@@ -627,6 +651,12 @@ export class PartitionActor implements ActorControl {
         return this.syncRanges(from, m);
       case MsgType.ReapRanges:
         return this.reapRanges(from, m);
+      case MsgType.ExpiryCheck:
+        return this.expiry.answer(from, m);
+      case MsgType.ExpiryCheckReply:
+        return this.expiry.replied(from, m);
+      case MsgType.ExpiryReap:
+        return this.expiry.reap(m);
       case MsgType.InspectOk:
       case MsgType.SyncDone:
       case MsgType.ReapDone:
@@ -743,6 +773,7 @@ export class PartitionActor implements ActorControl {
     this.forwardToPending(m.position, pref, key, bytes);
     assert(owners.includes(this.id), 'a coordinator is one of the key\'s replicas');
     this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
+    this.expiry.written(key, bytes);
     this.putProgress(op, -1, true);
   }
 
@@ -1001,9 +1032,12 @@ export class PartitionActor implements ActorControl {
     const stored = this.store.get(key);
     const incomingBuffer = asBuffer(incomingBytes);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
-    if (stored === undefined) return this.store.write(key, incomingBuffer, done);
     // Common case: the incoming version descends from ours. Histories alone decide that.
-    if (dvv.less(decodeHistory(stored), decodeHistory(incomingBytes))) return this.store.write(key, incomingBuffer, done);
+    if (stored === undefined || dvv.less(decodeHistory(stored), decodeHistory(incomingBytes))) {
+      this.store.write(key, incomingBuffer, done);
+      this.expiry.written(key, incomingBuffer);
+      return;
+    }
     const incoming = decodeClock(incomingBytes);
     const local = decodeClock(stored);
     let merged = syncClocks(local, incoming);
@@ -1014,6 +1048,7 @@ export class PartitionActor implements ActorControl {
       return;
     }
     this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), done);
+    this.expiry.written(key, bytes);
   }
 
   /**

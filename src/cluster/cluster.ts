@@ -451,6 +451,7 @@ export class Cluster {
       maxHintAgeMs: o.maxHintAgeMs,
       handoffIntervalMs: o.handoffIntervalMs,
       maxHintsPerHandoff: o.maxHintsPerHandoff,
+      expirySweep: { graceMs: o.tombstoneGraceMs, intervalMs: o.expirySweepIntervalMs, batchKeys: o.expirySweepBatchKeys },
     };
   }
 

@@ -85,8 +85,19 @@ export interface ClusterOptions {
    * least minimumPassBytes(n), about 24 KiB for n=3).
    */
   readonly antiEntropyMemoryBytes?: number;
-  /** A tombstone is reaped only after this long, and only when every replica holds it (default 1 h). */
+  /** A tombstone is reaped only after this long, and only when every replica holds it (default 1 h). An expired value, this long after it expired. */
   readonly tombstoneGraceMs?: number;
+  /**
+   * How often each actor looks in its expiry index for expired values due
+   * for collection (default 1000 ms; 0: off, and only anti-entropy passes
+   * collect them). The sweep removes a key's expired entry once every
+   * replica holds exactly it and no actor holds a hint (checked with one
+   * message per peer per batch), so it keeps up with a load of expiring
+   * writes that a pass, which reads every key, cannot.
+   */
+  readonly expirySweepIntervalMs?: number;
+  /** Entries one expiry-sweep check carries; one check per actor is in flight at a time (default 256). */
+  readonly expirySweepBatchKeys?: number;
   /** How often each actor gossips its heartbeat table to a random peer (default 100 ms). */
   readonly gossipIntervalMs?: number;
   /**
@@ -268,6 +279,8 @@ export interface ResolvedOptions {
   readonly maxSkippedAntiEntropyPasses: number;
   readonly antiEntropyMemoryBytes: number;
   readonly tombstoneGraceMs: number;
+  readonly expirySweepIntervalMs: number;
+  readonly expirySweepBatchKeys: number;
   readonly maxHints: number;
   readonly maxHintAgeMs: number;
   readonly handoffIntervalMs: number;
@@ -371,6 +384,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     maxSkippedAntiEntropyPasses: int('maxSkippedAntiEntropyPasses', o.maxSkippedAntiEntropyPasses, 4, 0, 1000),
     antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
     tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
+    expirySweepIntervalMs: int('expirySweepIntervalMs', o.expirySweepIntervalMs, 1000, 0, 3_600_000),
+    expirySweepBatchKeys: int('expirySweepBatchKeys', o.expirySweepBatchKeys, 256, 1, 100_000),
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
     maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),
     handoffIntervalMs: int('handoffIntervalMs', o.handoffIntervalMs, 100, 5, 600_000),

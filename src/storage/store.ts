@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { LRUCache } from 'lru-cache';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { positionBound } from './keys.js';
 import { ReadSignal } from './read-signal.js';
@@ -115,6 +116,7 @@ export class ActorStore {
     readonly data: Database<Buffer, Buffer>,
     private readonly meta: Database<unknown, string>,
     private readonly hints: Database<Buffer, Buffer>,
+    private readonly expiry: Database<Buffer, Buffer>,
     private readonly maxWritesPerCommit: number,
     private readonly maxPendingWrites: number,
     cacheBytes: number,
@@ -141,8 +143,9 @@ export class ActorStore {
     } as never);
     const meta = root.openDB<unknown, string>({ name: 'meta', encoding: 'msgpack' });
     const hints = root.openDB<Buffer, Buffer>({ name: 'hints', encoding: 'binary', keyEncoding: 'binary' });
+    const expiry = root.openDB<Buffer, Buffer>({ name: 'expiry', encoding: 'binary', keyEncoding: 'binary' });
     const signal = options.readSignal ? new ReadSignal(options.readSignal) : null;
-    const store = new ActorStore(options.path, root, data, meta, hints, options.maxWritesPerCommit, options.maxPendingWrites, options.cacheBytes, signal);
+    const store = new ActorStore(options.path, root, data, meta, hints, expiry, options.maxWritesPerCommit, options.maxPendingWrites, options.cacheBytes, signal);
     // Counted now, while the env opens, not lazily from the handoff timer: a sync native read that a
     // worker.terminate() (the kill fault) interrupts aborts the whole process (seen once in CI).
     store.hintCount();
@@ -430,6 +433,51 @@ export class ActorStore {
     return this.hintCountCache;
   }
 
+  // ---- the expiry index: when to look at an entry of expiring values again ----
+  // Keyed 8-byte big-endian time (ms) + stored key, empty value, so a range read
+  // from the start yields what is due first. A hint for the expiry sweep, not
+  // a source of truth: an entry may point at a key overwritten or gone since
+  // (the sweep drops it), and one lost (a crash before its commit) leaves the
+  // key to the anti-entropy pass's reap.
+
+  static expiryKey(atMs: number, storedKey: Uint8Array): Buffer {
+    const k = Buffer.allocUnsafe(8 + storedKey.length);
+    k.writeUIntBE(Math.max(0, Math.floor(atMs)), 2, 6);
+    k.writeUInt16BE(0, 0);
+    k.set(storedKey, 8);
+    return k;
+  }
+
+  /** Look at `storedKey` again at `atMs`. Committed with the next lmdb-js batch; nothing waits for it. */
+  indexExpiry(atMs: number, storedKey: Uint8Array): void {
+    if (this.closed) return;
+    this.dirtySinceSync = true;
+    this.expiry.put(ActorStore.expiryKey(atMs, storedKey), EMPTY_VALUE).catch(IGNORE_ERROR);
+  }
+
+  dropExpiry(indexKey: Buffer): void {
+    if (this.closed) return;
+    this.dirtySinceSync = true;
+    this.expiry.remove(indexKey).catch(IGNORE_ERROR);
+  }
+
+  /** Index entries due at or before `nowMs`, earliest first; at most `limit`. */
+  dueExpiries(nowMs: number, limit: number): { indexKey: Buffer; atMs: number; key: Buffer }[] {
+    const out: { indexKey: Buffer; atMs: number; key: Buffer }[] = [];
+    const end = ActorStore.expiryKey(nowMs + 1, EMPTY_VALUE);
+    for (const key of this.expiry.getKeys({ end, limit })) {
+      const indexKey = Buffer.from(key as Buffer);
+      assert(indexKey.length > 8, 'an expiry index key holds a time and a stored key');
+      out.push({ indexKey, atMs: indexKey.readUIntBE(2, 6), key: indexKey.subarray(8) });
+    }
+    return out;
+  }
+
+  /** Entries in the expiry index (LMDB's B-tree header: O(1)). */
+  expiryIndexCount(): number {
+    return (this.expiry.getStats() as { entryCount: number }).entryCount;
+  }
+
   /** Entries stored, from LMDB's own B-tree header: O(1). (getCount() walks every entry: ~100 ms per million, a stall on every stats call.) */
   count(): number {
     return (this.data.getStats() as { entryCount: number }).entryCount;
@@ -469,6 +517,9 @@ export class ActorStore {
     return unclean;
   }
 }
+
+const EMPTY_VALUE = Buffer.alloc(0);
+const IGNORE_ERROR = (): void => undefined; // an index write that fails leaves the key to the anti-entropy reap
 
 /** In an actor's env directory while an actor runs on it (see ActorStore.markRunning). */
 const RUNNING_MARKER = 'running';

@@ -46,6 +46,11 @@ export const enum MsgType {
   /** main → replica: remove tombstone-only entries in these ranges whose tombstones are all older than cutoffMs. */
   ReapRanges = 20,
   ReapDone = 21,
+  /** expiry sweep → every peer: do you hold exactly these entries (by digest)? and how many hints do you hold? */
+  ExpiryCheck = 22,
+  ExpiryCheckReply = 23,
+  /** expiry sweep → replicas: every replica held these expired entries; remove yours if it is still the same. */
+  ExpiryReap = 24,
 }
 
 export interface ClientPut {
@@ -204,7 +209,34 @@ export interface ReapDone {
   readonly reaped: number;
 }
 
+/** Entries an expiry sweep asks about, each with its stored bytes' digest (EXPIRY_DIGEST_BYTES per key, in key order). */
+export interface ExpiryCheck {
+  readonly type: MsgType.ExpiryCheck;
+  readonly req: number;
+  readonly keys: readonly Uint8Array[];
+  readonly digests: Uint8Array;
+}
+export interface ExpiryCheckReply {
+  readonly type: MsgType.ExpiryCheckReply;
+  readonly req: number;
+  /** One byte per key asked: 1 = this actor holds exactly those bytes. */
+  readonly matched: Uint8Array;
+  readonly hintsPending: number;
+}
+export interface ExpiryReap {
+  readonly type: MsgType.ExpiryReap;
+  readonly keys: readonly Uint8Array[];
+  readonly digests: Uint8Array;
+  /** Remove an entry only if it is collectable before this wall-clock time (ms). */
+  readonly cutoffMs: number;
+}
+/** Bytes of one entry's digest in ExpiryCheck / ExpiryReap (see actor/expiry-sweep.ts). */
+export const EXPIRY_DIGEST_BYTES = 12;
+
 export type Message =
+  | ExpiryCheck
+  | ExpiryCheckReply
+  | ExpiryReap
   | SyncRanges
   | SyncDone
   | ReapRanges
@@ -323,7 +355,36 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
     case MsgType.ReapDone:
       w.varint(m.req).varint(m.reaped);
       return;
+    case MsgType.ExpiryCheck:
+      writeKeys(w.varint(m.req), m.keys).bytes(m.digests);
+      return;
+    case MsgType.ExpiryCheckReply:
+      w.varint(m.req).bytes(m.matched).varint(m.hintsPending);
+      return;
+    case MsgType.ExpiryReap:
+      writeKeys(w, m.keys).bytes(m.digests).varint(m.cutoffMs);
+      return;
   }
+}
+
+function writeKeys(w: ByteWriter, keys: readonly Uint8Array[]): ByteWriter {
+  w.varint(keys.length);
+  for (const k of keys) w.bytes(k);
+  return w;
+}
+
+function readKeys(r: ByteReader): Uint8Array[] {
+  const n = r.varint();
+  if (n > r.remaining) throw new CorruptDataError(`claims ${n} keys in ${r.remaining} bytes`);
+  const keys: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) keys.push(r.bytes());
+  return keys;
+}
+
+function readDigests(r: ByteReader, keys: number): Uint8Array {
+  const digests = r.bytes();
+  if (digests.length !== keys * EXPIRY_DIGEST_BYTES) throw new CorruptDataError(`${digests.length} digest bytes for ${keys} keys`);
+  return digests;
 }
 
 function writeRanges(w: ByteWriter, ranges: readonly (readonly [number, number])[]): void {
@@ -429,6 +490,17 @@ function decodeOne(r: ByteReader): Message {
       return { type, req: r.varint(), ranges: readRanges(r), cutoffMs: r.varint() };
     case MsgType.ReapDone:
       return { type, req: r.varint(), reaped: r.varint() };
+    case MsgType.ExpiryCheck: {
+      const req = r.varint();
+      const keys = readKeys(r);
+      return { type, req, keys, digests: readDigests(r, keys.length) };
+    }
+    case MsgType.ExpiryCheckReply:
+      return { type, req: r.varint(), matched: r.bytes(), hintsPending: r.varint() };
+    case MsgType.ExpiryReap: {
+      const keys = readKeys(r);
+      return { type, keys, digests: readDigests(r, keys.length), cutoffMs: r.varint() };
+    }
     default:
       throw new CorruptDataError(`unknown message type ${type}`);
   }

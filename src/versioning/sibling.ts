@@ -281,6 +281,30 @@ export function isAllTombstonesOrExpiring(bytes: Uint8Array): boolean {
 }
 
 /**
+ * When a stored entry of expiring values becomes collectable: the latest
+ * expiry of its values, or tombstone write time, when every sibling is an
+ * expiring value or a tombstone and at least one expires; 0 otherwise (a
+ * value that never expires, or tombstones only, which only an anti-entropy
+ * pass collects). What the expiry sweep indexes a write under (expiry-sweep.ts).
+ * Read without building the clock.
+ */
+export function expiryDueMs(bytes: Uint8Array): number {
+  let due = 0;
+  let expiring = false;
+  const all = everySibling(bytes, (kind, expiresAtMs, timestampMs) => {
+    if (expiresAtMs > 0) {
+      expiring = true;
+      due = Math.max(due, expiresAtMs);
+      return true;
+    }
+    if (kind !== ValueKind.Tombstone) return false;
+    due = Math.max(due, timestampMs);
+    return true;
+  });
+  return all && expiring ? due : 0;
+}
+
+/**
  * The tombstone GC's test on a decoded clock: every sibling a tombstone
  * written before `cutoffMs`, or a value that expired before it. Either way
  * no read can see it, and every replica has had the grace period to hold it.
@@ -291,7 +315,7 @@ export function reapable(c: Clock, cutoffMs: number): boolean {
 }
 
 /** Does `test` hold for every sibling of a stored clock (and is there one)? Bytes that are not a stored clock answer false. */
-function everySibling(bytes: Uint8Array, test: (kind: number, expiresAtMs: number) => boolean): boolean {
+function everySibling(bytes: Uint8Array, test: (kind: number, expiresAtMs: number, timestampMs: number) => boolean): boolean {
   try {
     const r = new ByteReader(bytes);
     if (r.u8() !== STORED_FORMAT) return false;
@@ -299,12 +323,12 @@ function everySibling(bytes: Uint8Array, test: (kind: number, expiresAtMs: numbe
     const skipSiblings = (count: number): boolean => {
       for (let j = 0; j < count; j++) {
         const flags = r.u8();
-        r.varint();
+        const timestampMs = r.varint();
         r.varint();
         const expiresAtMs = (flags & HAS_EXPIRY) !== 0 ? r.varint() : 0;
         r.bytes();
         siblings++;
-        if (!test(flags & ~HAS_EXPIRY, expiresAtMs)) return false;
+        if (!test(flags & ~HAS_EXPIRY, expiresAtMs, timestampMs)) return false;
       }
       return true;
     };
