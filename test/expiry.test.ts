@@ -55,7 +55,8 @@ test.serial('expiry is carried by hinted handoff and anti-entropy, and expired v
   t.true(held.versions.length === 1 && held.versions[0]!.expiresAtMs > 0, 'the replica that was down holds the value with its expiry');
   await until(t, 'expired', async () => !(await c.get(keys[0]!)).found, 8000);
   let reaped = 0;
-  for (let pass = 0; pass < 3 && reaped < keys.length * 3; pass++) reaped += (await c.repair()).tombstonesReaped;
+  // a pass reaps within its background budget (a loaded machine lowers it): a few more passes collect what one left
+  for (let pass = 0; pass < 8 && reaped < keys.length * 3; pass++) reaped += (await c.repair()).tombstonesReaped;
   t.is(reaped, keys.length * 3, 'every copy of every expired value collected');
   for (const v of await c.inspect(keys[5]!)) t.is(v.versions.length, 0);
   t.false((await c.get(keys[5]!, { r: 'all' })).found, 'and nothing brings it back');

@@ -65,3 +65,18 @@ test('HTTP: requests the HTTP parser refuses (huge headers, garbage) get the doc
   // and the server still serves
   t.is((await fetch(`http://127.0.0.1:${server.port}/kv/missing`)).status, 404);
 });
+
+test('RESP: CONFIG SET of a Redis encoding threshold is accepted and changes nothing; any other CONFIG SET is refused', async (t) => {
+  const cluster = await startCluster(t, { actors: 3 });
+  const server = await startRespServer(cluster, { host: '127.0.0.1', port: 0, password: null, maxClients: 10, maxPipelineDepth: 64, limits: LIMITS });
+  t.teardown(() => server.close());
+  const r = client(t, server.port);
+  t.is(await r.call('CONFIG', 'SET', 'list-max-listpack-size', '-1'), 'OK');
+  t.is(await r.call('CONFIG', 'SET', 'zset-max-ziplist-entries', '0', 'hash-max-listpack-value', '64'), 'OK');
+  for (const args of [['maxmemory', '1mb'], ['list-max-listpack-size', '-1', 'appendonly', 'no'], ['list-max-listpack-size']]) {
+    await t.throwsAsync(r.call('CONFIG', 'SET', ...args), { message: /CONFIG SET is not supported/ }, args.join(' '));
+  }
+  t.deepEqual(await r.call('CONFIG', 'GET', 'list-max-listpack-size'), []);
+  await r.set('still', 'here');
+  t.is(await r.get('still'), 'here', 'the connection is in sync');
+});

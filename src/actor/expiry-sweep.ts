@@ -81,6 +81,12 @@ export interface ExpirySweepStats {
 export class ExpirySweep {
   private readonly timer: { cancel(): void } | null;
   private check: Check | null = null;
+  /**
+   * Where a sweep that goes on at once (more was due) resumes: the last index
+   * entry looked at. Its drops and moves are not committed yet, so reading
+   * from the start would find them again. The interval's sweep starts over.
+   */
+  private resumeAfter: Buffer | null = null;
   private nextReq = 1;
   private closed = false;
   private collected = 0;
@@ -94,7 +100,7 @@ export class ExpirySweep {
   ) {
     this.retryMs = 10 * config.intervalMs;
     this.checkTimeoutMs = Math.max(1000, 5 * config.intervalMs);
-    this.timer = config.intervalMs > 0 ? deps.timers.setInterval(() => this.sweep(), config.intervalMs) : null;
+    this.timer = config.intervalMs > 0 ? deps.timers.setInterval(() => this.sweep(true), config.intervalMs) : null;
   }
 
   get stats(): ExpirySweepStats {
@@ -117,11 +123,14 @@ export class ExpirySweep {
   }
 
   /** Look at the entries due now, and ask the peers about those still collectable. */
-  private sweep(): void {
+  private sweep(fromStart: boolean): void {
     if (this.closed || this.check !== null) return;
+    if (fromStart) this.resumeAfter = null;
     const nowMs = this.deps.clock.now();
     const cutoffMs = nowMs - this.config.graceMs;
-    const due = this.deps.store.dueExpiries(nowMs, this.config.batchKeys);
+    const due = this.deps.store.dueExpiries(nowMs, this.config.batchKeys, this.resumeAfter);
+    const more = due.length === this.config.batchKeys;
+    this.resumeAfter = more ? due[due.length - 1]!.indexKey : null;
     const candidates: Candidate[] = [];
     for (const e of due) {
       const current = this.deps.store.get(e.key);
@@ -139,12 +148,14 @@ export class ExpirySweep {
       candidates.push({ indexKey: e.indexKey, key: e.key, digest: digestOf(current), replicas });
     }
     if (candidates.length === 0) {
-      if (due.length === this.config.batchKeys) this.deps.timers.setImmediate(() => this.sweep());
+      if (more) this.deps.timers.setImmediate(() => this.sweep(false));
       return;
     }
     const peers = this.deps.peers();
     if (peers.some((id) => this.deps.isDead(id))) {
-      for (const c of candidates) this.later(c.indexKey, c.key, nowMs);
+      // nothing can be collected until it is back: leave the index as it is and look again next interval
+      this.retries += candidates.length;
+      this.resumeAfter = null;
       return;
     }
     const req = this.nextReq++;
@@ -155,7 +166,7 @@ export class ExpirySweep {
       waiting: new Set(peers),
       matched: new Map(),
       hintsPending: this.deps.store.hintCount(),
-      more: due.length === this.config.batchKeys,
+      more,
       deadline: this.deps.timers.setTimeout(() => this.finish(req), this.checkTimeoutMs),
     };
     this.check = check;
@@ -221,7 +232,7 @@ export class ExpirySweep {
     });
     for (const [peer, cs] of reaps) this.deps.send(peer, { type: MsgType.ExpiryReap, keys: cs.map((c) => c.key), digests: concatDigests(cs), cutoffMs: check.cutoffMs });
     // more may be due: go on at once rather than at the next interval
-    if (check.more) this.deps.timers.setImmediate(() => this.sweep());
+    if (check.more) this.deps.timers.setImmediate(() => this.sweep(false));
   }
 
   private later(indexKey: Buffer, key: Buffer, nowMs: number): void {

@@ -461,11 +461,20 @@ export class ActorStore {
     this.expiry.remove(indexKey).catch(IGNORE_ERROR);
   }
 
-  /** Index entries due at or before `nowMs`, earliest first; at most `limit`. */
-  dueExpiries(nowMs: number, limit: number): { indexKey: Buffer; atMs: number; key: Buffer }[] {
+  /**
+   * Index entries due at or before `nowMs`, earliest first, after `afterKey`
+   * (exclusive) when given; at most `limit`. (An entry dropped a moment ago
+   * is still read until its removal commits: a caller going on at once
+   * passes the last key it saw.)
+   */
+  dueExpiries(nowMs: number, limit: number, afterKey: Buffer | null = null): { indexKey: Buffer; atMs: number; key: Buffer }[] {
     const out: { indexKey: Buffer; atMs: number; key: Buffer }[] = [];
     const end = ActorStore.expiryKey(nowMs + 1, EMPTY_VALUE);
-    for (const key of this.expiry.getKeys({ end, limit })) {
+    const options: { end: Buffer; limit: number; start?: Buffer } = { end, limit: limit + (afterKey === null ? 0 : 1) };
+    if (afterKey !== null) options.start = afterKey;
+    for (const key of this.expiry.getKeys(options)) {
+      if (afterKey !== null && (key as Buffer).equals(afterKey)) continue;
+      if (out.length === limit) break;
       const indexKey = Buffer.from(key as Buffer);
       assert(indexKey.length > 8, 'an expiry index key holds a time and a stored key');
       out.push({ indexKey, atMs: indexKey.readUIntBE(2, 6), key: indexKey.subarray(8) });

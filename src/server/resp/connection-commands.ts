@@ -3,6 +3,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Cluster } from '../../cluster/cluster.js';
 import { err, int, lower, OK, type ClientState, type Command, type ServerContext } from './command-kit.js';
 
+/**
+ * Redis's thresholds for its compact in-memory encodings (listpack, intset,
+ * ziplist). ringkv stores every value as bytes in LMDB and has no such
+ * encodings, so CONFIG SET of one is accepted and changes nothing: set-up
+ * code that tunes them (client libraries, Valkey's own tests) goes on.
+ */
+function isEncodingThreshold(name: string): boolean {
+  return /^(list|hash|set|zset|stream)-max-(listpack|ziplist|intset)-(size|entries|value)$/.test(name) || name === 'list-compress-depth';
+}
+
 function checkPassword(ctx: ServerContext, given: Buffer): boolean {
   if (ctx.passwordDigest === null) return false;
   // Compare digests: constant time and independent of the lengths involved.
@@ -180,7 +190,15 @@ export const CONNECTION_COMMANDS: Readonly<Record<string, Command>> = {
     },
   },
   // redis-benchmark and some clients read these at start; ringkv has no Redis config to show.
-  config: { arity: -2, run: (_c, _cl, a) => (lower(a[1]!) === 'get' ? (w) => w.mapHeader(0) : err('ERR ringkv is configured at start (flags, environment, config file); CONFIG SET is not supported')) },
+  config: {
+    arity: -2,
+    run: (_c, _cl, a) => {
+      const sub = lower(a[1]!);
+      if (sub === 'get') return (w) => w.mapHeader(0);
+      if (sub === 'set' && a.length >= 4 && a.length % 2 === 0 && a.slice(2).every((x, i) => i % 2 === 1 || isEncodingThreshold(lower(x)))) return OK;
+      return err('ERR ringkv is configured at start (flags, environment, config file); CONFIG SET is not supported');
+    },
+  },
   info: {
     arity: -1,
     run: async (ctx, client, a) => {
