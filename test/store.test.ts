@@ -30,3 +30,35 @@ test('the write queue is bounded: beyond maxPendingWrites a write is refused at 
   // room again once committed
   t.is(await new Promise<Error | null>((resolve) => store.write(Buffer.from('k3'), Buffer.from('v3'), resolve)), null);
 });
+
+test('the expiry index yields what is due, earliest first, from where a sweep left off, and forgets dropped entries once committed', async (t) => {
+  const store = ActorStore.open({
+    path: tempDir(t),
+    mapSizeBytes: 2 ** 28,
+    compressionThresholdBytes: 0,
+    cacheBytes: 0,
+    maxWritesPerCommit: 1000,
+    maxPendingWrites: 100,
+    sync: 'periodic',
+    syncIntervalMs: 100,
+  });
+  t.teardown(() => store.close());
+  store.claim(0, 0, false);
+  const key = (name: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from(name)]);
+  store.indexExpiry(3000, key('c'));
+  store.indexExpiry(1000, key('a'));
+  store.indexExpiry(2000, key('b'));
+  store.indexExpiry(2000, key('b')); // the same entry twice is one entry
+  store.indexExpiry(9000, key('later'));
+  // index writes commit with the next lmdb-js batch: a data write after them commits no sooner
+  await new Promise<Error | null>((resolve) => store.write(key('x'), Buffer.from('v'), resolve));
+  const due = store.dueExpiries(5000, 10);
+  t.deepEqual(due.map((e) => [e.atMs, e.key.subarray(4).toString()]), [[1000, 'a'], [2000, 'b'], [3000, 'c']]);
+  t.is(store.expiryIndexCount(), 4);
+  t.deepEqual(store.dueExpiries(5000, 2).map((e) => e.key.subarray(4).toString()), ['a', 'b'], 'at most limit');
+  t.deepEqual(store.dueExpiries(5000, 2, due[0]!.indexKey).map((e) => e.key.subarray(4).toString()), ['b', 'c'], 'after a key, exclusive');
+  t.deepEqual(store.dueExpiries(1999, 10).map((e) => e.atMs), [1000], 'nothing not yet due');
+  store.dropExpiry(due[0]!.indexKey);
+  await new Promise<Error | null>((resolve) => store.write(key('y'), Buffer.from('v'), resolve));
+  t.deepEqual(store.dueExpiries(5000, 10).map((e) => e.atMs), [2000, 3000]);
+});

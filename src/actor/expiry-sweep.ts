@@ -200,6 +200,7 @@ export class ExpirySweep {
   reap(m: ExpiryReap): void {
     m.keys.forEach((key, i) => {
       const k = Buffer.from(key.buffer, key.byteOffset, key.length);
+      if (this.deps.replicasOf(k) === null) return; // a membership change began since the check: its streams may carry older copies
       const current = this.deps.store.get(k);
       if (current === undefined || !sameDigest(digestOf(current), m.digests, i) || !reapable(decodeClock(current), m.cutoffMs)) return;
       this.deps.store.write(k, null, IGNORE);
@@ -218,7 +219,8 @@ export class ExpirySweep {
     const answeredAll = check.waiting.size === 0 && check.hintsPending === 0;
     const reaps = new Map<number, Candidate[]>();
     check.candidates.forEach((c, i) => {
-      const agreed = answeredAll && c.replicas.every((id) => id === this.deps.id || check.matched.get(id)?.[i] === 1);
+      // (a membership change that began since the check may be streaming older copies to new replicas: wait for it)
+      const agreed = answeredAll && this.deps.replicasOf(c.key) !== null && c.replicas.every((id) => id === this.deps.id || check.matched.get(id)?.[i] === 1);
       const current = agreed ? this.deps.store.get(c.key) : undefined;
       if (current === undefined || !sameDigest(digestOf(current), c.digest, 0)) {
         if (agreed) this.deps.store.dropExpiry(c.indexKey); // changed here meanwhile: that write indexed itself
