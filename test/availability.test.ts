@@ -94,3 +94,28 @@ test.serial('a pause after a heal pauses again, and is detected like the first (
   }
   t.pass();
 });
+
+test('callers that retry a refused request at once, with no pause, still finish: a refusal arrives after the replies already waiting', async (t) => {
+  // room for 4 requests: most of the 64 callers are refused on every try until some answers are read
+  const c = await startCluster(t, { maxPendingRequests: 4, antiEntropyIntervalMs: 0 });
+  let refused = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < 500) {
+        const i = next++;
+        for (;;) {
+          try {
+            await c.put(`tight:${i}`, 'v');
+            break;
+          } catch (err) {
+            if (!(err instanceof OverloadedError)) throw err;
+            refused++; // and straight back in: a refusal delivered as a microtask would loop here forever
+          }
+        }
+      }
+    }),
+  );
+  t.true(refused > 0, 'the bound did refuse');
+  t.true((await c.get('tight:499')).found);
+});

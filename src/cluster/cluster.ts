@@ -518,7 +518,7 @@ export class Cluster {
     const pref = this.ring.preferenceList(position);
     const coordinator = this.chooseCoordinator(pref, 'increment', w, options.via);
     if (coordinator instanceof Error) {
-      queueMicrotask(() => done(coordinator));
+      setImmediate(() => done(coordinator)); // as in dispatchTo: after waiting I/O
       return;
     }
     const onReply = (reply: Message): void => {
@@ -628,7 +628,7 @@ export class Cluster {
     const pref = this.ring.preferenceList(position);
     const coordinator = this.chooseCoordinator(pref, operation, w, options.via);
     if (coordinator instanceof Error) {
-      queueMicrotask(() => done(coordinator)); // never before this returns, as a promise would
+      setImmediate(() => done(coordinator)); // never before this returns, and after waiting I/O (see dispatchTo)
       return;
     }
     const onReply = (reply: Message): void => {
@@ -768,7 +768,9 @@ export class Cluster {
   ): void {
     const refusal = this.refusal(coordinator, operation, needed, replicas, admission);
     if (refusal !== null) {
-      queueMicrotask(() => reject(refusal));
+      // After the I/O already waiting, not as a microtask: a caller that retries a refusal at once, in a
+      // loop, would otherwise never let the replies that end the overload in (measured: a livelock).
+      setImmediate(() => reject(refusal));
       return;
     }
     const now = systemClock.monotonicMs();
