@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, ClusterClosedError, InvalidOptionError, type ClusterOptions } from '../src/index.js';
 import { startHttpServer, type HttpServerOptions } from '../src/server/http/server.js';
-import { startCluster } from './helpers.js';
+import { startCluster, until } from './helpers.js';
 
 const CTX = 'x-ringkv-context';
 const BODY_LIMIT = 64 * 1024;
@@ -384,9 +384,11 @@ test.serial('409 for too many siblings; 503 with Retry-After when overloaded', a
 });
 
 test.serial('/status lists the ring, every actor with its stats, and the health', async (t) => {
-  const { base } = await serve(t);
+  const { base, cluster } = await serve(t);
   for (let i = 0; i < 20; i++) await put(base, `key-${i}`, String(i), 'text/plain');
   for (let i = 0; i < 5; i++) await fetch(`${base}/kv/key-${i}`);
+  // W=2 acknowledges before the third replica commits: on a loaded machine it can still be behind
+  await until(t, 'every replica committed', async () => (await cluster.stats()).every((s) => s.keys === 20));
   const res = await fetch(`${base}/status`);
   t.is(res.status, 200);
   t.is(res.headers.get('content-type'), 'application/json; charset=utf-8');

@@ -1,20 +1,26 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { ActorStore } from '../src/storage/store.js';
 import { tempDir } from './helpers.js';
 
-test('the write queue is bounded: beyond maxPendingWrites a write is refused at once; what was queued commits', async (t) => {
+/** A fresh store in a temp dir, closed after the test. */
+function openStore(t: ExecutionContext, maxPendingWrites: number): ActorStore {
   const store = ActorStore.open({
     path: tempDir(t),
     mapSizeBytes: 2 ** 28,
     compressionThresholdBytes: 0,
     cacheBytes: 0,
     maxWritesPerCommit: 1000,
-    maxPendingWrites: 3,
+    maxPendingWrites,
     sync: 'periodic',
     syncIntervalMs: 100,
   });
   t.teardown(() => store.close());
   store.claim(0, 0, false);
+  return store;
+}
+
+test('the write queue is bounded: beyond maxPendingWrites a write is refused at once; what was queued commits', async (t) => {
+  const store = openStore(t, 3);
   const outcomes = await Promise.all(
     Array.from({ length: 5 }, (_, i) => new Promise<Error | null>((resolve) => store.write(Buffer.from(`k${i}`), Buffer.from(`v${i}`), resolve))),
   );
@@ -32,18 +38,7 @@ test('the write queue is bounded: beyond maxPendingWrites a write is refused at 
 });
 
 test('the expiry index yields what is due, earliest first, from where a sweep left off, and forgets dropped entries once committed', async (t) => {
-  const store = ActorStore.open({
-    path: tempDir(t),
-    mapSizeBytes: 2 ** 28,
-    compressionThresholdBytes: 0,
-    cacheBytes: 0,
-    maxWritesPerCommit: 1000,
-    maxPendingWrites: 100,
-    sync: 'periodic',
-    syncIntervalMs: 100,
-  });
-  t.teardown(() => store.close());
-  store.claim(0, 0, false);
+  const store = openStore(t, 100);
   const key = (name: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from(name)]);
   store.indexExpiry(3000, key('c'));
   store.indexExpiry(1000, key('a'));

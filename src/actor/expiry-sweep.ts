@@ -99,7 +99,8 @@ export class ExpirySweep {
     private readonly config: ExpirySweepConfig,
   ) {
     this.retryMs = 10 * config.intervalMs;
-    this.checkTimeoutMs = Math.max(1000, 5 * config.intervalMs);
+    // generous: a loaded peer answers late, and a check given up is a batch put off (a dead peer is not asked at all)
+    this.checkTimeoutMs = Math.max(10_000, 5 * config.intervalMs);
     this.timer = config.intervalMs > 0 ? deps.timers.setInterval(() => this.sweep(true), config.intervalMs) : null;
   }
 
