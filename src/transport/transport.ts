@@ -1,4 +1,3 @@
-import type { MessagePort } from 'node:worker_threads';
 import { ByteWriter } from '../encoding/bytes.js';
 import type { Random, Timers } from '../runtime/services.js';
 import { decide, isEmpty, NO_FAULTS, type LinkFaults } from './faults.js';
@@ -28,8 +27,19 @@ export interface TransportMetrics {
   delayed: number;
 }
 
+/**
+ * What a link needs of its port: a worker_threads MessagePort in the real
+ * runtime, a simulated one in the simulator (src/sim/ports.ts).
+ */
+export interface LinkPort {
+  on(event: 'message', listener: (batch: Uint8Array) => void): unknown;
+  postMessage(batch: Uint8Array, transfer: ArrayBuffer[]): void;
+  removeAllListeners(event: 'message'): unknown;
+  close(): void;
+}
+
 interface Link {
-  readonly port: MessagePort;
+  readonly port: LinkPort;
   readonly writer: ByteWriter;
   count: number;
 }
@@ -72,7 +82,7 @@ export class Transport {
     this.handler = handler;
   }
 
-  connect(peer: number, port: MessagePort): void {
+  connect(peer: number, port: LinkPort): void {
     this.disconnect(peer);
     const link: Link = { port, writer: new ByteWriter(4096), count: 0 };
     this.links.set(peer, link);
