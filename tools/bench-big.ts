@@ -13,7 +13,7 @@
 // end-of-load value in every later phase, and the light load's p99 in the
 // passes and handoffs within 2x of the quiet phase. Not a test: the verdict
 // is printed, the exit code is 0 unless a request failed.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import { Cluster } from '../src/index.js';
 import { putWithRetry, type RetryCounts } from './put-with-retry.js';
-import { diskUsage, fmt, Latencies, mib, procMemory, type ProcMemory } from './measure.js';
+import { anonBreakdown, diskUsage, fmt, Latencies, mib, procMemory, type ProcMemory } from './measure.js';
 import { flatLine, judgePhases, FLAT_LIMIT, P99_FACTOR } from './memory-verdict.js';
 
 function nonNegativeInt(raw: string): number {
@@ -42,9 +42,10 @@ const o = new Command('bench:big')
   .option('--anti-entropy-memory-mib <n>', "a pass's memory budget (Cluster's antiEntropyMemoryBytes; default: the cluster's)", nonNegativeInt)
   .option('--actor-young-mib <n>', "each actor thread's V8 young generation (Cluster's actorYoungGenerationMiB; default: the cluster's)", nonNegativeInt)
   .option('--keep-dir', 'keep the data directory')
+  .option('--timeline <file>', 'write every sample as a JSON line: anonymous memory by kind (/proc/self/smaps: malloc arenas, stacks, other) and each actor\'s V8 heap')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
-  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; keepDir?: boolean }>();
+  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; keepDir?: boolean; timeline?: string }>();
 
 const VALUE = Buffer.alloc(100, 0x61);
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-big-'));
@@ -76,6 +77,7 @@ interface Phase {
 }
 const phases: Phase[] = [];
 const t0 = performance.now();
+if (o.timeline !== undefined) writeFileSync(o.timeline, '');
 let phase: Phase;
 function startPhase(name: string): Phase {
   const now = performance.now();
@@ -106,7 +108,26 @@ const sampler = setInterval(() => {
   const p = phase;
   cluster
     .stats({ timeoutMs: o.sampleMs * 5 })
-    .then((stats) => p.heaps.push({ actors: stats.reduce((sum, a) => sum + a.heapBytes, 0), main: getHeapStatistics().total_physical_size, actorCount: stats.length }))
+    .then((stats) => {
+      p.heaps.push({ actors: stats.reduce((sum, a) => sum + a.heapBytes, 0), main: getHeapStatistics().total_physical_size, actorCount: stats.length });
+      if (o.timeline === undefined) return;
+      const m = procMemory();
+      const main = getHeapStatistics();
+      appendFileSync(
+        o.timeline,
+        `${JSON.stringify({
+          t: Math.round(performance.now() - t0),
+          phase: p.name,
+          anon: m.anon,
+          file: m.file,
+          threads: m.threads,
+          ...anonBreakdown(),
+          mainHeap: main.total_physical_size,
+          mainExternal: (main as { external_memory?: number }).external_memory ?? 0,
+          actors: stats.map((a) => ({ id: a.id, keys: a.keys, heap: a.heapBytes, used: a.heapUsedBytes, ext: a.externalBytes, pendingWrites: a.pendingWrites })),
+        })}\n`,
+      );
+    })
     .catch(() => undefined)
     .finally(() => (sampling = false));
 }, o.sampleMs);
