@@ -85,7 +85,7 @@ test.serial('adding an actor while clients write and read: nothing acknowledged 
 });
 
 test.serial('a handoff under small bounds holds at most them: each push and each cleanup its window, each read its chunk, the new actor the windows of the transfers streaming into it; nothing is lost', async (t) => {
-  const bounds = { backgroundWindowEntries: 64, backgroundChunkEntries: 16, backgroundChunkBytes: 2048, transferConcurrency: 2 };
+  const bounds = { backgroundWindowEntries: 64, backgroundChunkEntries: 16, backgroundChunkBytes: 2048, transferConcurrency: 2, actorOldGenerationMiB: 96, actorYoungGenerationMiB: 8 };
   const c = await start(t, { ...bounds, cleanupAfterChange: false });
   const value = 'v'.repeat(200);
   await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `${value}${i}`, { w: 'all' })));
@@ -100,6 +100,12 @@ test.serial('a handoff under small bounds holds at most them: each push and each
     t.true(s.backgroundChunkPeakBytes <= bounds.backgroundChunkBytes + 512, `actor ${s.id}: a chunk of ${s.backgroundChunkPeakBytes} bytes at most`);
   }
   t.true(stats.some((s) => s.backgroundWindowPeakEntries > 0), 'the windows were used');
+  // every actor's V8 heap, the added one's too, runs under the configured limits (V8 adds the young generation's 1.5x)
+  const MiB = 1024 * 1024;
+  for (const s of stats) {
+    t.true(s.heapLimitBytes >= 96 * MiB && s.heapLimitBytes <= (96 + 1.5 * 8) * MiB, `actor ${s.id}: heap limit ${(s.heapLimitBytes / MiB).toFixed(1)} MiB`);
+    t.true(s.heapNewSpaceBytes <= 8 * MiB, `actor ${s.id}: young generation ${(s.heapNewSpaceBytes / MiB).toFixed(1)} MiB`);
+  }
   const newcomer = stats.find((s) => s.id === added.added[0])!;
   t.true(newcomer.pendingWritesPeak <= bounds.transferConcurrency * bounds.backgroundWindowEntries, `the new actor had ${newcomer.pendingWritesPeak} writes waiting at most`);
   t.is(stats.reduce((sum, s) => sum + s.keys, 0), 3000 * 3, 'exactly n copies after the cleanup');
@@ -308,6 +314,7 @@ test('background bounds are validated: a window that cannot fit one entry per re
     { backgroundP99Factor: 1.5 },
     { backgroundP99FloorMs: -1 },
     { actorYoungGenerationMiB: 1 },
+    { actorOldGenerationMiB: 16 },
   ];
   for (const options of bad) {
     const name = Object.keys(options).find((k) => k !== 'n')!;

@@ -296,7 +296,7 @@ export class Cluster {
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
-    this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId(), options.actorYoungGenerationMiB);
+    this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId(), options.actorYoungGenerationMiB, options.actorOldGenerationMiB);
     this.directReads = this.createDirectReads();
     this.admissions = new AdmissionTable({
       targetMs: options.overloadTargetMs,
