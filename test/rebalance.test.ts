@@ -114,6 +114,30 @@ test.serial('a handoff under small bounds holds at most them: each push and each
   t.log(`streamed ${added.keysStreamed} entries in ${added.durationMs} ms; window peaks ${stats.map((s) => s.backgroundWindowPeakEntries).join(', ')}; chunk peaks ${stats.map((s) => s.backgroundChunkPeakBytes).join(', ')} bytes; new actor's pending peak ${newcomer.pendingWritesPeak}`);
 });
 
+test.serial('while a change streams its ranges, reads stay direct and see every acknowledged write; they are coordinated from the ring switch on', async (t) => {
+  // slow streams: the change lasts long enough for many writes and reads in the middle of it
+  const c = await start(t, { backgroundMaxPerSec: 1000, backgroundMinPerSec: 500 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `load${i}`, { w: 'all' })));
+  const before = c.readPaths();
+  let done = false;
+  const change = c.addActor().finally(() => (done = true));
+  let checked = 0;
+  for (let i = 0; !done; i++) {
+    const key = `k${(i * 7919) % 3000}`;
+    await c.put(key, `w${i}`);
+    t.deepEqual((await c.get(key)).values, [`w${i}`], `${key} read back after its acknowledged write ${i}`);
+    checked++;
+  }
+  const result = await change;
+  const after = c.readPaths();
+  const direct = after.direct - before.direct;
+  const switching = after.coordinatedBy['ring-changing'] - before.coordinatedBy['ring-changing'];
+  t.true(checked > 50, `${checked} writes read back during the change`);
+  t.true(direct >= checked * 0.8, `${direct} of ${checked} reads during the change were direct`);
+  t.true(result.keysStreamed > 1000, `${result.keysStreamed} entries streamed`);
+  t.log(`${checked} writes read back during a ${result.durationMs} ms change: ${direct} direct, ${switching} coordinated while the ring switched`);
+});
+
 test.serial('cleanup deletes only the copies of ranges an actor gave away: exactly n copies stay, nothing is lost, a second pass removes nothing', async (t) => {
   const dataDir = tempDir(t);
   let c = await start(t, { dataDir, cleanupAfterChange: false });
