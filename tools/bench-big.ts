@@ -142,7 +142,7 @@ const sampler = setInterval(() => {
           ...anonBreakdown(),
           mainHeap: main.total_physical_size,
           mainExternal: (main as { external_memory?: number }).external_memory ?? 0,
-          actors: stats.map((a) => ({ id: a.id, keys: a.keys, heap: a.heapBytes, used: a.heapUsedBytes, ext: a.externalBytes, young: a.heapNewSpaceBytes, old: a.heapOldSpaceBytes, pendingWrites: a.pendingWrites })),
+          actors: stats.map((a) => ({ id: a.id, keys: a.keys, heap: a.heapBytes, used: a.heapUsedBytes, ext: a.externalBytes, young: a.heapNewSpaceBytes, old: a.heapOldSpaceBytes, cached: a.cachedBytes, pendingWrites: a.pendingWrites })),
         })}\n`,
       );
     })

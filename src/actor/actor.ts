@@ -96,6 +96,8 @@ export interface ActorStats {
   readonly heapOldSpaceBytes: number;
   /** The most this thread's V8 heap may hold (set by actorOldGenerationMiB and actorYoungGenerationMiB). */
   readonly heapLimitBytes: number;
+  /** What this actor's hot-key cache holds, as cacheBytes counts it; only reads fill it. */
+  readonly cachedBytes: number;
   /** The most writes that waited for a commit at once since the actor started (a stream into it is bounded by the senders' windows). */
   readonly pendingWritesPeak: number;
   readonly coordinatedPuts: number;
@@ -494,6 +496,7 @@ export class PartitionActor implements ActorControl {
       pendingOps: this.ops.size,
       pendingWrites: this.store.pendingWrites,
       pendingWritesPeak: this.store.pendingWritesPeak,
+      cachedBytes: this.store.cachedBytes,
       ...heapFigures(),
       coordinatedPuts: this.coordinatedPuts,
       coordinatedGets: this.coordinatedGets,
@@ -726,7 +729,7 @@ export class PartitionActor implements ActorControl {
     if (this.store.full) {
       return this.fail(from, m.req, 'OVERLOADED', 0, m.w, pref.length, `actor ${this.id} has ${this.store.pendingWrites} writes waiting for a commit (maxPendingWritesPerActor)`);
     }
-    const stored = this.store.get(key);
+    const stored = this.store.peek(key);
     const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
     // An overwrite (a put or delete without a context) acts as if the client had read what this
     // replica holds. Reading the local clock and minting the write happen in this one synchronous
@@ -1043,7 +1046,7 @@ export class PartitionActor implements ActorControl {
   }
 
   private mergeLocalOrThrow(key: Buffer, incomingBytes: Uint8Array, done: WriteDone): void {
-    const stored = this.store.get(key);
+    const stored = this.store.peek(key); // a write does not make a key hot
     const incomingBuffer = asBuffer(incomingBytes);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
     // Common case: the incoming version descends from ours. Histories alone decide that.
