@@ -85,7 +85,7 @@ test.serial('adding an actor while clients write and read: nothing acknowledged 
 });
 
 test.serial('a handoff under small bounds holds at most them: each push and each cleanup its window, each read its chunk, the new actor the windows of the transfers streaming into it; nothing is lost', async (t) => {
-  const bounds = { backgroundWindowEntries: 64, backgroundChunkEntries: 16, backgroundChunkBytes: 2048, transferConcurrency: 2 };
+  const bounds = { backgroundWindowEntries: 64, backgroundChunkEntries: 16, backgroundChunkBytes: 2048, transferConcurrency: 2, actorOldGenerationMiB: 96, actorYoungGenerationMiB: 8 };
   const c = await start(t, { ...bounds, cleanupAfterChange: false });
   const value = 'v'.repeat(200);
   await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `${value}${i}`, { w: 'all' })));
@@ -100,12 +100,42 @@ test.serial('a handoff under small bounds holds at most them: each push and each
     t.true(s.backgroundChunkPeakBytes <= bounds.backgroundChunkBytes + 512, `actor ${s.id}: a chunk of ${s.backgroundChunkPeakBytes} bytes at most`);
   }
   t.true(stats.some((s) => s.backgroundWindowPeakEntries > 0), 'the windows were used');
+  // every actor's V8 heap, the added one's too, runs under the configured limits (V8 adds the young generation's 1.5x)
+  const MiB = 1024 * 1024;
+  for (const s of stats) {
+    t.true(s.heapLimitBytes >= 96 * MiB && s.heapLimitBytes <= (96 + 1.5 * 8) * MiB, `actor ${s.id}: heap limit ${(s.heapLimitBytes / MiB).toFixed(1)} MiB`);
+    t.true(s.heapNewSpaceBytes <= 8 * MiB, `actor ${s.id}: young generation ${(s.heapNewSpaceBytes / MiB).toFixed(1)} MiB`);
+  }
   const newcomer = stats.find((s) => s.id === added.added[0])!;
   t.true(newcomer.pendingWritesPeak <= bounds.transferConcurrency * bounds.backgroundWindowEntries, `the new actor had ${newcomer.pendingWritesPeak} writes waiting at most`);
   t.is(stats.reduce((sum, s) => sum + s.keys, 0), 3000 * 3, 'exactly n copies after the cleanup');
   t.deepEqual((await c.compareReplicas()).divergent, []);
   for (let i = 0; i < 3000; i += 7) t.deepEqual((await c.get(`k${i}`, { r: 'all' })).values, [`${value}${i}`]);
   t.log(`streamed ${added.keysStreamed} entries in ${added.durationMs} ms; window peaks ${stats.map((s) => s.backgroundWindowPeakEntries).join(', ')}; chunk peaks ${stats.map((s) => s.backgroundChunkPeakBytes).join(', ')} bytes; new actor's pending peak ${newcomer.pendingWritesPeak}`);
+});
+
+test.serial('while a change streams its ranges, reads stay direct and see every acknowledged write; they are coordinated from the ring switch on', async (t) => {
+  // slow streams: the change lasts long enough for many writes and reads in the middle of it
+  const c = await start(t, { backgroundMaxPerSec: 1000, backgroundMinPerSec: 500 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `load${i}`, { w: 'all' })));
+  const before = c.readPaths();
+  let done = false;
+  const change = c.addActor().finally(() => (done = true));
+  let checked = 0;
+  for (let i = 0; !done; i++) {
+    const key = `k${(i * 7919) % 3000}`;
+    await c.put(key, `w${i}`);
+    t.deepEqual((await c.get(key)).values, [`w${i}`], `${key} read back after its acknowledged write ${i}`);
+    checked++;
+  }
+  const result = await change;
+  const after = c.readPaths();
+  const direct = after.direct - before.direct;
+  const switching = after.coordinatedBy['ring-changing'] - before.coordinatedBy['ring-changing'];
+  t.true(checked > 50, `${checked} writes read back during the change`);
+  t.true(direct >= checked * 0.8, `${direct} of ${checked} reads during the change were direct`);
+  t.true(result.keysStreamed > 1000, `${result.keysStreamed} entries streamed`);
+  t.log(`${checked} writes read back during a ${result.durationMs} ms change: ${direct} direct, ${switching} coordinated while the ring switched`);
 });
 
 test.serial('cleanup deletes only the copies of ranges an actor gave away: exactly n copies stay, nothing is lost, a second pass removes nothing', async (t) => {
@@ -308,6 +338,7 @@ test('background bounds are validated: a window that cannot fit one entry per re
     { backgroundP99Factor: 1.5 },
     { backgroundP99FloorMs: -1 },
     { actorYoungGenerationMiB: 1 },
+    { actorOldGenerationMiB: 16 },
   ];
   for (const options of bad) {
     const name = Object.keys(options).find((k) => k !== 'n')!;

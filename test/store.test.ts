@@ -3,12 +3,12 @@ import { ActorStore } from '../src/storage/store.js';
 import { tempDir } from './helpers.js';
 
 /** A fresh store in a temp dir, closed after the test. */
-function openStore(t: ExecutionContext, maxPendingWrites: number): ActorStore {
+function openStore(t: ExecutionContext, maxPendingWrites: number, cacheBytes = 0): ActorStore {
   const store = ActorStore.open({
     path: tempDir(t),
     mapSizeBytes: 2 ** 28,
     compressionThresholdBytes: 0,
-    cacheBytes: 0,
+    cacheBytes,
     maxWritesPerCommit: 1000,
     maxPendingWrites,
     sync: 'periodic',
@@ -56,4 +56,20 @@ test('the expiry index yields what is due, earliest first, from where a sweep le
   store.dropExpiry(due[0]!.indexKey);
   await new Promise<Error | null>((resolve) => store.write(key('y'), Buffer.from('v'), resolve));
   t.deepEqual(store.dueExpiries(5000, 10).map((e) => e.atMs), [2000, 3000]);
+});
+
+test('only reads fill the cache: writes and read-merge-writes (peek) leave it empty, a read of a stored key fills it, a later write keeps it current', async (t) => {
+  const store = openStore(t, 100_000, 1 << 20);
+  const write = (k: string, v: string): Promise<Error | null> => new Promise((resolve) => store.write(Buffer.from(k), Buffer.from(v), resolve));
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => write(`k${i}`, `v${i}`)));
+  // a read-merge-write of every key, as a replica merging a handoff or an anti-entropy push does
+  for (let i = 0; i < 1000; i++) t.deepEqual(store.peek(Buffer.from(`k${i}`)), Buffer.from(`v${i}`));
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => write(`k${i}`, `w${i}`)));
+  t.is(store.cachedBytes, 0, 'writes made no key hot');
+  t.deepEqual(store.get(Buffer.from('k7')), Buffer.from('w7'));
+  t.true(store.cachedBytes > 0, 'a read did');
+  const held = store.cachedBytes;
+  t.is(await write('k7', 'x7'), null);
+  t.deepEqual(store.peek(Buffer.from('k7')), Buffer.from('x7'), 'the cached key was kept current');
+  t.is(store.cachedBytes, held);
 });

@@ -13,7 +13,7 @@
 // end-of-load value in every later phase, and the light load's p99 in the
 // passes and handoffs within 2x of the quiet phase. Not a test: the verdict
 // is printed, the exit code is 0 unless a request failed.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import Table from 'cli-table3';
 import { Command, InvalidArgumentError } from 'commander';
 import { Cluster } from '../src/index.js';
 import { putWithRetry, type RetryCounts } from './put-with-retry.js';
-import { diskUsage, fmt, Latencies, mib, procMemory, type ProcMemory } from './measure.js';
+import { anonBreakdown, diskUsage, fmt, Latencies, mib, procMemory, type ProcMemory } from './measure.js';
 import { flatLine, judgePhases, FLAT_LIMIT, P99_FACTOR } from './memory-verdict.js';
 
 function nonNegativeInt(raw: string): number {
@@ -41,10 +41,12 @@ const o = new Command('bench:big')
   .option('--max-retries <n>', 'retries of one refused put before it counts as failed', nonNegativeInt, 50)
   .option('--anti-entropy-memory-mib <n>', "a pass's memory budget (Cluster's antiEntropyMemoryBytes; default: the cluster's)", nonNegativeInt)
   .option('--actor-young-mib <n>', "each actor thread's V8 young generation (Cluster's actorYoungGenerationMiB; default: the cluster's)", nonNegativeInt)
+  .option('--actor-old-mib <n>', "each actor thread's V8 old-generation limit (Cluster's actorOldGenerationMiB; default: the cluster's)", nonNegativeInt)
   .option('--keep-dir', 'keep the data directory')
+  .option('--timeline <file>', 'write every sample as a JSON line: anonymous memory by kind (/proc/self/smaps: malloc arenas, stacks, other) and each actor\'s V8 heap')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
-  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; keepDir?: boolean }>();
+  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; keepDir?: boolean; timeline?: string }>();
 
 const VALUE = Buffer.alloc(100, 0x61);
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-big-'));
@@ -59,6 +61,7 @@ const cluster = await Cluster.start({
   antiEntropyIntervalMs: 0, // passes are driven below, one phase each
   ...(o.antiEntropyMemoryMib !== undefined ? { antiEntropyMemoryBytes: o.antiEntropyMemoryMib * 1024 * 1024 } : {}),
   ...(o.actorYoungMib !== undefined ? { actorYoungGenerationMiB: o.actorYoungMib } : {}),
+  ...(o.actorOldMib !== undefined ? { actorOldGenerationMiB: o.actorOldMib } : {}),
 });
 
 // ---- phases and what is measured in each ----
@@ -72,15 +75,25 @@ interface Phase {
   readonly memory: ProcMemory[];
   /** V8 heaps sampled with the memory: every actor's together, and the main thread's (the rest of anonymous memory is native: malloc, LMDB, thread stacks). */
   readonly heaps: { actors: number; main: number; actorCount: number }[];
+  /**
+   * Anonymous memory less the V8 heaps of actors started after the load (an
+   * added actor: its heap is measured, by its own stats, at the same moment
+   * as the memory). Its native memory (thread, Node environment, LMDB env)
+   * is not taken out: that stays in.
+   */
+  readonly withoutAdded: number[];
+  /** The added actors' V8 heaps at those moments. */
+  readonly addedHeaps: number[];
   note: string;
 }
 const phases: Phase[] = [];
 const t0 = performance.now();
+if (o.timeline !== undefined) writeFileSync(o.timeline, '');
 let phase: Phase;
 function startPhase(name: string): Phase {
   const now = performance.now();
   if (phases.length > 0) phases[phases.length - 1]!.endMs = now;
-  const p: Phase = { name, startMs: now, endMs: now, ops: 0, latency: new Latencies(), memory: [procMemory()], heaps: [], note: '' };
+  const p: Phase = { name, startMs: now, endMs: now, ops: 0, latency: new Latencies(), memory: [procMemory()], heaps: [], withoutAdded: [], addedHeaps: [], note: '' };
   phases.push(p);
   phase = p;
   return p;
@@ -98,6 +111,8 @@ function fail(err: unknown): void {
   if (failures.get(name) === 1) console.log(`\n  first ${name} (${phase.name}): ${(err as Error).message}`);
 }
 
+/** The actors there at the end of the load (set then). */
+let loadedActors: Set<number> | null = null;
 let sampling = false;
 const sampler = setInterval(() => {
   phase.memory.push(procMemory());
@@ -106,7 +121,31 @@ const sampler = setInterval(() => {
   const p = phase;
   cluster
     .stats({ timeoutMs: o.sampleMs * 5 })
-    .then((stats) => p.heaps.push({ actors: stats.reduce((sum, a) => sum + a.heapBytes, 0), main: getHeapStatistics().total_physical_size, actorCount: stats.length }))
+    .then((stats) => {
+      p.heaps.push({ actors: stats.reduce((sum, a) => sum + a.heapBytes, 0), main: getHeapStatistics().total_physical_size, actorCount: stats.length });
+      const m = procMemory();
+      if (loadedActors !== null) {
+        const added = stats.filter((a) => !loadedActors!.has(a.id)).reduce((sum, a) => sum + a.heapBytes, 0);
+        p.withoutAdded.push(m.anon - added);
+        p.addedHeaps.push(added);
+      }
+      if (o.timeline === undefined) return;
+      const main = getHeapStatistics();
+      appendFileSync(
+        o.timeline,
+        `${JSON.stringify({
+          t: Math.round(performance.now() - t0),
+          phase: p.name,
+          anon: m.anon,
+          file: m.file,
+          threads: m.threads,
+          ...anonBreakdown(),
+          mainHeap: main.total_physical_size,
+          mainExternal: (main as { external_memory?: number }).external_memory ?? 0,
+          actors: stats.map((a) => ({ id: a.id, keys: a.keys, heap: a.heapBytes, used: a.heapUsedBytes, ext: a.externalBytes, young: a.heapNewSpaceBytes, old: a.heapOldSpaceBytes, cached: a.cachedBytes, pendingWrites: a.pendingWrites })),
+        })}\n`,
+      );
+    })
     .catch(() => undefined)
     .finally(() => (sampling = false));
 }, o.sampleMs);
@@ -159,6 +198,7 @@ for (const settleStart = performance.now(); performance.now() - settleStart < 12
 }
 phase.memory.push(procMemory());
 const endOfLoad = procMemory();
+loadedActors = new Set((await cluster.stats({ timeoutMs: 5000 })).map((a) => a.id));
 
 // ---- light foreground load for every later phase ----
 
@@ -229,9 +269,10 @@ const verdicts = judgePhases(
   quiet.latency.percentileMs(99),
   later.map((p) => ({ name: p.name, maxAnonBytes: Math.max(...p.memory.map((m) => m.anon)), p99Ms: p.latency.percentileMs(99) })),
 );
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
 const colour = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
 const table = new Table({
-  head: ['phase', 's', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'p99 / quiet', 'anon MiB min-max', 'vs end of load', 'V8 heaps MiB max: actors (n) / main', 'file MiB max', 'note'],
+  head: ['phase', 's', 'ops', 'ops/s', 'p50 ms', 'p99 ms', 'p99 / quiet', 'anon MiB min-max', 'vs end of load', 'without added actors\' heaps (their max MiB)', 'V8 heaps MiB max: actors (n) / main', 'file MiB max', 'note'],
   ...(colour ? {} : { style: { head: [] as string[], border: [] as string[] } }),
 });
 for (const p of phases) {
@@ -248,6 +289,7 @@ for (const p of phases) {
     v === undefined || Number.isNaN(v.p99Ratio) ? '' : `${v.p99Ratio.toFixed(2)}x${v.p99Ok ? '' : ' !'}`,
     `${mib(Math.min(...anon))}-${mib(Math.max(...anon))}`,
     v === undefined ? '(reference)' : `${v.anonGrowth >= 0 ? '+' : ''}${(v.anonGrowth * 100).toFixed(1)}%${v.flat ? '' : ' !'}`,
+    p.addedHeaps.length === 0 || Math.max(...p.addedHeaps) === 0 ? '' : `${pct(Math.max(...p.withoutAdded) / endOfLoad.anon - 1)} (${mib(Math.max(...p.addedHeaps))})`,
     p.heaps.length === 0 ? '' : `${mib(Math.max(...p.heaps.map((h) => h.actors)))} (${Math.max(...p.heaps.map((h) => h.actorCount))}) / ${mib(Math.max(...p.heaps.map((h) => h.main)))}`,
     mib(Math.max(...p.memory.map((m) => m.file))),
     p.note,
@@ -260,6 +302,14 @@ console.log(`load: ${fmt(loaded)} keys in ${loadSecs.toFixed(0)} s (${fmt(loaded
 console.log(`end of load: anon ${mib(endOfLoad.anon)} MiB, file ${mib(endOfLoad.file)} MiB, ${endOfLoad.threads} threads; after close: anon ${mib(closed.anon)} MiB, file ${mib(closed.file)} MiB`);
 console.log(`disk: ${mib(disk.allocated)} MiB allocated; ${fmt(stats.reduce((s, a) => s + a.keys, 0))} replicas; largest background chunk an actor held: ${mib(Math.max(...stats.map((s) => s.backgroundChunkPeakBytes)))} MiB`);
 console.log(flatLine(verdicts));
+{
+  const withAdded = phases.filter((p) => p.addedHeaps.some((h) => h > 0));
+  if (withAdded.length > 0) {
+    console.log(
+      `without the added actor's own V8 heap (its stats, sampled with the memory; its thread's native memory stays in): ${withAdded.map((p) => `${p.name} ${pct(Math.max(...p.withoutAdded) / endOfLoad.anon - 1)} (its heap up to ${mib(Math.max(...p.addedHeaps))} MiB)`).join(', ')}`,
+    );
+  }
+}
 const slow = verdicts.filter((v) => v.name !== 'quiet' && !v.p99Ok);
 console.log(
   slow.length === 0

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
@@ -91,6 +91,13 @@ export interface ActorStats {
   readonly heapBytes: number;
   readonly heapUsedBytes: number;
   readonly externalBytes: number;
+  /** Of heapBytes, what the young generation (new_space) and the old generation (old_space) hold: tells garbage promoted by a fast stream from a young generation at its bound. */
+  readonly heapNewSpaceBytes: number;
+  readonly heapOldSpaceBytes: number;
+  /** The most this thread's V8 heap may hold (set by actorOldGenerationMiB and actorYoungGenerationMiB). */
+  readonly heapLimitBytes: number;
+  /** What this actor's hot-key cache holds, as cacheBytes counts it; only reads fill it. */
+  readonly cachedBytes: number;
   /** The most writes that waited for a commit at once since the actor started (a stream into it is bounded by the senders' windows). */
   readonly pendingWritesPeak: number;
   readonly coordinatedPuts: number;
@@ -274,9 +281,18 @@ interface SyncJob {
 const EMPTY = new Uint8Array(0);
 
 /** This thread's V8 heap, for stats: what a benchmark needs to tell heap growth from native (malloc, LMDB) growth. */
-function heapFigures(): { heapBytes: number; heapUsedBytes: number; externalBytes: number } {
+function heapFigures(): { heapBytes: number; heapUsedBytes: number; externalBytes: number; heapNewSpaceBytes: number; heapOldSpaceBytes: number; heapLimitBytes: number } {
   const h = getHeapStatistics();
-  return { heapBytes: h.total_physical_size, heapUsedBytes: h.used_heap_size, externalBytes: (h as { external_memory?: number }).external_memory ?? 0 };
+  const spaces = getHeapSpaceStatistics();
+  const space = (name: string): number => spaces.find((s) => s.space_name === name)?.physical_space_size ?? 0;
+  return {
+    heapBytes: h.total_physical_size,
+    heapUsedBytes: h.used_heap_size,
+    externalBytes: (h as { external_memory?: number }).external_memory ?? 0,
+    heapNewSpaceBytes: space('new_space'),
+    heapOldSpaceBytes: space('old_space'),
+    heapLimitBytes: h.heap_size_limit,
+  };
 }
 
 /** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not. */
@@ -480,6 +496,7 @@ export class PartitionActor implements ActorControl {
       pendingOps: this.ops.size,
       pendingWrites: this.store.pendingWrites,
       pendingWritesPeak: this.store.pendingWritesPeak,
+      cachedBytes: this.store.cachedBytes,
       ...heapFigures(),
       coordinatedPuts: this.coordinatedPuts,
       coordinatedGets: this.coordinatedGets,
@@ -712,7 +729,7 @@ export class PartitionActor implements ActorControl {
     if (this.store.full) {
       return this.fail(from, m.req, 'OVERLOADED', 0, m.w, pref.length, `actor ${this.id} has ${this.store.pendingWrites} writes waiting for a commit (maxPendingWritesPerActor)`);
     }
-    const stored = this.store.get(key);
+    const stored = this.store.peek(key);
     const local: VClock = stored === undefined ? dvv.empty() : decodeClock(stored);
     // An overwrite (a put or delete without a context) acts as if the client had read what this
     // replica holds. Reading the local clock and minting the write happen in this one synchronous
@@ -1029,7 +1046,7 @@ export class PartitionActor implements ActorControl {
   }
 
   private mergeLocalOrThrow(key: Buffer, incomingBytes: Uint8Array, done: WriteDone): void {
-    const stored = this.store.get(key);
+    const stored = this.store.peek(key); // a write does not make a key hot
     const incomingBuffer = asBuffer(incomingBytes);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
     // Common case: the incoming version descends from ours. Histories alone decide that.

@@ -296,7 +296,7 @@ export class Cluster {
   ) {
     this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
-    this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId(), options.actorYoungGenerationMiB);
+    this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId(), options.actorYoungGenerationMiB, options.actorOldGenerationMiB);
     this.directReads = this.createDirectReads();
     this.admissions = new AdmissionTable({
       targetMs: options.overloadTargetMs,
@@ -376,7 +376,7 @@ export class Cluster {
       running: (id) => this.supervisor.status(id) === 'up',
       gossipDown: (id) => this.gossipDown.has(id),
       faulted: (id) => this.supervisor.faultTouches(id),
-      ringChanging: () => this.changing || this.meta.pending != null,
+      ringChanging: () => (this.changing || this.meta.pending != null) && !this.changeStreaming,
       sendRepair: (actor, key, clock) => void this.transport.send(actor, { type: MsgType.Repair, key, clock }),
       monotonicMs: () => systemClock.monotonicMs(),
     });
@@ -1297,6 +1297,14 @@ export class Cluster {
   }
 
   private changing = false;
+  /**
+   * From the start of a change until its ring switch begins. Reads and
+   * writes are still coordinated by the old ring then (writes are forwarded
+   * to the new replicas, their acks not counted), so a direct read of the
+   * old ring's replicas answers what a coordinator would: reads stay direct
+   * while the ranges stream, and go to coordinators from the switch on.
+   */
+  private changeStreaming = false;
 
   /**
    * Carry out a plan while the cluster serves. Every actor forwards the
@@ -1323,6 +1331,7 @@ export class Cluster {
     if (plan.ringVersion !== (this.meta.ringVersion ?? 1)) throw new InvalidOptionError(`the plan was made for ring version ${plan.ringVersion}; the ring is at ${this.meta.ringVersion ?? 1}: plan again`);
     const started = systemClock.monotonicMs();
     this.changing = true;
+    this.changeStreaming = true;
     this.meta = { ...this.meta, pending: { members: target }, nextActorId: Math.max(this.meta.nextActorId, ...added.map((m) => m.id + 1)) };
     saveMetadata(this.options.dataDir, this.meta);
     let keysStreamed = 0;
@@ -1353,12 +1362,14 @@ export class Cluster {
       };
       await Promise.all(Array.from({ length: this.options.transferConcurrency }, worker)); // Riak's transfer limit
       // switch: coordinate by the new ring (still forwarding to the old replicas while the others switch), persist, settle
+      this.changeStreaming = false; // before the first actor switches: from now on a read goes to a coordinator
       await this.supervisor.setRings(target, current);
       this.currentRing = Ring.build(target, this.meta.n);
       this.meta = { ...this.meta, members: target, ringVersion: (this.meta.ringVersion ?? 1) + 1, pending: null };
       saveMetadata(this.options.dataDir, this.meta);
       await this.supervisor.setRings(target, null);
     } catch (err) {
+      this.changeStreaming = false;
       await this.rollBack(current, added.map((m) => m.id)).catch(() => undefined);
       this.changing = false;
       throw err;

@@ -170,6 +170,16 @@ export interface ClusterOptions {
    */
   readonly actorYoungGenerationMiB?: number;
   /**
+   * The old generation of each actor thread's V8 heap, MiB (default 1024):
+   * a hard limit (an actor that needs more ends, and is restarted, as a
+   * crash would), and what sets how much garbage V8 lets an actor's heap
+   * hold before a full collection. With V8's own limit (4 GiB on a machine
+   * with 16 GiB or more) an actor's old generation grows to 4x its live
+   * objects between collections; at 1 GiB or less, to about 1.6x, at least
+   * live + 8 MiB. An actor holds ~7-15 MiB of live objects.
+   */
+  readonly actorOldGenerationMiB?: number;
+  /**
    * How fast an anti-entropy pass's Merkle builds scan the actors' data,
    * entries per second: up to antiEntropyScanMaxPerSec (default 500000),
    * halved while the cluster's requests are slower than
@@ -261,6 +271,7 @@ export interface ResolvedOptions {
   readonly backgroundChunkBytes: number;
   readonly transferConcurrency: number;
   readonly actorYoungGenerationMiB: number;
+  readonly actorOldGenerationMiB: number;
   readonly antiEntropyScanMinPerSec: number;
   readonly antiEntropyScanMaxPerSec: number;
   readonly hedgeReadsAfterMs: number;
@@ -411,6 +422,7 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     backgroundChunkBytes: int('backgroundChunkBytes', o.backgroundChunkBytes, 256 * 1024, 1024, 1024 ** 3),
     transferConcurrency: int('transferConcurrency', o.transferConcurrency, 2, 1, 64),
     actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
+    actorOldGenerationMiB: int('actorOldGenerationMiB', o.actorOldGenerationMiB, 1024, 64, 1024 * 1024),
     antiEntropyScanMinPerSec: int('antiEntropyScanMinPerSec', o.antiEntropyScanMinPerSec, 20_000, 1, 2 ** 31 - 1),
     antiEntropyScanMaxPerSec: int('antiEntropyScanMaxPerSec', o.antiEntropyScanMaxPerSec, 500_000, 1, 2 ** 31 - 1),
     hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),

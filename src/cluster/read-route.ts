@@ -4,7 +4,9 @@
  * gathers each replica's health, this decides.
  *
  * Direct is allowed only where it answers exactly what a coordinator would:
- * - the ring is not changing (a coordinator forwards and switches rings mid-change);
+ * - the ring is not switching (a coordinator switches rings mid-change; while
+ *   a change only streams, reads and writes are coordinated by the old ring,
+ *   which is what a direct read uses);
  * - no injected fault touches any of the key's replicas (faults must keep
  *   their meaning: the read meets the partition, pause, loss or delay);
  * - the replicas read are the first R of the preference list that are up

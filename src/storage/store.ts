@@ -224,6 +224,27 @@ export class ActorStore {
     return stored;
   }
 
+  /**
+   * What get() returns, without making the key hot: writes read through here
+   * (a replica's read-merge-write, a coordinator minting a version), so only
+   * reads fill the cache. Through get(), every anti-entropy push and handoff
+   * entry merged into an existing key went into the cache: background jobs
+   * filled every actor's cache to cacheBytes (which counts value and key
+   * bytes, not the ~400 bytes of objects each entry also holds), and that
+   * memory stayed.
+   */
+  peek(key: Buffer): Buffer | undefined {
+    const k = key.toString('latin1');
+    const p = this.pending.get(k);
+    if (p !== undefined) return p.value ?? undefined;
+    return this.cache?.peek(k) ?? this.data.get(key) ?? undefined;
+  }
+
+  /** What the cache holds, as cacheBytes counts it (values, keys and 64 bytes each). */
+  get cachedBytes(): number {
+    return this.cache?.calculatedSize ?? 0;
+  }
+
   /** Resolves once the write is committed (and, with sync 'always', flushed to disk). */
   put(key: Buffer, value: Buffer): Promise<void> {
     return new Promise((resolve, reject) => this.write(key, value, (err) => (err ? reject(err) : resolve())));

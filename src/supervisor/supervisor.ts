@@ -53,6 +53,14 @@ export class Supervisor {
      * of handoff entries) and never gives it back while the thread lives.
      */
     private readonly youngGenerationMiB?: number,
+    /**
+     * The old generation each actor thread's V8 heap may hold. Besides the
+     * hard limit, it sets how much garbage V8 lets pile up before a full
+     * collection: with V8's default limit (4 GiB on this machine) the old
+     * generation may grow to 4x what is live before it is collected, with 1
+     * GiB or less about 1.6x (at least live + 8 MiB).
+     */
+    private readonly oldGenerationMiB?: number,
   ) {}
 
   /** Register a listener for actor threads starting and ending (the front end's direct reads). */
@@ -102,7 +110,10 @@ export class Supervisor {
     const worker = new Worker(ACTOR_ENTRY, {
       workerData: { config, controlPort: port2 },
       transferList: [port2],
-      ...(this.youngGenerationMiB !== undefined ? { resourceLimits: { maxYoungGenerationSizeMb: this.youngGenerationMiB } } : {}),
+      resourceLimits: {
+        ...(this.youngGenerationMiB !== undefined ? { maxYoungGenerationSizeMb: this.youngGenerationMiB } : {}),
+        ...(this.oldGenerationMiB !== undefined ? { maxOldGenerationSizeMb: this.oldGenerationMiB } : {}),
+      },
     });
     const control = Comlink.wrap<ActorControl>(nodeEndpoint(port1 as never));
     const ended = new Promise<never>((_, reject) => worker.once('exit', () => reject(new Error(`actor ${config.id}'s thread ended`))));
