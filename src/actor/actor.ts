@@ -1323,7 +1323,7 @@ export class PartitionActor implements ActorControl {
       for (const { key, value } of chunk) {
         this.takeBackground();
         if (!isAllTombstonesOrExpiring(value)) continue; // most entries: no decoding, no read
-        const current = this.store.get(key);
+        const current = this.store.peek(key);
         if (current === undefined || compareBytes(current, value) !== 0) continue;
         if (!reapable(decodeClock(value), job.cutoffMs)) continue;
         this.store.write(key, null, IGNORE);

@@ -134,7 +134,7 @@ export class ExpirySweep {
     this.resumeAfter = more ? due[due.length - 1]!.indexKey : null;
     const candidates: Candidate[] = [];
     for (const e of due) {
-      const current = this.deps.store.get(e.key);
+      const current = this.deps.store.peek(e.key);
       const dueMs = current === undefined ? 0 : expiryDueMs(current);
       // gone, or no longer collectable, or written again since (that write indexed itself): forget this entry
       if (current === undefined || dueMs === 0 || collectableAtMs(dueMs, this.config.graceMs) > e.atMs) {
@@ -181,7 +181,7 @@ export class ExpirySweep {
   answer(from: number, m: ExpiryCheck): void {
     const matched = new Uint8Array(m.keys.length);
     m.keys.forEach((key, i) => {
-      const current = this.deps.store.get(Buffer.from(key.buffer, key.byteOffset, key.length));
+      const current = this.deps.store.peek(Buffer.from(key.buffer, key.byteOffset, key.length));
       matched[i] = current !== undefined && sameDigest(digestOf(current), m.digests, i) ? 1 : 0;
     });
     this.deps.send(from, { type: MsgType.ExpiryCheckReply, req: m.req, matched, hintsPending: this.deps.store.hintCount() });
@@ -202,7 +202,7 @@ export class ExpirySweep {
     m.keys.forEach((key, i) => {
       const k = Buffer.from(key.buffer, key.byteOffset, key.length);
       if (this.deps.replicasOf(k) === null) return; // a membership change began since the check: its streams may carry older copies
-      const current = this.deps.store.get(k);
+      const current = this.deps.store.peek(k);
       if (current === undefined || !sameDigest(digestOf(current), m.digests, i) || !reapable(decodeClock(current), m.cutoffMs)) return;
       this.deps.store.write(k, null, IGNORE);
       this.collected++;
@@ -222,7 +222,7 @@ export class ExpirySweep {
     check.candidates.forEach((c, i) => {
       // (a membership change that began since the check may be streaming older copies to new replicas: wait for it)
       const agreed = answeredAll && this.deps.replicasOf(c.key) !== null && c.replicas.every((id) => id === this.deps.id || check.matched.get(id)?.[i] === 1);
-      const current = agreed ? this.deps.store.get(c.key) : undefined;
+      const current = agreed ? this.deps.store.peek(c.key) : undefined;
       if (current === undefined || !sameDigest(digestOf(current), c.digest, 0)) {
         if (agreed) this.deps.store.dropExpiry(c.indexKey); // changed here meanwhile: that write indexed itself
         else this.later(c.indexKey, c.key, nowMs);
