@@ -11,6 +11,16 @@ const PASSES_ONLY = { ...QUIET, expirySweepIntervalMs: 0 };
 const SWEEP = { ...QUIET, tombstoneGraceMs: 0, expirySweepIntervalMs: 50 };
 const storedEntries = async (c: Cluster): Promise<number> => (await c.stats()).reduce((s, a) => s + a.keys, 0);
 
+/** Keys sharing one preference list, written (W=2, expiring after ttlMs) while the replica at `downPlace` is killed. */
+async function writeWhileDown(c: Cluster, prefix: string, count: number, downPlace: number, ttlMs: number): Promise<{ keys: string[]; down: number }> {
+  const pref = c.ring.preferenceList(c.ring.arc(30).end);
+  const keys = Array.from({ length: count }, (_, i) => keyWithPreference(c, pref, `${prefix}${i}`));
+  const down = pref[downPlace]!;
+  await c.faults.kill(down);
+  for (const k of keys) await c.put(k, 'v', { ttlMs, w: 2 });
+  return { keys, down };
+}
+
 test.serial('a value with ttlMs is visible until it expires, then invisible to every read path; the expiry replicates with it', async (t) => {
   const c = await startCluster(t, { ...QUIET, actors: 5 });
   const pref = c.ring.preferenceList(c.ring.arc(10).end);
@@ -41,12 +51,8 @@ test.serial('a value with ttlMs is visible until it expires, then invisible to e
 
 test.serial('expiry is carried by hinted handoff and anti-entropy, and expired values are collected by the tombstone GC', async (t) => {
   const c = await startCluster(t, { ...PASSES_ONLY, actors: 5, tombstoneGraceMs: 0 });
-  const pref = c.ring.preferenceList(c.ring.arc(20).end);
-  const keys = Array.from({ length: 20 }, (_, i) => keyWithPreference(c, pref, `exp${i}`));
-  const down = pref[2]!;
-  await c.faults.kill(down);
   // long enough for the handoff and a pass to finish before it expires, on a loaded machine
-  for (const k of keys) await c.put(k, 'v', { ttlMs: 4000, w: 2 });
+  const { keys, down } = await writeWhileDown(c, 'exp', 20, 2, 4000);
   await c.faults.restart(down);
   await until(t, 'hints handed off', async () => (await c.stats()).every((s) => s.hintsPending === 0));
   await c.repair();
@@ -148,11 +154,7 @@ test.serial('the expiry sweep collects expired values as writes go on, with no a
 
 test.serial('the expiry sweep leaves an expired value alone while a hint for it is pending, and collects it everywhere once the replica is back', async (t) => {
   const c = await startCluster(t, { ...SWEEP, actors: 5 });
-  const pref = c.ring.preferenceList(c.ring.arc(30).end);
-  const keys = Array.from({ length: 10 }, (_, i) => keyWithPreference(c, pref, `held${i}`));
-  const down = pref[2]!;
-  await c.faults.kill(down);
-  for (const k of keys) await c.put(k, 'v', { ttlMs: 100, w: 2 });
+  const { keys, down } = await writeWhileDown(c, 'held', 10, 2, 100);
   await until(t, 'expired', async () => !(await c.get(keys[0]!)).found);
   // many sweeps later: a substitute holds hints, so removing the two live copies could let the hint bring the value back without its successor
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -173,11 +175,7 @@ test.serial('the expiry sweep leaves an expired value alone while a hint for it 
 test.serial('the expiry sweep collects nothing while any actor holds a hint, even with every replica up', async (t) => {
   // hints are handed off only every 10 minutes here: they stay pending for the whole test
   const c = await startCluster(t, { ...SWEEP, actors: 5, handoffIntervalMs: 600_000 });
-  const pref = c.ring.preferenceList(c.ring.arc(30).end);
-  const keys = Array.from({ length: 10 }, (_, i) => keyWithPreference(c, pref, `hinted${i}`));
-  const down = pref[1]!;
-  await c.faults.kill(down);
-  for (const k of keys) await c.put(k, 'v', { ttlMs: 100, w: 2 });
+  const { keys, down } = await writeWhileDown(c, 'hinted', 10, 1, 100);
   await c.faults.restart(down);
   await c.repair(); // the restarted replica gets the writes too: every replica holds the same bytes, only the hints are left
   for (const k of keys) t.deepEqual((await c.inspect(k)).filter((v) => v.role === 'replica').map((v) => v.versions.length), [1, 1, 1]);

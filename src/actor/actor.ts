@@ -4,6 +4,7 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import { inject, injectable } from 'tsyringe';
 import { ReadQuorum, WriteQuorum } from '../coordinator/quorum.js';
+import { asBuffer } from '../encoding/bytes.js';
 import { BackgroundThrottle, LatencyWindow, TokenBucket } from '../coordinator/throttle.js';
 import { planWriteTargets, type PeerHealth } from '../coordinator/write-targets.js';
 import type { ErrorCode } from '../errors.js';
@@ -295,10 +296,6 @@ function heapFigures(): { heapBytes: number; heapUsedBytes: number; externalByte
   };
 }
 
-/** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not. */
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
-}
 const IGNORE: WriteDone = () => undefined;
 /** A stored hint: 8-byte creation time (ms, big-endian double), then the clock. */
 const HINT_HEADER_BYTES = 8;
@@ -789,7 +786,7 @@ export class PartitionActor implements ActorControl {
     this.sendReplicas(op, pending, targets);
     this.forwardToPending(m.position, pref, key, bytes);
     assert(owners.includes(this.id), 'a coordinator is one of the key\'s replicas');
-    this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => this.putProgress(op, this.id, err === null));
+    this.store.write(key, asBuffer(bytes), (err) => this.putProgress(op, this.id, err === null));
     this.expiry.written(key, bytes);
     this.putProgress(op, -1, true);
   }
@@ -1064,7 +1061,7 @@ export class PartitionActor implements ActorControl {
       this.store.committed(key).then(() => done(null), done);
       return;
     }
-    this.store.write(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), done);
+    this.store.write(key, asBuffer(bytes), done);
     this.expiry.written(key, bytes);
   }
 

@@ -1,3 +1,4 @@
+import { asBuffer } from '../encoding/bytes.js';
 import { murmur3 } from '../ring/hash.js';
 import type { Clock, Timers } from '../runtime/services.js';
 import type { ActorStore } from '../storage/store.js';
@@ -181,7 +182,7 @@ export class ExpirySweep {
   answer(from: number, m: ExpiryCheck): void {
     const matched = new Uint8Array(m.keys.length);
     m.keys.forEach((key, i) => {
-      const current = this.deps.store.peek(Buffer.from(key.buffer, key.byteOffset, key.length));
+      const current = this.deps.store.peek(asBuffer(key));
       matched[i] = current !== undefined && sameDigest(digestOf(current), m.digests, i) ? 1 : 0;
     });
     this.deps.send(from, { type: MsgType.ExpiryCheckReply, req: m.req, matched, hintsPending: this.deps.store.hintCount() });
@@ -200,7 +201,7 @@ export class ExpirySweep {
   /** Every replica held these: remove what is still the same here. */
   reap(m: ExpiryReap): void {
     m.keys.forEach((key, i) => {
-      const k = Buffer.from(key.buffer, key.byteOffset, key.length);
+      const k = asBuffer(key);
       if (this.deps.replicasOf(k) === null) return; // a membership change began since the check: its streams may carry older copies
       const current = this.deps.store.peek(k);
       if (current === undefined || !sameDigest(digestOf(current), m.digests, i) || !reapable(decodeClock(current), m.cutoffMs)) return;

@@ -3,6 +3,11 @@
  * stored clock format and the actor protocol. Pure. The reader fails loudly
  * (CorruptDataError) on truncated or malformed input instead of guessing.
  */
+/** Decoded message fields are Buffer views already (ByteReader.bytes); wrap only what is not (no copy). */
+export function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+}
+
 export class CorruptDataError extends Error {
   override readonly name = 'CorruptDataError';
 }

@@ -213,15 +213,9 @@ export class ActorStore {
     void this.meta.put('recovering', false);
   }
 
+  /** What the key holds now, its uncommitted write included; a read makes the key hot (see peek). */
   get(key: Buffer): Buffer | undefined {
-    const k = key.toString('latin1');
-    const p = this.pending.get(k);
-    if (p !== undefined) return p.value ?? undefined;
-    const hot = this.cache?.get(k);
-    if (hot !== undefined) return hot;
-    const stored = this.data.get(key) ?? undefined;
-    if (stored !== undefined) this.cache?.set(k, stored);
-    return stored;
+    return this.read(key, true);
   }
 
   /**
@@ -234,10 +228,18 @@ export class ActorStore {
    * memory stayed.
    */
   peek(key: Buffer): Buffer | undefined {
+    return this.read(key, false);
+  }
+
+  private read(key: Buffer, makeHot: boolean): Buffer | undefined {
     const k = key.toString('latin1');
     const p = this.pending.get(k);
     if (p !== undefined) return p.value ?? undefined;
-    return this.cache?.peek(k) ?? this.data.get(key) ?? undefined;
+    const hot = makeHot ? this.cache?.get(k) : this.cache?.peek(k);
+    if (hot !== undefined) return hot;
+    const stored = this.data.get(key) ?? undefined;
+    if (makeHot && stored !== undefined) this.cache?.set(k, stored);
+    return stored;
   }
 
   /** What the cache holds, as cacheBytes counts it (values, keys and 64 bytes each). */
