@@ -14,7 +14,8 @@ import { TOKENS, type Clock, type Random, type Timers } from '../runtime/service
 import { detectorOptions, FailureDetector } from '../membership/failure-detector.js';
 import type { LinkFaults } from '../transport/faults.js';
 import { positionOf, ringKey, userKeyOf } from '../storage/keys.js';
-import { ActorStore, type StoreOptions, type WriteDone } from '../storage/store.js';
+import type { StoreOptions } from '../storage/store.js';
+import { hintKey, type ReplicaStore, type WriteDone } from '../storage/replica-store.js';
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import { ExpirySweep, type ExpirySweepConfig } from './expiry-sweep.js';
@@ -387,12 +388,12 @@ export class PartitionActor implements ActorControl {
   private replicaWrites = 0;
   private readRepairs = 0;
   private antiEntropyKeysSent = 0;
-  /** The id this actor's events carry in version clocks: its env's, not the actor id (see ActorStore.claim). */
+  /** The id this actor's events carry in version clocks: its env's, not the actor id (see claimWriterId). */
   private readonly writerId: number;
 
   constructor(
     @inject(TOKENS.actorConfig) private readonly config: ActorConfig,
-    @inject(TOKENS.store) private readonly store: ActorStore,
+    @inject(TOKENS.store) private readonly store: ReplicaStore,
     @inject(TOKENS.transport) private readonly transport: Transport,
     @inject(TOKENS.clock) private readonly clock: Clock,
     @inject(TOKENS.timers) private readonly timers: Timers,
@@ -650,7 +651,7 @@ export class PartitionActor implements ActorControl {
         const key = ringKey(m.key, m.position);
         const hints: [number, Uint8Array][] = [];
         for (const owner of this.ring.members.keys()) {
-          const hint = this.store.getHint(ActorStore.hintKey(owner, key));
+          const hint = this.store.getHint(hintKey(owner, key));
           if (hint !== undefined) hints.push([owner, hint.subarray(HINT_HEADER_BYTES)]);
         }
         this.transport.send(from, { type: MsgType.InspectOk, req: m.req, clock: this.store.get(key) ?? EMPTY, hints });
@@ -845,8 +846,8 @@ export class PartitionActor implements ActorControl {
   /** Keep a write for `owner` as a durable hint, merged with any hint already held for that key. */
   private storeHint(key: Buffer, owner: number, clockBytes: Uint8Array, done: WriteDone): void {
     try {
-      const hintKey = ActorStore.hintKey(owner, key);
-      const existing = this.store.getHint(hintKey);
+      const held = hintKey(owner, key);
+      const existing = this.store.getHint(held);
       if (existing === undefined && this.store.hintCount() >= this.config.maxHints) {
         this.hintsDropped++;
         return done(new Error(`actor ${this.id} holds ${this.config.maxHints} hints (maxHints)`));
@@ -859,7 +860,7 @@ export class PartitionActor implements ActorControl {
       value.writeDoubleBE(existing === undefined ? this.clock.now() : existing.readDoubleBE(0), 0);
       value.set(encoded, HINT_HEADER_BYTES);
       this.hintsStored++;
-      this.store.writeHint(hintKey, value, done);
+      this.store.writeHint(held, value, done);
     } catch (err) {
       done(err as Error);
     }

@@ -1,7 +1,7 @@
 import { asBuffer } from '../encoding/bytes.js';
 import { murmur3 } from '../ring/hash.js';
 import type { Clock, Timers } from '../runtime/services.js';
-import type { ActorStore } from '../storage/store.js';
+import type { ReplicaStore } from '../storage/replica-store.js';
 import { EXPIRY_DIGEST_BYTES, MsgType, type ExpiryCheck, type ExpiryCheckReply, type ExpiryReap, type Message } from '../transport/protocol.js';
 import { decodeClock, expiryDueMs, reapable } from '../versioning/sibling.js';
 
@@ -14,7 +14,7 @@ import { decodeClock, expiryDueMs, reapable } from '../versioning/sibling.js';
  * steady load of expiring writes it falls behind for good (measured: one
  * pass took the whole 60 s of a load, and the expired entries grew with
  * it). So the first replica of a key's preference list, when it stores
- * an entry of expiring values, also indexes it (ActorStore.indexExpiry)
+ * an entry of expiring values, also indexes it (ReplicaStore.indexExpiry)
  * under the time it becomes collectable; when that time comes, it asks
  * every peer, in batches, whether it holds exactly the same bytes (a
  * digest) and how many hints it holds. Only when every replica of a key matched and no actor
@@ -31,7 +31,7 @@ import { decodeClock, expiryDueMs, reapable } from '../versioning/sibling.js';
  */
 export interface ExpirySweepDeps {
   readonly id: number;
-  readonly store: ActorStore;
+  readonly store: ReplicaStore;
   readonly clock: Clock;
   readonly timers: Timers;
   send(to: number, m: Message): void;

@@ -5,6 +5,9 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { positionBound } from './keys.js';
 import { ReadSignal } from './read-signal.js';
+import { claimWriterId, expiryKey, StorageError, type DueExpiry, type ReplicaStore, type StoredEntry, type WriteDone } from './replica-store.js';
+
+export { StorageError, type StoredEntry, type WriteDone } from './replica-store.js';
 
 /** Version of the on-disk layout; a directory written by another version is refused. */
 // 2: every env records the clock writer id it was created with (see ClusterMetadata.nextWriterId)
@@ -43,9 +46,6 @@ export interface StoreOptions {
   readonly readSignal?: SharedArrayBuffer | null;
 }
 
-/** Called once a write is committed (err null) or failed. */
-export type WriteDone = (err: Error | null) => void;
-
 interface QueuedWrite {
   readonly key: Buffer;
   readonly latin1: string;
@@ -63,15 +63,6 @@ interface CommitBatch {
 }
 
 
-export class StorageError extends Error {
-  override readonly name = 'StorageError';
-}
-
-export interface StoredEntry {
-  readonly key: Buffer;
-  readonly value: Buffer;
-}
-
 /**
  * One actor's LMDB environment. Writes are async `put`/`remove` only (see
  * shared/notes/lmdb-in-worker-threads.md: sync writes hang or crash the
@@ -80,7 +71,7 @@ export interface StoredEntry {
  * keeps an overlay of pending values consulted before LMDB, so a
  * read-merge-write on one key sees the previous write of the same turn.
  */
-export class ActorStore {
+export class ActorStore implements ReplicaStore {
   /** Uncommitted values by key (latin1 of the stored key): reads see their own writes. */
   private readonly pending = new Map<string, QueuedWrite>();
   private readonly cache: LRUCache<string, Buffer> | null;
@@ -166,37 +157,31 @@ export class ActorStore {
     return writerId;
   }
 
-  /** Check (or, for a new env, record) which actor and layout this env belongs to. */
+  /** Check (or, for a new env, record) which actor and layout this env belongs to (the decision: claimWriterId). */
   private claimEnv(actorId: number, freshWriterId: number, expectsData: boolean): number {
-    const layout = this.meta.get('layoutVersion');
-    const owner = this.meta.get('actorId');
-    if (layout === undefined && owner === undefined) {
-      this.markRunning();
-      if (expectsData) {
-        // a new env where data should be (the disk was lost): not a reliable replica until repaired
-        this.recoveringFlag = true;
-        void this.meta.put('recovering', true);
-      }
+    const meta = {
+      layoutVersion: this.meta.get('layoutVersion'),
+      actorId: this.meta.get('actorId'),
+      writerId: this.meta.get('writerId'),
+      recovering: this.meta.get('recovering'),
+      uncleanShutdown: false,
+    };
+    const isNew = meta.layoutVersion === undefined && meta.actorId === undefined;
+    // the marker is checked (and left) before anything is minted; a refused env is not marked
+    const decision = claimWriterId({ ...meta, uncleanShutdown: !isNew && existsSync(join(this.path, RUNNING_MARKER)) }, LAYOUT_VERSION, actorId, freshWriterId, expectsData, this.path);
+    this.markRunning();
+    this.recoveringFlag = decision.recovering;
+    if (decision.kind === 'new') {
       // Async puts (a sync write on a worker that gets killed hangs the process); they commit before any
       // data write issued after them, so no event under this writer id outlives the record of it.
+      if (decision.recovering) void this.meta.put('recovering', true);
       void this.meta.put('layoutVersion', LAYOUT_VERSION);
       void this.meta.put('actorId', actorId);
-      void this.meta.put('writerId', freshWriterId);
-      return freshWriterId;
+      void this.meta.put('writerId', decision.writerId);
+    } else if (decision.writerIdChanged) {
+      void this.meta.put('writerId', decision.writerId);
     }
-    if (layout !== LAYOUT_VERSION) throw new StorageError(`env at ${this.path} has layout version ${String(layout)}, this build reads ${LAYOUT_VERSION}`);
-    if (owner !== actorId) throw new StorageError(`env at ${this.path} belongs to actor ${String(owner)}, not ${actorId}`);
-    this.recoveringFlag = this.meta.get('recovering') === true;
-    const writerId: unknown = this.meta.get('writerId');
-    if (typeof writerId !== 'number' || !Number.isSafeInteger(writerId) || writerId < 0) throw new StorageError(`env at ${this.path} has no valid writer id (${String(writerId)})`);
-    if (this.markRunning()) {
-      // The last run did not close cleanly (killed, crashed): events it minted may sit on other
-      // replicas while its own copy never committed, so its counters cannot be trusted to be fresh.
-      // Minting under a never-used id makes a repeated dot (two values, one survives a merge) impossible.
-      void this.meta.put('writerId', freshWriterId);
-      return freshWriterId;
-    }
-    return writerId;
+    return decision.writerId;
   }
 
   private recoveringFlag = false;
@@ -406,13 +391,6 @@ export class ActorStore {
   private readonly pendingHints = new Map<string, Buffer | null>();
   private hintCountCache: number | null = null;
 
-  static hintKey(owner: number, storedKey: Uint8Array): Buffer {
-    const k = Buffer.allocUnsafe(4 + storedKey.length);
-    k.writeUInt32BE(owner, 0);
-    k.set(storedKey, 4);
-    return k;
-  }
-
   getHint(hintKey: Buffer): Buffer | undefined {
     const p = this.pendingHints.get(hintKey.toString('latin1'));
     if (p !== undefined) return p ?? undefined;
@@ -463,19 +441,11 @@ export class ActorStore {
   // (the sweep drops it), and one lost (a crash before its commit) leaves the
   // key to the anti-entropy pass's reap.
 
-  static expiryKey(atMs: number, storedKey: Uint8Array): Buffer {
-    const k = Buffer.allocUnsafe(8 + storedKey.length);
-    k.writeUIntBE(Math.max(0, Math.floor(atMs)), 2, 6);
-    k.writeUInt16BE(0, 0);
-    k.set(storedKey, 8);
-    return k;
-  }
-
   /** Look at `storedKey` again at `atMs`. Committed with the next lmdb-js batch; nothing waits for it. */
   indexExpiry(atMs: number, storedKey: Uint8Array): void {
     if (this.closed) return;
     this.dirtySinceSync = true;
-    this.expiry.put(ActorStore.expiryKey(atMs, storedKey), EMPTY_VALUE).catch(IGNORE_ERROR);
+    this.expiry.put(expiryKey(atMs, storedKey), EMPTY_VALUE).catch(IGNORE_ERROR);
   }
 
   dropExpiry(indexKey: Buffer): void {
@@ -490,9 +460,9 @@ export class ActorStore {
    * is still read until its removal commits: a caller going on at once
    * passes the last key it saw.)
    */
-  dueExpiries(nowMs: number, limit: number, afterKey: Buffer | null = null): { indexKey: Buffer; atMs: number; key: Buffer }[] {
-    const out: { indexKey: Buffer; atMs: number; key: Buffer }[] = [];
-    const end = ActorStore.expiryKey(nowMs + 1, EMPTY_VALUE);
+  dueExpiries(nowMs: number, limit: number, afterKey: Buffer | null = null): DueExpiry[] {
+    const out: DueExpiry[] = [];
+    const end = expiryKey(nowMs + 1, EMPTY_VALUE);
     const options: { end: Buffer; limit: number; start?: Buffer } = { end, limit: limit + (afterKey === null ? 0 : 1) };
     if (afterKey !== null) options.start = afterKey;
     for (const key of this.expiry.getKeys(options)) {
@@ -532,13 +502,11 @@ export class ActorStore {
   }
 
   /**
-   * Leave a marker that this env is in use until close() removes it; true
-   * when one was already there (the previous run ended without closing).
-   * Plain fs, synced: the marker must exist before any event is minted.
+   * Leave a marker that this env is in use until close() removes it (one
+   * found at open: the previous run ended without closing). Plain fs, synced: the marker must exist before any event is minted.
    */
-  private markRunning(): boolean {
+  private markRunning(): void {
     const marker = join(this.path, RUNNING_MARKER);
-    const unclean = existsSync(marker);
     const fd = openSync(marker, 'w');
     try {
       writeSync(fd, `${process.pid}\n`);
@@ -546,7 +514,6 @@ export class ActorStore {
     } finally {
       closeSync(fd);
     }
-    return unclean;
   }
 }
 
