@@ -1059,7 +1059,7 @@ export class PartitionActor implements ActorControl {
     if (this.config.lastWriteWins) merged = dvv.lww(merged, newerSibling);
     const bytes = encodeClock(merged);
     if (compareBytes(bytes, stored) === 0) {
-      this.store.committed(key).then(() => done(null), done);
+      this.store.committed(key, done);
       return;
     }
     this.store.write(key, asBuffer(bytes), done);
