@@ -83,6 +83,13 @@ export function ancestors(writes: ReadonlyMap<string, WriteOp>, id: string, limi
  * indeterminate ('info') write may take effect at any time after it began,
  * so it is never known to be older than anything.
  */
+/** A final value's causal closure, and the latest instants at which a write in it (a blind one; any) may have taken effect. */
+interface Reach {
+  readonly closure: ReadonlySet<string>;
+  readonly latestBlindMs: number;
+  readonly latestMs: number;
+}
+
 class WriteOrder {
   readonly writes = new Map<string, WriteOp>();
   /** Acknowledged writes per key, by completion time. */
@@ -123,13 +130,31 @@ class WriteOrder {
     return (vw.blind === true || w.blind === true) && vw.outcome === 'ok' && vw.completeMs < w.invokeMs;
   }
 
-  /** `v` is `w`, supersedes it causally, or (blind) may have taken effect after it. */
-  keeps(v: string, vClosure: ReadonlySet<string>, w: WriteOp): boolean {
-    if (vClosure.has(w.id)) return true;
-    const vw = this.writes.get(v);
-    if (vw === undefined || (vw.blind !== true && w.blind !== true)) return false;
-    const vCompleteMs = vw.outcome === 'ok' ? vw.completeMs : Infinity;
-    return vCompleteMs > w.invokeMs;
+  /** What a final value `v` may have superseded: its causal closure, and when the writes in it may have taken effect. */
+  reach(v: string): Reach {
+    const closure = this.closure([v]);
+    let latestBlindMs = -Infinity;
+    let latestMs = -Infinity;
+    for (const id of closure) {
+      const u = this.writes.get(id);
+      if (u === undefined) continue;
+      const effectMs = u.outcome === 'ok' ? u.completeMs : Infinity; // an unknown write may take effect at any time
+      latestMs = Math.max(latestMs, effectMs);
+      if (u.blind === true) latestBlindMs = Math.max(latestBlindMs, effectMs);
+    }
+    return { closure, latestBlindMs, latestMs };
+  }
+
+  /**
+   * A value with this reach keeps `w`: it is `w` or supersedes it causally,
+   * or a write it descends from (itself included) may have taken effect after
+   * `w` began where either is blind (a blind write replaces what the
+   * coordinator holds, so what it replaced is ordered by real time only).
+   */
+  keeps(reach: Reach, w: WriteOp): boolean {
+    if (reach.closure.has(w.id)) return true;
+    if (reach.latestBlindMs > w.invokeMs) return true;
+    return w.blind === true && reach.latestMs > w.invokeMs;
   }
 
   /**
@@ -173,9 +198,9 @@ export function checkNoLostWrites(history: readonly Op[], finalValues: ReadonlyM
   const violations: LostWrite[] = [];
   for (const [key, list] of order.acknowledged) {
     const final = finalValues.get(key) ?? [];
-    const closures = final.map((v) => order.closure([v]));
+    const reaches = final.map((v) => order.reach(v));
     for (const w of list) {
-      if (!final.some((v, i) => order.keeps(v, closures[i]!, w))) violations.push({ key, write: w });
+      if (!reaches.some((reach) => order.keeps(reach, w))) violations.push({ key, write: w });
     }
   }
   return { valid: violations.length === 0, violations };
@@ -255,7 +280,7 @@ export function stalenessCurve(history: readonly Op[], bucketMs: readonly number
     let b = 0;
     while (b + 1 < bucketMs.length && bucketMs[b + 1]! <= since) b++;
     counts[b]!.reads++;
-    const fresh = op.values.some((v) => order.keeps(v, order.closure([v]), latest));
+    const fresh = op.values.some((v) => order.keeps(order.reach(v), latest));
     if (!fresh) counts[b]!.stale++;
   }
   return bucketMs.map((sinceWriteMs, i) => ({ sinceWriteMs, reads: counts[i]!.reads, stale: counts[i]!.stale, fraction: counts[i]!.reads === 0 ? 0 : counts[i]!.stale / counts[i]!.reads }));
