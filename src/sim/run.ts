@@ -61,7 +61,7 @@ const EPOCH_MS = Date.UTC(2026, 0, 1);
 export function runSeed(o: SimOptions): SimResult {
   const time = new VirtualTime(EPOCH_MS);
   const net = new SimNetwork<Uint8Array>(time, seededRandom(o.seed * 7 + 1));
-  const resolved = resolveOptions({ dataDir: 'simulated', actors: o.actors, n: o.n, r: o.r, w: o.w, lastWriteWins: o.lww, strict: o.strict, timeoutMs: REQUEST_TIMEOUT_MS });
+  const resolved = resolveOptions({ dataDir: 'simulated', actors: o.actors, n: o.n, r: o.r, w: o.w, lastWriteWins: o.lww, strict: o.strict, timeoutMs: REQUEST_TIMEOUT_MS, tombstoneGraceMs: 100, expirySweepIntervalMs: 100 });
   const cluster = new SimCluster(time, net, {
     actors: o.actors,
     vnodes: 8,
@@ -71,7 +71,7 @@ export function runSeed(o: SimOptions): SimResult {
   });
   cluster.startAll();
   const client = new SimClient(time, net, seededRandom(o.seed * 7 + 2), cluster.ids, cluster.ring, (id) => cluster.isUp(id));
-  const workload = new Workload(time, client, seededRandom(o.seed * 7 + 3), { ops: o.ops, processes: o.processes, keys: o.keys, r: o.r, w: o.w, strict: o.strict, timeoutMs: REQUEST_TIMEOUT_MS, thinkMaxMs: 40 });
+  const workload = new Workload(time, client, seededRandom(o.seed * 7 + 3), { ops: o.ops, processes: o.processes, keys: o.keys, r: o.r, w: o.w, strict: o.strict, timeoutMs: REQUEST_TIMEOUT_MS, thinkMaxMs: 40, expiringKeys: Math.floor(o.keys / 3), maxTtlMs: 400 });
   const nemesis = new Nemesis(cluster, seededRandom(o.seed * 7 + 4), { faults: o.faults, meanGapMs: 200, maxFaultMs: 1000 });
   const violations: string[] = [];
 
@@ -89,12 +89,14 @@ export function runSeed(o: SimOptions): SimResult {
   time.runUntil(time.monotonicMs() + HEAL_MS);
 
   violations.push(...judge(o, cluster, workload.history), ...workload.internalErrors.map((what) => `internal error answering ${what}`));
+  let expiredCollected = 0;
+  for (const id of cluster.ids) expiredCollected += cluster.actor(id)?.stats().expiredCollected ?? 0;
   client.close();
   for (const id of cluster.ids) cluster.crash(id, false);
   const counts = { ok: 0, info: 0, fail: 0 };
   for (const op of workload.history) counts[op.outcome]++;
   const digest = time.digest();
-  const line = `seed=${o.seed} ops=${workload.history.length} ok=${counts.ok} unknown=${counts.info} failed=${counts.fail} faults=${nemesis.log.length} simulated_ms=${time.monotonicMs()} events=${time.executed} violations=${violations.length} digest=${digest}`;
+  const line = `seed=${o.seed} ops=${workload.history.length} ok=${counts.ok} unknown=${counts.info} failed=${counts.fail} faults=${nemesis.log.length} expired_collected=${expiredCollected} simulated_ms=${time.monotonicMs()} events=${time.executed} violations=${violations.length} digest=${digest}`;
   return { seed: o.seed, digest, violations, counts, faults: nemesis.log, simulatedMs: time.monotonicMs(), events: time.executed, line };
 }
 

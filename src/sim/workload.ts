@@ -20,9 +20,23 @@ export interface WorkloadOptions {
   readonly timeoutMs: number;
   /** A client waits 0..thinkMaxMs between operations. */
   readonly thinkMaxMs: number;
+  /** Keys below this index also get expiring writes (TTLs of 1..maxTtlMs), so the expiry sweep collects them as the run goes. */
+  readonly expiringKeys: number;
+  readonly maxTtlMs: number;
 }
 
 type Kind = 'read' | 'update' | 'blind' | 'sibling' | 'delete';
+
+interface PlannedWrite {
+  readonly kind: ValueKind;
+  /** What the write's context saw (null: none, a blind overwrite; empty: a blind sibling). */
+  readonly context: Uint8Array | null;
+  readonly supersedes: readonly string[];
+  readonly blind: boolean;
+  readonly ttlMs: number;
+  /** The value may vanish by itself (it expires, or it is a tombstone among expiring values). */
+  readonly vanishes: boolean;
+}
 /** How often each operation is chosen (out of the sum). */
 const MIX: readonly [Kind, number][] = [
   ['read', 30],
@@ -87,7 +101,12 @@ export class Workload {
     }
     const kind = this.pick();
     this.started += kind === 'update' || kind === 'delete' ? 2 : 1;
-    const key = `k${Math.floor(this.random.next() * this.options.keys)}`;
+    const keyIndex = Math.floor(this.random.next() * this.options.keys);
+    const key = `k${keyIndex}`;
+    // On keys that also hold expiring values, most writes expire (so whole entries become collectable),
+    // and a delete's tombstone may be collected with them; the writes that do not expire must survive.
+    const expiring = keyIndex < this.options.expiringKeys;
+    const ttlMs = expiring && this.random.next() < 0.8 ? 1 + Math.floor(this.random.next() * this.options.maxTtlMs) : 0;
     const after = (): void => {
       this.finished += kind === 'update' || kind === 'delete' ? 2 : 1;
       this.time.setTimeout(() => this.next(process), Math.floor(this.random.next() * (this.options.thinkMaxMs + 1)));
@@ -99,12 +118,14 @@ export class Workload {
       case 'delete':
         return this.read(process, key, (seen) => {
           if (seen === null) return after(); // the write is not attempted: it is counted as done
-          this.write(process, key, kind === 'delete' ? ValueKind.Tombstone : ValueKind.String, seen.context, seen.values, false, after);
+          const tombstone = kind === 'delete';
+          const updateTtlMs = tombstone ? 0 : ttlMs;
+          this.write(process, key, { kind: tombstone ? ValueKind.Tombstone : ValueKind.String, context: seen.context, supersedes: seen.values, blind: false, ttlMs: updateTtlMs, vanishes: updateTtlMs > 0 || (tombstone && expiring) }, after);
         });
       case 'blind':
-        return this.write(process, key, ValueKind.String, null, [], true, after);
+        return this.write(process, key, { kind: ValueKind.String, context: null, supersedes: [], blind: true, ttlMs, vanishes: ttlMs > 0 }, after);
       case 'sibling':
-        return this.write(process, key, ValueKind.String, new Uint8Array(0), [], false, after);
+        return this.write(process, key, { kind: ValueKind.String, context: new Uint8Array(0), supersedes: [], blind: false, ttlMs, vanishes: ttlMs > 0 }, after);
     }
   }
 
@@ -133,22 +154,23 @@ export class Workload {
     });
   }
 
-  /** `context` null: a blind overwrite (no context, supersedes what the coordinator holds). */
-  private write(process: number, key: string, kind: ValueKind, context: Uint8Array | null, supersedes: string[], blind: boolean, then: () => void): void {
-    const id = `${kind === ValueKind.Tombstone ? 'd' : 'w'}${process}.${this.seq++}`;
+  /** `w.context` null: a blind overwrite (no context: supersedes what the coordinator holds). */
+  private write(process: number, key: string, w: PlannedWrite, then: () => void): void {
+    const id = `${w.kind === ValueKind.Tombstone ? 'd' : w.ttlMs > 0 ? 'x' : 'w'}${process}.${this.seq++}`;
     const keyBytes = Buffer.from(key);
     const position = ringPosition(keyBytes);
     const invokeMs = this.now();
-    const { w, strict, timeoutMs } = this.options;
+    const { w: acks, strict, timeoutMs } = this.options;
     const data = Buffer.from(id);
+    const expiresAtMs = w.ttlMs > 0 ? this.time.now() + w.ttlMs : 0;
     this.client.request(
       this.client.coordinatorFor(keyBytes),
       timeoutMs,
-      (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context: context ?? new Uint8Array(0), w, timeoutMs, overwrite: context === null, strict, expiresAtMs: 0 }),
+      (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind: w.kind, data, context: w.context ?? new Uint8Array(0), w: acks, timeoutMs, overwrite: w.context === null, strict, expiresAtMs }),
       (reply) => {
         this.noteInternal(reply, `put ${key}`);
         const outcome: Outcome = reply.kind === 'ok' ? 'ok' : reply.kind === 'refused' ? 'fail' : 'info';
-        this.history.push({ kind: 'write', id, key, process, invokeMs, completeMs: this.now(), outcome, supersedes, blind });
+        this.history.push({ kind: 'write', id, key, process, invokeMs, completeMs: this.now(), outcome, supersedes: w.supersedes, blind: w.blind, expires: w.vanishes });
         this.time.record(`p${process} put ${key} ${id} ${reply.kind === 'ok' ? 'ok' : reply.code}`);
         then();
       },

@@ -27,6 +27,13 @@ export interface WriteOp {
    * effect in either order.
    */
   readonly blind?: boolean;
+  /**
+   * The value may vanish on its own: it expires (a TTL), or it is a
+   * tombstone a GC may collect once expired values beside it are. It is
+   * never required in a final value or a later read, and neither is what it
+   * may have superseded (it may have been the last value before it went).
+   */
+  readonly expires?: boolean;
 }
 
 export interface ReadOp {
@@ -95,12 +102,14 @@ class WriteOrder {
   /** Acknowledged writes per key, by completion time. */
   readonly acknowledged = new Map<string, WriteOp[]>();
   private readonly ancestry = new Map<string, Set<string>>();
+  private readonly vanishingByKey = new Map<string, string[]>();
 
   constructor(history: readonly Op[]) {
     for (const op of history) {
       if (op.kind !== 'write') continue;
       if (this.writes.has(op.id)) throw new Error(`write id ${op.id} appears twice: ids must be unique`);
       this.writes.set(op.id, op);
+      if (op.expires === true && op.outcome !== 'fail') (this.vanishingByKey.get(op.key) ?? this.vanishingByKey.set(op.key, []).get(op.key)!).push(op.id);
       if (op.outcome === 'ok') (this.acknowledged.get(op.key) ?? this.acknowledged.set(op.key, []).get(op.key)!).push(op);
     }
     for (const list of this.acknowledged.values()) list.sort((a, b) => a.completeMs - b.completeMs);
@@ -128,6 +137,11 @@ class WriteOrder {
     if (vw === undefined) return false; // not written in this history: nothing known
     if (this.ancestors(w.id).has(v)) return true;
     return (vw.blind === true || w.blind === true) && vw.outcome === 'ok' && vw.completeMs < w.invokeMs;
+  }
+
+  /** Ids of the writes of `key` that may vanish on their own (WriteOp.expires), whatever their outcome. */
+  vanishing(key: string): readonly string[] {
+    return this.vanishingByKey.get(key) ?? [];
   }
 
   /** What a final value `v` may have superseded: its causal closure, and when the writes in it may have taken effect. */
@@ -198,8 +212,9 @@ export function checkNoLostWrites(history: readonly Op[], finalValues: ReadonlyM
   const violations: LostWrite[] = [];
   for (const [key, list] of order.acknowledged) {
     const final = finalValues.get(key) ?? [];
-    const reaches = final.map((v) => order.reach(v));
+    const reaches = [...final, ...order.vanishing(key)].map((v) => order.reach(v));
     for (const w of list) {
+      if (w.expires === true) continue;
       if (!reaches.some((reach) => order.keeps(reach, w))) violations.push({ key, write: w });
     }
   }
@@ -227,6 +242,8 @@ export function checkNoStaleReads(history: readonly Op[]): Verdict<StaleRead> {
     const returned = order.closure(op.values);
     for (const w of before) {
       if (returned.has(w.id)) continue; // w itself, or superseded by what was read
+      // gone by itself, or possibly replaced by a value that then did
+      if (w.expires === true || order.vanishing(op.key).some((x) => order.writes.get(x)!.invokeMs < op.completeMs && order.keeps(order.reach(x), w))) continue;
       // stale only if everything read is certainly older than w, or nothing was read
       if (op.values.every((v) => order.definitelyOlder(v, w))) violations.push({ read: op, missed: w });
     }
