@@ -4,6 +4,7 @@ import { ringKey } from '../src/storage/keys.js';
 import { claimWriterId, expiryKey, hintKey, StorageError } from '../src/storage/replica-store.js';
 import { MemoryStore, SimDisk } from '../src/sim/memory-store.js';
 import { NodeTimers } from '../src/sim/node-timers.js';
+import { NUMBERS_PER_RUN, RunNumbers } from '../src/actor/incarnation.js';
 import { VirtualTime } from '../src/sim/virtual-time.js';
 
 const OPTIONS = { maxPendingWrites: 4, maxWritesPerCommit: 2, commitDelayMaxMs: 3 };
@@ -127,4 +128,16 @@ test('NodeTimers: a killed node runs nothing it scheduled, whatever the kind', (
   time.runUntil(100);
   t.deepEqual(ran, ['interval']);
   t.is(time.pending, 0, 'its timers are cancelled, not left to fire as no-ops');
+});
+
+test('RunNumbers: each run of an actor numbers its requests in its own block, so an answer meant for an earlier run matches nothing', (t) => {
+  const first = new RunNumbers(7);
+  const second = new RunNumbers(8);
+  const a = [first.take(), first.take()];
+  const b = [second.take(), second.take()];
+  t.deepEqual(a, [7 * NUMBERS_PER_RUN + 1, 7 * NUMBERS_PER_RUN + 2]);
+  t.deepEqual(b, [8 * NUMBERS_PER_RUN + 1, 8 * NUMBERS_PER_RUN + 2]);
+  t.true(new RunNumbers(0).take() > 0, 'op 0 stays the number that matches nothing (forwarded writes)');
+  t.throws(() => new RunNumbers(-1));
+  t.throws(() => new RunNumbers(2 ** 21 + 1), undefined, 'numbers must stay within the wire varint (2^53)');
 });

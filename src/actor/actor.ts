@@ -19,6 +19,7 @@ import { hintKey, type ReplicaStore, type WriteDone } from '../storage/replica-s
 import { MsgType, type ClientGet, type ClientPut, type ClientScan, type ReapRanges, type SyncRanges, type Message, type ReadReply, type ReplicateAck } from '../transport/protocol.js';
 import { Transport } from '../transport/transport.js';
 import { ExpirySweep, type ExpirySweepConfig } from './expiry-sweep.js';
+import { RunNumbers } from './incarnation.js';
 import { decodeReply, readRepairs, reconcile } from '../coordinator/reconcile.js';
 import { planIncrement } from '../coordinator/increment.js';
 import * as dvv from '../versioning/dvvset.js';
@@ -327,7 +328,10 @@ export class PartitionActor implements ActorControl {
   /** The ring a membership change is moving to, while its transfers run (writes are forwarded to its new replicas). */
   private pendingRing: Ring | null = null;
   private readonly ops = new Map<number, PendingOp>();
-  private nextOp = 1;
+  /** Where a new clock entry of this writer starts (dvv.firstCounterAt), never lower than the last one used. */
+  private firstCounter = 1;
+  /** Op numbers of this run only (see incarnation.ts). */
+  private readonly opNumbers: RunNumbers;
   private closing = false;
   /** The deadline sweep runs only while something waits (requests or pushes), so an idle actor does not wake every few ms. */
   private sweep: { cancel(): void } | null = null;
@@ -400,6 +404,7 @@ export class PartitionActor implements ActorControl {
     @inject(TOKENS.random) private readonly random: Random,
   ) {
     this.id = config.id;
+    this.opNumbers = new RunNumbers(config.freshWriterId);
     this.ring = Ring.build(config.members, config.n);
     if (!this.ring.members.has(this.id)) throw new Error(`actor ${this.id} is not a ring member`);
     this.writerId = store.claim(this.id, config.freshWriterId, config.expectsData);
@@ -435,6 +440,7 @@ export class PartitionActor implements ActorControl {
         replicasOf: (storedKey) => (this.pendingRing !== null ? null : this.ring.preferenceList(positionOf(storedKey))),
         peers: () => [...this.ring.members.keys()].filter((id) => id !== this.id),
         isDead: (id) => this.health.dead(id),
+        run: config.freshWriterId,
       },
       config.expirySweep,
     );
@@ -747,10 +753,12 @@ export class PartitionActor implements ActorControl {
     if (stored !== undefined) for (const v of dvv.values(local)) if (v.timestampMs >= timestampMs) timestampMs = v.timestampMs + 1;
     const sibling: Sibling = expiresAtMs > 0 ? { kind: m.kind, timestampMs, writer: this.writerId, data, expiresAtMs } : { kind: m.kind, timestampMs, writer: this.writerId, data };
     // First write of a key without a context (the common case of a load): the one-event clock directly.
+    // never below one minted before in this run, should the wall clock step back
+    this.firstCounter = Math.max(this.firstCounter, dvv.firstCounterAt(nowMs));
     let next: VClock =
       stored === undefined && context.length === 0
-        ? { entries: [{ id: this.writerId, counter: 1, values: [sibling] }], anonymous: [] }
-        : dvv.update(dvv.fromContext(context, sibling), local, this.writerId, compareSiblings);
+        ? { entries: [{ id: this.writerId, counter: this.firstCounter, values: [sibling] }], anonymous: [] }
+        : dvv.update(dvv.fromContext(context, sibling), local, this.writerId, compareSiblings, this.firstCounter);
     if (this.config.lastWriteWins) next = dvv.lww(next, newerSibling);
     const siblings = dvv.size(next);
     if (siblings > this.config.maxSiblings) {
@@ -762,7 +770,7 @@ export class PartitionActor implements ActorControl {
     if (!plan.ok) return this.fail(from, m.req, 'QUORUM_NOT_REACHED', 0, m.w, pref.length, plan.reason);
     const { owners, targets, hintFor } = plan;
     const bytes = encodeClock(next);
-    const op = this.nextOp++;
+    const op = this.opNumbers.take();
     const monoMs = this.clock.monotonicMs();
     const pending: PendingPut = {
       kind: 'put',
@@ -888,7 +896,7 @@ export class PartitionActor implements ActorControl {
         continue;
       }
       if (this.downPeers.has(owner) || !this.transport.isConnected(owner)) continue;
-      const op = this.nextOp++;
+      const op = this.opNumbers.take();
       this.hintBucket.take(1);
       this.backgroundUsed = true;
       this.handoffs.set(op, { hintKey, bytes: value });
@@ -942,7 +950,7 @@ export class PartitionActor implements ActorControl {
     if (pref === null) return;
     this.coordinatedGets++;
     const key = ringKey(m.key, m.position);
-    const op = this.nextOp++;
+    const op = this.opNumbers.take();
     const now = this.clock.monotonicMs();
     const pending: PendingGet = {
       kind: 'get',
@@ -1150,7 +1158,7 @@ export class PartitionActor implements ActorControl {
         job.keys++;
         this.takeBackground();
         for (const peer of job.peers) {
-          const op = this.nextOp++;
+          const op = this.opNumbers.take();
           if (this.transport.send(peer, { type: MsgType.Replicate, op, key, clock: value })) {
             this.syncs.set(op, job);
             job.outstanding++;

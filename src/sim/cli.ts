@@ -53,7 +53,7 @@ export function simCommand(): Command {
     .option('--w <n>', 'write quorum', integer(1, 16), d.w)
     .option('--keys <n>', 'distinct keys the workload uses', integer(1, 100_000), d.keys)
     .option('--clients <n>', 'concurrent clients', integer(1, 1000), d.processes)
-    .addOption(new Option('--faults <kinds>', `'none', 'all', or a comma list of ${SIM_FAULTS.join(',')}`).argParser(faultList).default([...d.faults], 'all'))
+    .addOption(new Option('--faults <kinds>', `'none', 'all', or a comma list of ${SIM_FAULTS.join(',')} (no wipe when w=1: its one acknowledged copy may be the wiped one)`).argParser(faultList).default([...d.faults], 'all'))
     .option('--verbose', 'with --seed: also print the faults injected and every violation', false)
     .action((flags: SimFlags, cmd: Command) => {
       process.exitCode = runFromFlags(flags, cmd);

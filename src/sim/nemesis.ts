@@ -1,8 +1,8 @@
 import type { Random } from '../runtime/services.js';
 import type { SimCluster } from './sim-cluster.js';
 
-export type SimFault = 'crash' | 'wipe' | 'partition' | 'loss' | 'delay' | 'duplicate';
-export const SIM_FAULTS: readonly SimFault[] = Object.freeze(['crash', 'wipe', 'partition', 'loss', 'delay', 'duplicate'] as const);
+export type SimFault = 'crash' | 'wipe' | 'pause' | 'partition' | 'loss' | 'delay' | 'duplicate';
+export const SIM_FAULTS: readonly SimFault[] = Object.freeze(['crash', 'wipe', 'pause', 'partition', 'loss', 'delay', 'duplicate'] as const);
 
 export interface NemesisOptions {
   readonly faults: readonly SimFault[];
@@ -15,7 +15,8 @@ export interface NemesisOptions {
  * The fault schedule, drawn from the seed as the run goes: crashes (the
  * disk kept) and restarts, at most one wipe a run (the disk lost: two wiped
  * replicas of a key before a repair is data loss no store survives),
- * partitions, and lossy, slow or duplicating links between actors. Every
+ * pauses (a frozen thread: nothing runs on it, messages wait), partitions,
+ * and lossy, slow or duplicating links between actors. Every
  * fault ends by itself; `stop()` ends them all (the heal before the check).
  */
 export class Nemesis {
@@ -67,6 +68,10 @@ export class Nemesis {
         this.note(`${wipe ? 'wipe' : 'crash'} ${victim} for ${durationMs} ms`);
         return this.until(durationMs, () => c.restart(victim));
       }
+      case 'pause':
+        // long enough, often, for the others' failure detectors to suspect it (failAfterMs is 1 s)
+        c.freeze(victim, durationMs * 2);
+        return this.note(`pause ${victim} for ${durationMs * 2} ms`);
       case 'partition': {
         const side = ids.filter(() => this.random.next() < 0.5);
         const other = ids.filter((id) => !side.includes(id));

@@ -9,6 +9,8 @@ import type { VirtualTime } from './virtual-time.js';
  */
 export class NodeTimers implements Timers {
   private alive = true;
+  /** While simulated time is before this, the node is frozen: what falls due runs when it thaws. */
+  private frozenUntilMs = -Infinity;
   private readonly handles = new Set<{ cancel(): void }>();
 
   constructor(
@@ -21,20 +23,54 @@ export class NodeTimers implements Timers {
   }
 
   setTimeout(fn: () => void, ms: number): { cancel(): void } {
+    let cancelled = false;
     const inner = this.time.setTimeout(() => {
       this.handles.delete(handle);
-      if (this.alive) fn();
+      this.whenThawed(() => !cancelled && fn());
     }, ms);
-    const handle = this.track(inner);
+    const handle = this.track({
+      cancel: () => {
+        cancelled = true;
+        inner.cancel();
+      },
+    });
     return handle;
   }
 
   setInterval(fn: () => void, ms: number): { cancel(): void } {
-    return this.track(this.time.setInterval(() => this.alive && fn(), ms));
+    // a frozen thread's interval fires once when it thaws, not once per period missed
+    let owed = false;
+    let cancelled = false;
+    const inner = this.time.setInterval(() => {
+      if (owed) return;
+      owed = true;
+      this.whenThawed(() => {
+        owed = false;
+        if (!cancelled) fn();
+      });
+    }, ms);
+    return this.track({
+      cancel: () => {
+        cancelled = true;
+        inner.cancel();
+      },
+    });
   }
 
   setImmediate(fn: () => void): void {
-    if (this.alive) this.time.setImmediate(() => this.alive && fn());
+    if (this.alive) this.time.setImmediate(() => this.whenThawed(fn));
+  }
+
+  /** Freeze the node for `ms` (a long GC, a stopped process): nothing it scheduled runs until then. */
+  freeze(ms: number): void {
+    this.frozenUntilMs = Math.max(this.frozenUntilMs, this.time.monotonicMs() + ms);
+  }
+
+  /** Run `fn` now, or when the node thaws; never on a dead node. */
+  whenThawed(fn: () => void): void {
+    if (!this.alive) return;
+    if (this.time.monotonicMs() >= this.frozenUntilMs) return fn();
+    this.time.at(this.frozenUntilMs, 'thaw', () => this.whenThawed(fn));
   }
 
   /** The node crashed: cancel everything it scheduled. */

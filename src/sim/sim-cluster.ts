@@ -104,6 +104,14 @@ export class SimCluster {
     this.time.record(`restart ${id}`);
   }
 
+  /** Freeze `id` for `ms`: no timer and no message runs on it until then (a GC pause, SIGSTOP); the others notice only by its silence. */
+  freeze(id: number, ms: number): void {
+    const inc = this.live.get(id);
+    if (inc === undefined) return;
+    inc.timers.freeze(ms);
+    this.time.record(`freeze ${id} ${ms}`);
+  }
+
   /** A full repair refilled every range of the wiped actors: their reads count again. */
   markRepaired(): void {
     for (const id of this.wiped) this.live.get(id)?.actor.recovered();
@@ -122,7 +130,7 @@ export class SimCluster {
 
   private start(id: number, expectsData: boolean): void {
     const timers = new NodeTimers(this.time);
-    const endpoint = new SimEndpoint(this.net, id);
+    const endpoint = new SimEndpoint(this.net, id, (deliver) => timers.whenThawed(deliver));
     const store = new MemoryStore(this.disks.get(id)!, timers, seededRandom(Math.floor(this.random.next() * 2 ** 32)), this.options.store);
     const random = seededRandom(Math.floor(this.random.next() * 2 ** 32));
     const transport = new Transport(id, timers, { maxBatchBytes: this.options.resolved.maxBatchBytes }, random);
