@@ -8,8 +8,7 @@ const QUIET = { antiEntropyIntervalMs: 0 };
 /** Passes only: the expiry sweep off, so what a pass collects can be counted. */
 const PASSES_ONLY = { ...QUIET, expirySweepIntervalMs: 0 };
 /** The expiry sweep only, looking often: no anti-entropy pass runs unless a test asks for one. */
-const SWEEP = { ...QUIET, tombstoneGraceMs: 0, expirySweepIntervalMs: 50 };
-const storedEntries = async (c: Cluster): Promise<number> => (await c.stats()).reduce((s, a) => s + a.keys, 0);
+// The expiry sweep's timing tests run on simulated time: test/sim-scenarios.test.ts.
 
 /** Keys sharing one preference list, written (W=2, expiring after ttlMs) while the replica at `downPlace` is killed. */
 async function writeWhileDown(c: Cluster, prefix: string, count: number, downPlace: number, ttlMs: number): Promise<{ keys: string[]; down: number }> {
@@ -125,67 +124,4 @@ test.serial('expiry across a partition and a restart: writes on both sides keep 
   t.is(views.length, 3);
   t.is(new Set(views.map((v) => JSON.stringify(v.versions.map((x) => [x.value, x.expiresAtMs])))).size, 1, 'every replica holds the same versions with the same expiries');
   t.true(views[0]!.versions.some((x) => x.expiresAtMs === farMs));
-});
-
-test.serial('the expiry sweep collects expired values as writes go on, with no anti-entropy pass; what is written again survives', async (t) => {
-  const c = await startCluster(t, SWEEP);
-  const perRound = 300;
-  const stored: number[] = [];
-  await c.put('kept', 'old', { ttlMs: 100 });
-  await c.put('kept', 'new'); // overwritten before it expired: its index entry is stale, the key is not
-  await c.put('longer', 'v', { ttlMs: 100 });
-  await c.put('longer', 'v', { ttlMs: 60_000 }); // a later expiry replaces the earlier one
-  for (let round = 0; round < 5; round++) {
-    await Promise.all(Array.from({ length: perRound }, (_, i) => c.put(`round${round}:${i}`, 'x'.repeat(100), { ttlMs: 100, w: 'all' })));
-    // the keys of this round expire after 100 ms; the sweep collects them (at most a round is ever held,
-    // where without collection 5 rounds x 300 keys x 3 replicas = 4500 entries would be, plus the 2 kept keys' 6)
-    await until(t, `round ${round} collected`, async () => (await storedEntries(c)) <= 6, 10_000);
-    stored.push(await storedEntries(c));
-  }
-  t.log(`entries stored after each round: ${stored.join(', ')}`);
-  await until(t, 'every expired entry collected', async () => (await storedEntries(c)) === 6, 20_000);
-  const stats = await c.stats();
-  t.is(stats.reduce((s, a) => s + a.expiredCollected, 0), 5 * perRound * 3, 'each replica of each expired key removed once');
-  t.is(c.repairs, 0, 'no anti-entropy pass ran');
-  await until(t, 'the expiry index emptied of collected keys', async () => (await c.stats()).reduce((s, a) => s + a.expiryIndexEntries, 0) === 1);
-  t.deepEqual((await c.get('kept', { r: 'all' })).values, ['new']);
-  t.true((await c.get('longer', { r: 'all' })).found);
-});
-
-test.serial('the expiry sweep leaves an expired value alone while a hint for it is pending, and collects it everywhere once the replica is back', async (t) => {
-  const c = await startCluster(t, { ...SWEEP, actors: 5 });
-  const { keys, down } = await writeWhileDown(c, 'held', 10, 2, 100);
-  await until(t, 'expired', async () => !(await c.get(keys[0]!)).found);
-  // many sweeps later: a substitute holds hints, so removing the two live copies could let the hint bring the value back without its successor
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  for (const k of keys) {
-    const held = (await c.inspect(k)).filter((v) => v.role === 'replica' && v.actor !== down);
-    t.deepEqual(held.map((v) => v.versions.length), [1, 1], `${k}: both live replicas still hold it`);
-  }
-  t.true((await c.stats()).some((s) => s.expiryRetries > 0), 'the sweep looked and put it off');
-  await c.faults.restart(down);
-  await until(t, 'collected on every replica', async () => {
-    for (const k of keys) if ((await c.inspect(k)).some((v) => v.versions.length > 0)) return false;
-    return true;
-  }, 20_000);
-  for (const k of keys) t.false((await c.get(k, { r: 'all' })).found);
-  t.is(c.repairs, 0, 'the sweep did it, not a pass');
-});
-
-test.serial('the expiry sweep collects nothing while any actor holds a hint, even with every replica up', async (t) => {
-  // hints are handed off only every 10 minutes here: they stay pending for the whole test
-  const c = await startCluster(t, { ...SWEEP, actors: 5, handoffIntervalMs: 600_000 });
-  const { keys, down } = await writeWhileDown(c, 'hinted', 10, 1, 100);
-  await c.faults.restart(down);
-  await c.repair(); // the restarted replica gets the writes too: every replica holds the same bytes, only the hints are left
-  for (const k of keys) t.deepEqual((await c.inspect(k)).filter((v) => v.role === 'replica').map((v) => v.versions.length), [1, 1, 1]);
-  await until(t, 'expired', async () => !(await c.get(keys[0]!)).found);
-  const retriesBefore = (await c.stats()).reduce((s, a) => s + a.expiryRetries, 0);
-  await until(t, 'the sweep looked again with every actor up', async () => (await c.stats()).reduce((s, a) => s + a.expiryRetries, 0) > retriesBefore + keys.length);
-  t.true((await c.stats()).reduce((s, a) => s + a.hintsPending, 0) >= keys.length, 'the hints are still pending');
-  for (const k of keys) {
-    const held = (await c.inspect(k)).filter((v) => v.role === 'replica');
-    t.deepEqual(held.map((v) => v.versions.length), [1, 1, 1], `${k}: every replica still holds it`);
-  }
-  t.is((await c.stats()).reduce((s, a) => s + a.expiredCollected, 0), 0);
 });

@@ -103,7 +103,7 @@ function runLogged(o: SimOptions): SimResult {
   nemesis.stop();
   for (const id of cluster.ids) cluster.restart(id);
   time.runUntil(time.monotonicMs() + HEAL_MS);
-  if (!repair(cluster, client)) violations.push('repair: not every anti-entropy push finished');
+  if (!fullRepair(cluster, client)) violations.push('repair: not every anti-entropy push finished');
   cluster.markRepaired();
   time.runUntil(time.monotonicMs() + HEAL_MS);
 
@@ -130,7 +130,7 @@ function runWhile(time: VirtualTime, condition: () => boolean, limitMs: number):
  * would run it: every replica pushes each arc it holds to the arc's other
  * replicas (SyncRanges), through the actors' own push path.
  */
-function repair(cluster: SimCluster, client: SimClient): boolean {
+export function fullRepair(cluster: SimCluster, client: SimClient): boolean {
   const pushes = new Map<string, { actor: number; peers: number[]; ranges: [number, number][] }>();
   for (const arc of cluster.ring.arcs()) {
     for (const actor of arc.preference) {
