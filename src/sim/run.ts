@@ -1,4 +1,4 @@
-import { checkConvergence, checkNoLostWrites, checkNoStaleReads, type Op, type ReplicaSnapshot } from '../../tools/stress/checker.js';
+import { checkConvergence, checkCounters, checkNoLostWrites, checkNoStaleReads, type Op, type ReplicaSnapshot } from '../../tools/stress/checker.js';
 import { resolveOptions } from '../cluster/options.js';
 import { ringPosition } from '../ring/hash.js';
 import { arcRanges } from '../ring/ring.js';
@@ -6,7 +6,8 @@ import { seededRandom } from '../runtime/services.js';
 import { positionOf, userKeyOf } from '../storage/keys.js';
 import { MsgType } from '../transport/protocol.js';
 import * as dvv from '../versioning/dvvset.js';
-import { decodeClock, encodeClock, syncClocks, type Clock } from '../versioning/sibling.js';
+import { decodeCounter, value as counterValue } from '../versioning/counter.js';
+import { decodeClock, encodeClock, syncClocks, ValueKind, type Clock } from '../versioning/sibling.js';
 import { SimClient } from './client.js';
 import { Nemesis, SIM_FAULTS, type SimFault } from './nemesis.js';
 import { SimNetwork } from './network.js';
@@ -119,6 +120,16 @@ function runLogged(o: SimOptions): SimResult {
   return { seed: o.seed, digest, violations, counts, faults: nemesis.log, simulatedMs: time.monotonicMs(), events: time.executed, line };
 }
 
+const COUNTER_KEY = /^c\d+$/;
+
+/** A counter key's value from its merged clock: its one live counter (NaN for anything else). */
+function counterOf(clock: Clock): number | null {
+  const values = dvv.values(clock);
+  if (values.length === 0) return null;
+  if (values.length !== 1 || values[0]!.kind !== ValueKind.Counter) return Number.NaN;
+  return counterValue(decodeCounter(values[0]!.data));
+}
+
 function runWhile(time: VirtualTime, condition: () => boolean, limitMs: number): void {
   while (condition() && time.monotonicMs() <= limitMs && time.step()) {
     // each step runs one event
@@ -168,6 +179,7 @@ function judge(o: SimOptions, cluster: SimCluster, history: readonly Op[]): stri
   for (const op of history) if (op.kind === 'write' && !replicas.has(op.key)) replicas.set(op.key, new Map());
   const snapshot = new Map<string, Map<number, string[]>>();
   const finalValues = new Map<string, string[]>();
+  const counters = new Map<string, number | null>();
   for (const [key, held] of replicas) {
     const pref = cluster.ring.preferenceList(ringPosition(Buffer.from(key)));
     const byReplica = new Map<number, string[]>();
@@ -178,11 +190,13 @@ function judge(o: SimOptions, cluster: SimCluster, history: readonly Op[]): stri
       if (clock !== undefined) merged = syncClocks(merged, clock);
     }
     snapshot.set(key, byReplica);
-    finalValues.set(key, writeIdsOf(encodeClock(merged)));
+    if (COUNTER_KEY.test(key)) counters.set(key, counterOf(merged));
+    else finalValues.set(key, writeIdsOf(encodeClock(merged)));
   }
   const out: string[] = [];
   for (const v of checkNoLostWrites(history, finalValues).violations) out.push(`lost write: ${v.write.id} of ${v.key} (acknowledged) is not in the final value [${(finalValues.get(v.key) ?? []).join(',')}]`);
   for (const v of checkConvergence(snapshot as ReplicaSnapshot).violations) out.push(`divergent replicas of ${v.key}: ${[...v.replicas].map(([id, ids]) => `${id}=[${ids.join(',')}]`).join(' ')}`);
+  for (const v of checkCounters(history, counters).violations) out.push(`counter ${v.key} is ${v.final} after acknowledged increments summing to ${v.acknowledged} (allowed ${v.min}..${v.max})`);
   if (o.strict && o.r + o.w > o.n) {
     for (const v of checkNoStaleReads(history).violations) out.push(`stale read of ${v.read.key}: returned [${v.read.values.join(',')}] after ${v.missed.id} was acknowledged`);
   }

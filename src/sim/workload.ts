@@ -3,6 +3,7 @@ import { ringPosition } from '../ring/hash.js';
 import type { Random } from '../runtime/services.js';
 import { MsgType } from '../transport/protocol.js';
 import * as dvv from '../versioning/dvvset.js';
+import { encodeDelta } from '../versioning/counter.js';
 import { decodeClock, encodeJoin, ValueKind } from '../versioning/sibling.js';
 import type { Reply, SimClient } from './client.js';
 import type { VirtualTime } from './virtual-time.js';
@@ -25,7 +26,7 @@ export interface WorkloadOptions {
   readonly maxTtlMs: number;
 }
 
-type Kind = 'read' | 'update' | 'blind' | 'sibling' | 'delete';
+type Kind = 'read' | 'update' | 'blind' | 'sibling' | 'delete' | 'increment';
 
 interface PlannedWrite {
   readonly kind: ValueKind;
@@ -44,7 +45,11 @@ const MIX: readonly [Kind, number][] = [
   ['blind', 15],
   ['sibling', 5],
   ['delete', 15],
+  ['increment', 10],
 ];
+
+/** Counter keys (c0, c1, …): only increments touch them, and the checker sums them. */
+export const COUNTER_KEYS = 3;
 
 /** What each replica's stored siblings name: the write ids (tombstones carry their delete's id too). */
 export function writeIdsOf(clockBytes: Uint8Array): string[] {
@@ -100,17 +105,23 @@ export class Workload {
       return;
     }
     const kind = this.pick();
-    this.started += kind === 'update' || kind === 'delete' ? 2 : 1;
+    const ops = kind === 'update' || kind === 'delete' ? 2 : 1; // a read, then a write
+    this.started += ops;
+    const after = (): void => {
+      this.finished += ops;
+      this.time.setTimeout(() => this.next(process), Math.floor(this.random.next() * (this.options.thinkMaxMs + 1)));
+    };
+    if (kind === 'increment') this.increment(process, `c${Math.floor(this.random.next() * COUNTER_KEYS)}`, after);
+    else this.keyOp(process, kind, after);
+  }
+
+  private keyOp(process: number, kind: Exclude<Kind, 'increment'>, after: () => void): void {
     const keyIndex = Math.floor(this.random.next() * this.options.keys);
     const key = `k${keyIndex}`;
     // On keys that also hold expiring values, most writes expire (so whole entries become collectable),
     // and a delete's tombstone may be collected with them; the writes that do not expire must survive.
     const expiring = keyIndex < this.options.expiringKeys;
     const ttlMs = expiring && this.random.next() < 0.8 ? 1 + Math.floor(this.random.next() * this.options.maxTtlMs) : 0;
-    const after = (): void => {
-      this.finished += kind === 'update' || kind === 'delete' ? 2 : 1;
-      this.time.setTimeout(() => this.next(process), Math.floor(this.random.next() * (this.options.thinkMaxMs + 1)));
-    };
     switch (kind) {
       case 'read':
         return this.read(process, key, () => after());
@@ -127,6 +138,28 @@ export class Workload {
       case 'sibling':
         return this.write(process, key, { kind: ValueKind.String, context: new Uint8Array(0), supersedes: [], blind: false, ttlMs, vanishes: ttlMs > 0 }, after);
     }
+  }
+
+  /** An increment of a PN-counter (INCRBY): blind, never expiring; the checker sums what was acknowledged. */
+  private increment(process: number, key: string, then: () => void): void {
+    const keyBytes = Buffer.from(key);
+    const position = ringPosition(keyBytes);
+    const by = Math.floor(this.random.next() * 21) - 5;
+    const data = encodeDelta({ by, integer: true });
+    const invokeMs = this.now();
+    const { w, strict, timeoutMs } = this.options;
+    this.client.request(
+      this.client.coordinatorFor(keyBytes),
+      timeoutMs,
+      (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind: ValueKind.Counter, data, context: new Uint8Array(0), w, timeoutMs, overwrite: true, strict, expiresAtMs: 0 }),
+      (reply) => {
+        this.noteInternal(reply, `increment ${key}`);
+        const outcome: Outcome = reply.kind === 'ok' ? 'ok' : reply.kind === 'refused' ? 'fail' : 'info';
+        this.history.push({ kind: 'increment', key, process, invokeMs, completeMs: this.now(), outcome, by });
+        this.time.record(`p${process} incr ${key} ${by} ${reply.kind === 'ok' ? 'ok' : reply.code}`);
+        then();
+      },
+    );
   }
 
   private pick(): Kind {
