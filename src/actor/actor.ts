@@ -30,21 +30,6 @@ import type { GetRequest, PutRequest } from './requests.js';
 
 export type { ActorConfig, ActorControl, ActorStats, CleanupReport } from './config.js';
 
-/** This thread's V8 heap, for stats: what a benchmark needs to tell heap growth from native (malloc, LMDB) growth. */
-function heapFigures(): { heapBytes: number; heapUsedBytes: number; externalBytes: number; heapNewSpaceBytes: number; heapOldSpaceBytes: number; heapLimitBytes: number } {
-  const h = getHeapStatistics();
-  const spaces = getHeapSpaceStatistics();
-  const space = (name: string): number => spaces.find((s) => s.space_name === name)?.physical_space_size ?? 0;
-  return {
-    heapBytes: h.total_physical_size,
-    heapUsedBytes: h.used_heap_size,
-    externalBytes: (h as { external_memory?: number }).external_memory ?? 0,
-    heapNewSpaceBytes: space('new_space'),
-    heapOldSpaceBytes: space('old_space'),
-    heapLimitBytes: h.heap_size_limit,
-  };
-}
-
 /**
  * A partition-owner actor: it stores the replicas of the keys whose
  * preference list includes it, and coordinates the requests routed to it.
@@ -382,4 +367,19 @@ export class PartitionActor implements ActorControl {
     }
     this.ctx.transport.send(from, { type: MsgType.ScanOk, req: m.req, keys, nextPosition: next });
   }
+}
+
+/** This thread's V8 heap, for stats: what a benchmark needs to tell heap growth from native (malloc, LMDB) growth. */
+function heapFigures(): { heapBytes: number; heapUsedBytes: number; externalBytes: number; heapNewSpaceBytes: number; heapOldSpaceBytes: number; heapLimitBytes: number } {
+  const h = getHeapStatistics();
+  const spaces = getHeapSpaceStatistics();
+  const space = (name: string): number => spaces.find((s) => s.space_name === name)?.physical_space_size ?? 0;
+  return {
+    heapBytes: h.total_physical_size,
+    heapUsedBytes: h.used_heap_size,
+    externalBytes: (h as { external_memory?: number }).external_memory ?? 0,
+    heapNewSpaceBytes: space('new_space'),
+    heapOldSpaceBytes: space('old_space'),
+    heapLimitBytes: h.heap_size_limit,
+  };
 }
