@@ -177,7 +177,7 @@ test('after an unclean stop the actor mints under a new writer id: an event it s
   t.is(second.replies[0]?.type, MsgType.PutOk);
   const dot = (bytes: Uint8Array) => decodeClock(bytes).entries.map((e) => [e.id, e.counter]);
   t.notDeepEqual(dot(second.replicated[0]!), dot(first.replicated[0]!), 'two values, two different events');
-  t.deepEqual(dot(second.replicated[0]!), [[8, 1]]);
+  t.deepEqual(dot(second.replicated[0]!).map(([id]) => id), [8]);
   // a clean close keeps the writer id
   await second.actor.close();
   const third = harness(t, config(dir, ring, 9), () => false);

@@ -698,3 +698,30 @@ test('every state reached by the simulation is structurally valid', (t) => {
   for (const { state } of sim.pool) dvv.assertValid(state);
   t.pass();
 });
+
+test('firstCounter: a new entry starts there, one with no values jumps to it, one with values counts on by one', (t) => {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const fresh = dvv.update(dvv.fromContext([], 'a'), dvv.empty<string>(), 1, cmp, 5000);
+  t.deepEqual(fresh.entries, [{ id: 1, counter: 5000, values: ['a'] }]);
+  const next = dvv.update(dvv.fromContext([], 'b'), fresh, 1, cmp, 9000);
+  t.deepEqual(next.entries, [{ id: 1, counter: 5001, values: ['b', 'a'] }], 'values name consecutive events: no jump');
+  const superseded = dvv.update(dvv.fromContext(dvv.join(next), 'c'), next, 1, cmp, 9000);
+  t.deepEqual(superseded.entries, [{ id: 1, counter: 9000, values: ['c'] }], 'nothing of the entry left: it may jump');
+  t.deepEqual(dvv.update(dvv.fromContext([], 'd'), dvv.empty<string>(), 1, cmp).entries, [{ id: 1, counter: 1, values: ['d'] }], 'default 1');
+});
+
+test('a key collected and written again: an old copy that resurfaces loses to the new life, not the other way round', (t) => {
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  // first life: writer 8 made events up to 6; the key was collected on some replicas, one kept it
+  let old = dvv.empty<string>();
+  const bornMs = Date.UTC(2026, 0, 1);
+  for (let i = 1; i <= 6; i++) old = dvv.update(dvv.fromContext(dvv.join(old), `old${i}`), old, 8, cmp, dvv.firstCounterAt(bornMs));
+  // second life, written from an empty clock a second later
+  const reborn = dvv.update(dvv.fromContext([], 'new'), dvv.empty<string>(), 8, cmp, dvv.firstCounterAt(bornMs + 1000));
+  t.deepEqual(dvv.values(dvv.sync(old, reborn, cmp)), ['new'], 'the new value survives a merge with the old copy');
+  t.deepEqual(dvv.values(dvv.sync(reborn, old, cmp)), ['new']);
+  // what counters starting at 1 did: the old copy's dot 6 covered the new life's dot 1, and the new value vanished
+  const restarted = dvv.update(dvv.fromContext([], 'new'), dvv.empty<string>(), 8, cmp);
+  t.deepEqual(dvv.values(dvv.sync(old, restarted, cmp)), ['old6']);
+  t.true(dvv.firstCounterAt(bornMs + 1) - dvv.firstCounterAt(bornMs) === dvv.FIRST_COUNTERS_PER_MS);
+});

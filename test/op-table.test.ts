@@ -20,7 +20,7 @@ interface Handoff {
 type Owner = Put | Get | Push | Handoff;
 
 function table() {
-  const ops = new OpTable<Owner>();
+  const ops = new OpTable<Owner>(3);
   const acks: string[] = [];
   const receiver = { acked: (op: number, owner: { name: string }, from: number, ok: boolean) => acks.push(`${owner.name}#${op} from ${from} ${ok}`) };
   ops.routeAcksTo({ put: receiver, push: receiver, handoff: receiver });
@@ -86,4 +86,14 @@ test('dropWhere forgets the picked ops of one kind only', (t) => {
 test('an owner of another kind is refused', (t) => {
   const { puts } = table();
   t.throws(() => puts.add({ kind: 'get', name: 'x' } as unknown as Put));
+});
+
+test("a run's ops are its own: another run of the same actor never hands out one of them", (t) => {
+  const first = new OpTable<Owner>(3);
+  const second = new OpTable<Owner>(4);
+  const ops = (table: OpTable<Owner>) => [table.view('put').add({ kind: 'put', name: 'p' }), table.view('push').add({ kind: 'push', name: 's' })];
+  const a = ops(first);
+  const b = ops(second);
+  t.true(a.every((op) => op > 3 * 2 ** 32 && op < 4 * 2 ** 32));
+  t.true(b.every((op) => op > 4 * 2 ** 32 && op < 5 * 2 ** 32));
 });

@@ -42,7 +42,7 @@ export type { ActorConfig, ActorControl, ActorStats, CleanupReport } from './con
 export class PartitionActor implements ActorControl {
   readonly id: number;
   private readonly ctx: ActorContext;
-  private readonly ops = new OpTable<PutRequest | GetRequest | HandoffOp | SyncJob>();
+  private readonly ops: OpTable<PutRequest | GetRequest | HandoffOp | SyncJob>;
   private readonly sweep: DeadlineSweep;
   private readonly gossip: Gossip;
   private readonly budget: BackgroundBudget;
@@ -71,6 +71,7 @@ export class PartitionActor implements ActorControl {
     const ctx = new ActorContext(config, store, transport, clock, timers);
     this.ctx = ctx;
     this.id = ctx.id;
+    this.ops = new OpTable(config.freshWriterId);
     const writerId = store.claim(this.id, config.freshWriterId, config.expectsData);
     transport.onMessage((from, m) => this.handleSafely(from, m));
     this.gossip = new Gossip(ctx, random);
@@ -93,6 +94,7 @@ export class PartitionActor implements ActorControl {
         replicasOf: (storedKey) => (ctx.pendingRing !== null ? null : ctx.ring.preferenceList(positionOf(storedKey))),
         peers: () => [...ctx.ring.members.keys()].filter((id) => id !== this.id),
         isDead: (id) => this.gossip.health.dead(id),
+        run: config.freshWriterId,
       },
       config.expirySweep,
     );

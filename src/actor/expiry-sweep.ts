@@ -2,6 +2,7 @@ import { asBuffer } from '../encoding/bytes.js';
 import { murmur3 } from '../ring/hash.js';
 import type { Clock, Timers } from '../runtime/services.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
+import { RunNumbers } from './incarnation.js';
 import { EXPIRY_DIGEST_BYTES, MsgType, type ExpiryCheck, type ExpiryCheckReply, type ExpiryReap, type Message } from '../transport/protocol.js';
 import { decodeClock, expiryDueMs, reapable } from '../versioning/sibling.js';
 
@@ -41,6 +42,8 @@ export interface ExpirySweepDeps {
   peers(): readonly number[];
   /** The peer's thread ended or its link is gone or cut: it cannot answer (and may hold hints), so nothing is collected meanwhile. */
   isDead(id: number): boolean;
+  /** This run of the actor (its spawn's fresh writer id): check numbers are its own. */
+  readonly run: number;
 }
 
 export interface ExpirySweepConfig {
@@ -88,7 +91,8 @@ export class ExpirySweep {
    * from the start would find them again. The interval's sweep starts over.
    */
   private resumeAfter: Buffer | null = null;
-  private nextReq = 1;
+  /** Check numbers of this run only (see incarnation.ts). */
+  private readonly checkNumbers: RunNumbers;
   private closed = false;
   private collected = 0;
   private retries = 0;
@@ -99,6 +103,7 @@ export class ExpirySweep {
     private readonly deps: ExpirySweepDeps,
     private readonly config: ExpirySweepConfig,
   ) {
+    this.checkNumbers = new RunNumbers(deps.run);
     this.retryMs = 10 * config.intervalMs;
     // generous: a loaded peer answers late, and a check given up is a batch put off (a dead peer is not asked at all)
     this.checkTimeoutMs = Math.max(10_000, 5 * config.intervalMs);
@@ -160,7 +165,7 @@ export class ExpirySweep {
       this.resumeAfter = null;
       return;
     }
-    const req = this.nextReq++;
+    const req = this.checkNumbers.take();
     const check: Check = {
       req,
       cutoffMs,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { NUMBERS_PER_RUN, RunNumbers } from './incarnation.js';
 
 /**
  * Every message an actor sends that expects an answer carries an op
@@ -14,9 +15,11 @@ import assert from 'node:assert/strict';
  * A forwarded write (to a replica a pending ring adds) carries FORWARD_OP,
  * owned by nobody: its ack is dropped.
  *
- * Requests get odd numbers and background ops even ones, each family in
- * its own map: an answer costs one lookup, and the deadline sweep walks the
- * requests alone, not the thousands of acks a push may have out.
+ * Numbers come from this run's own block (incarnation.ts), so no answer
+ * meant for an earlier run of the actor matches. Requests get its odd
+ * numbers and background ops its even ones, each family in its own map:
+ * an answer costs one lookup, and the deadline sweep walks the requests
+ * alone, not the thousands of acks a push may have out.
  */
 export const FORWARD_OP = 0;
 
@@ -49,9 +52,18 @@ export interface OpView<T extends OpOwner> {
 export class OpTable<O extends OpOwner> {
   private readonly requests = new Map<number, O>();
   private readonly background = new Map<number, O>();
-  private nextRequest = 1;
-  private nextBackground = 2;
+  private nextRequest: number;
+  private nextBackground: number;
+  private readonly end: number;
   private receivers: Receivers<O> | null = null;
+
+  /** `run`: this spawn's fresh writer id, as RunNumbers takes it. */
+  constructor(run: number) {
+    const first = new RunNumbers(run).take(); // the block's first number, odd: its start is a multiple of 2^32
+    this.nextRequest = first;
+    this.nextBackground = first + 1;
+    this.end = first - 1 + NUMBERS_PER_RUN;
+  }
 
   /** Requests open now (counted against maxPendingOps). */
   get requestCount(): number {
@@ -91,6 +103,7 @@ export class OpTable<O extends OpOwner> {
       add: (owner) => {
         assert(owner.kind === kind, wrongKind);
         const op = isRequest ? this.nextRequest : this.nextBackground;
+        assert(op < this.end, 'this run used all of its op numbers');
         if (isRequest) this.nextRequest += 2;
         else this.nextBackground += 2;
         family.set(op, owner);

@@ -26,6 +26,8 @@ import { PutRequest } from './requests.js';
 export class PutCoordinator extends Coordinator<PutRequest> implements AckReceiver<PutRequest> {
   /** Writes that went to a sloppy substitute. */
   sloppyWrites = 0;
+  /** Where a new clock entry of this writer starts (dvv.firstCounterAt), never lower than the last one used. */
+  private firstCounter = 1;
 
   constructor(
     ctx: ActorContext,
@@ -114,11 +116,13 @@ export class PutCoordinator extends Coordinator<PutRequest> implements AckReceiv
     let timestampMs = Math.floor(nowMs);
     if (!fresh) for (const v of dvv.values(local)) if (v.timestampMs >= timestampMs) timestampMs = v.timestampMs + 1;
     const sibling: Sibling = expiresAtMs > 0 ? { kind: m.kind, timestampMs, writer: this.writerId, data, expiresAtMs } : { kind: m.kind, timestampMs, writer: this.writerId, data };
+    // never below one minted before in this run, should the wall clock step back
+    this.firstCounter = Math.max(this.firstCounter, dvv.firstCounterAt(nowMs));
     // First write of a key without a context (the common case of a load): the one-event clock directly.
     const next: VClock =
       fresh && context.length === 0
-        ? { entries: [{ id: this.writerId, counter: 1, values: [sibling] }], anonymous: [] }
-        : dvv.update(dvv.fromContext(context, sibling), local, this.writerId, compareSiblings);
+        ? { entries: [{ id: this.writerId, counter: this.firstCounter, values: [sibling] }], anonymous: [] }
+        : dvv.update(dvv.fromContext(context, sibling), local, this.writerId, compareSiblings, this.firstCounter);
     return this.ctx.config.lastWriteWins ? dvv.lww(next, newerSibling) : next;
   }
 

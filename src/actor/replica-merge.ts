@@ -46,7 +46,7 @@ export class ReplicaMerge {
     }
     const bytes = encodeClock(mergeVersions(decodeClock(stored), decodeClock(incomingBytes), this.lastWriteWins));
     if (compareBytes(bytes, stored) === 0) {
-      this.store.committed(key).then(() => done(null), done);
+      this.store.committed(key, done);
       return;
     }
     this.store.write(key, asBuffer(bytes), done);

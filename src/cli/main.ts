@@ -9,6 +9,7 @@ import { applyExitRule, EXIT_FAILED, EXIT_USAGE, isUsageError } from './exit.js'
 import { DEFAULT_CONFIG, fromEnv, fromFile, resolveServerConfig } from '../server/config.js';
 import { startServer } from '../server/server.js';
 import { stressCommand } from '../../tools/stress/cli.js';
+import { simCommand } from '../sim/cli.js';
 
 const program = new Command();
 // dist/src/cli/main.js → the package's own package.json (always shipped, whatever `files` says)
@@ -201,6 +202,7 @@ clientCommand('remove-actor', 'decommission an actor online: its ranges and hint
   });
 
 program.addCommand(stressCommand());
+program.addCommand(simCommand());
 applyExitRule(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

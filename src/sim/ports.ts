@@ -9,11 +9,13 @@ import type { SimNetwork } from './network.js';
  */
 export class SimEndpoint {
   private readonly listeners = new Map<number, (batch: Uint8Array) => void>();
-  private readonly receive = (from: number, batch: Uint8Array): void => this.listeners.get(from)?.(batch);
+  private readonly receive = (from: number, batch: Uint8Array): void => this.gate(() => this.listeners.get(from)?.(batch));
 
+  /** `gate`: how an arriving batch is handed over (a frozen node takes it when it thaws). */
   constructor(
     private readonly net: SimNetwork<Uint8Array>,
     readonly id: number,
+    private readonly gate: (deliver: () => void) => void = (deliver) => deliver(),
   ) {
     net.attach(id, this.receive);
   }

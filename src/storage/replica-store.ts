@@ -38,8 +38,8 @@ export interface ReplicaStore {
   peek(key: Buffer): Buffer | undefined;
   /** Queue a write (null = remove); `done` once committed or failed. */
   write(key: Buffer, value: Buffer | null, done: WriteDone): void;
-  /** Resolves when what get(key) returns now is committed. */
-  committed(key: Buffer): Promise<void>;
+  /** `done` once what get(key) returns now is committed; never synchronously (callers may still be mid-turn). */
+  committed(key: Buffer, done: WriteDone): void;
   readonly pendingWrites: number;
   readonly pendingWritesPeak: number;
   /** A write now would be refused (maxPendingWrites already wait). */

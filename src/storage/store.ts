@@ -325,18 +325,19 @@ export class ActorStore implements ReplicaStore {
     if (this.queue.length > 0) this.commitQueued();
   }
 
-  /** Resolves when what `get(key)` returns now is committed (at once if nothing is pending). */
-  committed(key: Buffer): Promise<void> {
+  /** `done` once what `get(key)` returns now is committed (at the end of this turn if nothing is pending). */
+  committed(key: Buffer, done: WriteDone): void {
     const w = this.pending.get(key.toString('latin1'));
-    if (w === undefined) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wait = (): void => {
-        if (w.settled) resolve();
-        else if (w.batch !== null) (w.batch.waiters ??= []).push(resolve);
-        else setImmediate(wait); // not in a transaction yet: the next group commit takes it
-      };
-      wait();
-    });
+    if (w === undefined) {
+      queueMicrotask(() => done(null));
+      return;
+    }
+    const wait = (): void => {
+      if (w.settled) done(null);
+      else if (w.batch !== null) (w.batch.waiters ??= []).push(() => done(null));
+      else setImmediate(wait); // not in a transaction yet: the next group commit takes it
+    };
+    wait();
   }
 
   /** Writes refused because maxPendingWrites were already waiting. */

@@ -137,15 +137,22 @@ function mergeEntry<V>(x: Entry<V>, y: Entry<V>): Entry<V> {
  * fromContext(ctx, value); `server` is the coordinator's current clock for
  * the key. Everything the client's context saw is superseded; concurrent
  * values stay as siblings.
+ *
+ * `firstCounter`: where the event's counter starts when the clock holds no
+ * value of `id` (its entry is new, or all its values were superseded); see
+ * firstCounterAt. Counters of a key restart when the key is collected
+ * (tombstone or expiry GC), and an old copy that survives somewhere (a
+ * replica that missed the collection, a late read reply) would otherwise
+ * hold the same dots for other values and silently win over the new ones.
  */
-export function update<V>(client: DVVSet<V>, server: DVVSet<V>, id: number, compare: (x: V, y: V) => number): DVVSet<V> {
+export function update<V>(client: DVVSet<V>, server: DVVSet<V>, id: number, compare: (x: V, y: V) => number, firstCounter = 1): DVVSet<V> {
   if (client.anonymous.length !== 1) throw new Error('update: client clock must carry exactly one new value');
   const value = client.anonymous[0]!;
   const synced = sync({ entries: client.entries, anonymous: [] }, server, compare);
   // Server-side anonymous values only exist after a last-write-wins collapse;
   // a client whose context covers the whole server history has seen them.
   const anonymous = covers(client.entries, server.entries) ? [] : synced.anonymous;
-  return { entries: event(synced.entries, id, value), anonymous };
+  return { entries: event(synced.entries, id, value, firstCounter), anonymous };
 }
 
 /** Every event in `b` is in `a` (a >= b). */
@@ -159,22 +166,39 @@ function covers<V>(a: readonly Entry<V>[], b: readonly Entry<V>[]): boolean {
   return true;
 }
 
-function event<V>(entries: readonly Entry<V>[], id: number, value: V): Entry<V>[] {
+function event<V>(entries: readonly Entry<V>[], id: number, value: V, firstCounter: number): Entry<V>[] {
   const out: Entry<V>[] = [];
   let placed = false;
   for (const e of entries) {
     if (!placed && e.id === id) {
-      out.push({ id, counter: e.counter + 1, values: [value, ...e.values] });
+      // values name consecutive events below the counter: it may jump only when the entry holds none
+      out.push({ id, counter: e.values.length === 0 ? Math.max(e.counter + 1, firstCounter) : e.counter + 1, values: [value, ...e.values] });
       placed = true;
     } else if (!placed && e.id > id) {
-      out.push({ id, counter: 1, values: [value] }, e);
+      out.push({ id, counter: firstCounter, values: [value] }, e);
       placed = true;
     } else {
       out.push(e);
     }
   }
-  if (!placed) out.push({ id, counter: 1, values: [value] });
+  if (!placed) out.push({ id, counter: firstCounter, values: [value] });
   return out;
+}
+
+/** Milliseconds from the Unix epoch to 2024-01-01, where first counters start (smaller counters, shorter varints). */
+const COUNTER_EPOCH_MS = Date.UTC(2024, 0, 1);
+/** First counters advance this many per millisecond: a writer would have to make more events than this per ms of a key's life to meet its past. */
+export const FIRST_COUNTERS_PER_MS = 1024;
+
+/**
+ * The first counter of a writer's entry minted at `nowMs`: above every
+ * counter the same writer can have reached for the same key in an earlier
+ * life of it, which began at least a millisecond before and made fewer than
+ * FIRST_COUNTERS_PER_MS events per millisecond since (a key is collected
+ * only after its values expired or were deleted, plus the grace period).
+ */
+export function firstCounterAt(nowMs: number): number {
+  return Math.max(1, Math.floor(nowMs - COUNTER_EPOCH_MS) * FIRST_COUNTERS_PER_MS);
 }
 
 /**

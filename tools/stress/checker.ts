@@ -27,6 +27,13 @@ export interface WriteOp {
    * effect in either order.
    */
   readonly blind?: boolean;
+  /**
+   * The value may vanish on its own: it expires (a TTL), or it is a
+   * tombstone a GC may collect once expired values beside it are. It is
+   * never required in a final value or a later read, and neither is what it
+   * may have superseded (it may have been the last value before it went).
+   */
+  readonly expires?: boolean;
 }
 
 export interface ReadOp {
@@ -83,17 +90,26 @@ export function ancestors(writes: ReadonlyMap<string, WriteOp>, id: string, limi
  * indeterminate ('info') write may take effect at any time after it began,
  * so it is never known to be older than anything.
  */
+/** A final value's causal closure, and the latest instants at which a write in it (a blind one; any) may have taken effect. */
+interface Reach {
+  readonly closure: ReadonlySet<string>;
+  readonly latestBlindMs: number;
+  readonly latestMs: number;
+}
+
 class WriteOrder {
   readonly writes = new Map<string, WriteOp>();
   /** Acknowledged writes per key, by completion time. */
   readonly acknowledged = new Map<string, WriteOp[]>();
   private readonly ancestry = new Map<string, Set<string>>();
+  private readonly vanishingByKey = new Map<string, string[]>();
 
   constructor(history: readonly Op[]) {
     for (const op of history) {
       if (op.kind !== 'write') continue;
       if (this.writes.has(op.id)) throw new Error(`write id ${op.id} appears twice: ids must be unique`);
       this.writes.set(op.id, op);
+      if (op.expires === true && op.outcome !== 'fail') (this.vanishingByKey.get(op.key) ?? this.vanishingByKey.set(op.key, []).get(op.key)!).push(op.id);
       if (op.outcome === 'ok') (this.acknowledged.get(op.key) ?? this.acknowledged.set(op.key, []).get(op.key)!).push(op);
     }
     for (const list of this.acknowledged.values()) list.sort((a, b) => a.completeMs - b.completeMs);
@@ -123,13 +139,36 @@ class WriteOrder {
     return (vw.blind === true || w.blind === true) && vw.outcome === 'ok' && vw.completeMs < w.invokeMs;
   }
 
-  /** `v` is `w`, supersedes it causally, or (blind) may have taken effect after it. */
-  keeps(v: string, vClosure: ReadonlySet<string>, w: WriteOp): boolean {
-    if (vClosure.has(w.id)) return true;
-    const vw = this.writes.get(v);
-    if (vw === undefined || (vw.blind !== true && w.blind !== true)) return false;
-    const vCompleteMs = vw.outcome === 'ok' ? vw.completeMs : Infinity;
-    return vCompleteMs > w.invokeMs;
+  /** Ids of the writes of `key` that may vanish on their own (WriteOp.expires), whatever their outcome. */
+  vanishing(key: string): readonly string[] {
+    return this.vanishingByKey.get(key) ?? [];
+  }
+
+  /** What a final value `v` may have superseded: its causal closure, and when the writes in it may have taken effect. */
+  reach(v: string): Reach {
+    const closure = this.closure([v]);
+    let latestBlindMs = -Infinity;
+    let latestMs = -Infinity;
+    for (const id of closure) {
+      const u = this.writes.get(id);
+      if (u === undefined) continue;
+      const effectMs = u.outcome === 'ok' ? u.completeMs : Infinity; // an unknown write may take effect at any time
+      latestMs = Math.max(latestMs, effectMs);
+      if (u.blind === true) latestBlindMs = Math.max(latestBlindMs, effectMs);
+    }
+    return { closure, latestBlindMs, latestMs };
+  }
+
+  /**
+   * A value with this reach keeps `w`: it is `w` or supersedes it causally,
+   * or a write it descends from (itself included) may have taken effect after
+   * `w` began where either is blind (a blind write replaces what the
+   * coordinator holds, so what it replaced is ordered by real time only).
+   */
+  keeps(reach: Reach, w: WriteOp): boolean {
+    if (reach.closure.has(w.id)) return true;
+    if (reach.latestBlindMs > w.invokeMs) return true;
+    return w.blind === true && reach.latestMs > w.invokeMs;
   }
 
   /**
@@ -173,9 +212,10 @@ export function checkNoLostWrites(history: readonly Op[], finalValues: ReadonlyM
   const violations: LostWrite[] = [];
   for (const [key, list] of order.acknowledged) {
     const final = finalValues.get(key) ?? [];
-    const closures = final.map((v) => order.closure([v]));
+    const reaches = [...final, ...order.vanishing(key)].map((v) => order.reach(v));
     for (const w of list) {
-      if (!final.some((v, i) => order.keeps(v, closures[i]!, w))) violations.push({ key, write: w });
+      if (w.expires === true) continue;
+      if (!reaches.some((reach) => order.keeps(reach, w))) violations.push({ key, write: w });
     }
   }
   return { valid: violations.length === 0, violations };
@@ -202,6 +242,8 @@ export function checkNoStaleReads(history: readonly Op[]): Verdict<StaleRead> {
     const returned = order.closure(op.values);
     for (const w of before) {
       if (returned.has(w.id)) continue; // w itself, or superseded by what was read
+      // gone by itself, or possibly replaced by a value that then did
+      if (w.expires === true || order.vanishing(op.key).some((x) => order.writes.get(x)!.invokeMs < op.completeMs && order.keeps(order.reach(x), w))) continue;
       // stale only if everything read is certainly older than w, or nothing was read
       if (op.values.every((v) => order.definitelyOlder(v, w))) violations.push({ read: op, missed: w });
     }
@@ -255,7 +297,7 @@ export function stalenessCurve(history: readonly Op[], bucketMs: readonly number
     let b = 0;
     while (b + 1 < bucketMs.length && bucketMs[b + 1]! <= since) b++;
     counts[b]!.reads++;
-    const fresh = op.values.some((v) => order.keeps(v, order.closure([v]), latest));
+    const fresh = op.values.some((v) => order.keeps(order.reach(v), latest));
     if (!fresh) counts[b]!.stale++;
   }
   return bucketMs.map((sinceWriteMs, i) => ({ sinceWriteMs, reads: counts[i]!.reads, stale: counts[i]!.stale, fraction: counts[i]!.reads === 0 ? 0 : counts[i]!.stale / counts[i]!.reads }));
