@@ -19,7 +19,7 @@ import {
 } from '../errors.js';
 import { allocateTokens, arcRanges, Ring, RING_SIZE, type RingMember } from '../ring/ring.js';
 import { ringPosition } from '../ring/hash.js';
-import { systemClock, systemTimers } from '../runtime/services.js';
+import { systemClock, systemTimers, type Clock, type Timers } from '../runtime/services.js';
 import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
 import { DataDirLock, destroyDataDir } from '../supervisor/data-dir-lock.js';
 import { LAYOUT_VERSION } from '../storage/store.js';
@@ -42,7 +42,7 @@ import { LatencyWindow } from '../coordinator/throttle.js';
 import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
 import { DirectReads, type ReadPathStats } from './direct-reads.js';
-import type { Clock } from '../versioning/sibling.js';
+import type { Clock as VersionClock } from '../versioning/sibling.js';
 import { decodeCounter, encodeDelta, value as counterValue } from '../versioning/counter.js';
 
 export interface PutOptions {
@@ -293,8 +293,11 @@ export class Cluster {
     private currentRing: Ring,
     /** Held from start to the end of close(): one owner per data directory. */
     private readonly dirLock: DataDirLock,
+    /** Every clock read and timer of the front end (the system's, unless a simulation brings its own). */
+    private readonly clock: Clock = systemClock,
+    private readonly timers: Timers = systemTimers,
   ) {
-    this.transport = new Transport(MAIN_THREAD, systemTimers, { maxBatchBytes: options.maxBatchBytes });
+    this.transport = new Transport(MAIN_THREAD, this.timers, { maxBatchBytes: options.maxBatchBytes });
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.onMemberView(from, m.down) : this.onReply(m)));
     this.supervisor = new Supervisor(this.transport, (id) => this.coordinatorEnded(id), () => this.allocateWriterId(), options.actorYoungGenerationMiB, options.actorOldGenerationMiB);
     this.directReads = this.createDirectReads();
@@ -304,7 +307,7 @@ export class Cluster {
       maxInFlight: options.maxInFlightPerActor,
       minInFlight: Math.min(options.maxInFlightPerActor, 8),
     });
-    this.sweeper = systemTimers.setInterval(() => this.expire(), 50);
+    this.sweeper = this.timers.setInterval(() => this.expire(), 50);
     this.scanPacer = new ScanPacer(this.merklePool.rate, {
       targetP99Ms: options.backgroundTargetP99Ms,
       minPerSec: Math.min(options.antiEntropyScanMinPerSec, options.antiEntropyScanMaxPerSec),
@@ -313,7 +316,7 @@ export class Cluster {
       baselineFactor: options.backgroundP99Factor,
       floorMs: options.backgroundP99FloorMs,
     });
-    this.scanPacing = systemTimers.setInterval(() => this.scanPacer.tick(this.merklePool.busy), SCAN_PACE_INTERVAL_MS);
+    this.scanPacing = this.timers.setInterval(() => this.scanPacer.tick(this.merklePool.busy), SCAN_PACE_INTERVAL_MS);
   }
 
   /**
@@ -378,7 +381,7 @@ export class Cluster {
       faulted: (id) => this.supervisor.faultTouches(id),
       ringChanging: () => (this.changing || this.meta.pending != null) && !this.changeStreaming,
       sendRepair: (actor, key, clock) => void this.transport.send(actor, { type: MsgType.Repair, key, clock }),
-      monotonicMs: () => systemClock.monotonicMs(),
+      monotonicMs: () => this.clock.monotonicMs(),
     });
     this.supervisor.addLifecycleListener(reads);
     return reads;
@@ -518,7 +521,7 @@ export class Cluster {
     const pref = this.ring.preferenceList(position);
     const coordinator = this.chooseCoordinator(pref, 'increment', w, options.via);
     if (coordinator instanceof Error) {
-      setImmediate(() => done(coordinator)); // as in dispatchTo: after waiting I/O
+      this.timers.setImmediate(() => done(coordinator)); // as in dispatchTo: after waiting I/O
       return;
     }
     const onReply = (reply: Message): void => {
@@ -585,7 +588,7 @@ export class Cluster {
     if (this.pending.size >= this.options.maxPendingRequests) return undefined;
     const position = ringPosition(q.keyBytes);
     const direct = this.directReads.read(q.keyBytes, position, this.ring.preferenceList(position), q.r, q.via !== undefined);
-    return direct === undefined ? undefined : getResult(direct);
+    return direct === undefined ? undefined : getResult(direct, this.clock.now());
   }
 
   private async coordinatedGet(q: ReadRequest): Promise<GetResult> {
@@ -593,7 +596,7 @@ export class Cluster {
     const position = ringPosition(keyBytes);
     const reply = await this.send('get', r, timeoutMs, position, q.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
     if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
-    return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock));
+    return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock), this.clock.now());
   }
 
   /** Validate a write (throwing on bad input) and send it to a coordinator; `done` runs once, later. */
@@ -622,13 +625,13 @@ export class Cluster {
     // No context and no sibling: the coordinator supersedes what it holds, in the same step as it
     // writes (one path for put, delete, SET and DEL; a read here first could not be atomic).
     const overwrite = options.context === undefined && sibling !== true;
-    const expiresAtMs = expiryOf(options as PutOptions, systemClock.now());
+    const expiresAtMs = expiryOf(options as PutOptions, this.clock.now());
     const position = ringPosition(keyBytes);
     const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite, strict, expiresAtMs });
     const pref = this.ring.preferenceList(position);
     const coordinator = this.chooseCoordinator(pref, operation, w, options.via);
     if (coordinator instanceof Error) {
-      setImmediate(() => done(coordinator)); // never before this returns, and after waiting I/O (see dispatchTo)
+      this.timers.setImmediate(() => done(coordinator)); // never before this returns, and after waiting I/O (see dispatchTo)
       return;
     }
     const onReply = (reply: Message): void => {
@@ -674,14 +677,14 @@ export class Cluster {
    * "The Tail at Scale"); the first answer wins.
    */
   private sendRead(pref: readonly number[], first: number, needed: number, timeoutMs: number, build: (req: number) => Message): Promise<Message> {
-    const startedMs = systemClock.monotonicMs();
+    const startedMs = this.clock.monotonicMs();
     const tried = [first];
     let outstanding = 0;
     let settled = false;
     return new Promise<Message>((resolve, reject) => {
       const next = (): boolean => {
         const c = pref.find((id) => !tried.includes(id) && this.isUp(id));
-        const leftMs = Math.round(timeoutMs - (systemClock.monotonicMs() - startedMs));
+        const leftMs = Math.round(timeoutMs - (this.clock.monotonicMs() - startedMs));
         if (c === undefined || leftMs < 1) return false;
         tried.push(c);
         launch(c, leftMs, false);
@@ -724,7 +727,7 @@ export class Cluster {
   private hedgeWindow = { startMs: 0, count: 0 };
 
   private hedgeAllowed(): boolean {
-    const now = systemClock.monotonicMs();
+    const now = this.clock.monotonicMs();
     if (now - this.hedgeWindow.startMs >= 1000) this.hedgeWindow = { startMs: now, count: 0 };
     if (this.hedgeWindow.count >= this.options.maxHedgedReadsPerSec) return false;
     this.hedgeWindow.count++;
@@ -770,10 +773,10 @@ export class Cluster {
     if (refusal !== null) {
       // After the I/O already waiting, not as a microtask: a caller that retries a refusal at once, in a
       // loop, would otherwise never let the replies that end the overload in (measured: a livelock).
-      setImmediate(() => reject(refusal));
+      this.timers.setImmediate(() => reject(refusal));
       return;
     }
-    const now = systemClock.monotonicMs();
+    const now = this.clock.monotonicMs();
     admission?.started(now);
     const req = this.nextReq++;
     this.pending.set(req, {
@@ -811,7 +814,7 @@ export class Cluster {
   /** Periodic anti-entropy in the background (antiEntropyIntervalMs; 0 = only on demand). */
   private startAntiEntropy(): void {
     if (this.options.antiEntropyIntervalMs === 0) return;
-    this.antiEntropy = systemTimers.setInterval(() => this.backgroundPass(), this.options.antiEntropyIntervalMs);
+    this.antiEntropy = this.timers.setInterval(() => this.backgroundPass(), this.options.antiEntropyIntervalMs);
   }
 
   /**
@@ -880,7 +883,7 @@ export class Cluster {
     const policy = this.options.autoscale;
     if (policy === null) return;
     this.autoscaler = new Autoscaler(policy, this.meta.n);
-    this.autoscaleTimer = systemTimers.setInterval(() => void this.autoscaleTick(policy.sampleIntervalMs).catch(() => undefined), policy.sampleIntervalMs);
+    this.autoscaleTimer = this.timers.setInterval(() => void this.autoscaleTick(policy.sampleIntervalMs).catch(() => undefined), policy.sampleIntervalMs);
   }
 
   private async autoscaleTick(intervalMs: number): Promise<void> {
@@ -896,9 +899,9 @@ export class Cluster {
     });
     const p99Ms = this.requestLatency.p99() ?? 0;
     this.requestLatency.reset();
-    const decision = this.autoscaler.observe({ atMs: systemClock.monotonicMs(), actors, p99Ms: Number.isFinite(p99Ms) ? p99Ms : 600_000 });
+    const decision = this.autoscaler.observe({ atMs: this.clock.monotonicMs(), actors, p99Ms: Number.isFinite(p99Ms) ? p99Ms : 600_000 });
     if (decision.action === 'hold') return;
-    const entry = { ...decision, atMs: Date.now(), outcome: 'running' };
+    const entry = { ...decision, atMs: this.clock.now(), outcome: 'running' };
     this.decisions.push(entry);
     if (this.decisions.length > 50) this.decisions.shift();
     console.error(`ringkv autoscaler: ${decision.action === 'add' ? `adding an actor in zone ${decision.zone}` : `retiring actor ${decision.id}`}: ${decision.reason}`);
@@ -906,7 +909,7 @@ export class Cluster {
     change.then(
       (r) => {
         entry.outcome = `done: ring version ${r.ringVersion}, ${r.keysStreamed} entries streamed in ${r.durationMs} ms`;
-        this.autoscaler?.changeAt(systemClock.monotonicMs()); // the cooldown runs from the end of the change
+        this.autoscaler?.changeAt(this.clock.monotonicMs()); // the cooldown runs from the end of the change
       },
       (err: unknown) => {
         entry.outcome = `failed: ${(err as Error).message}`;
@@ -949,9 +952,9 @@ export class Cluster {
     const p = this.pending.get(m.req);
     if (p === undefined) return; // already timed out
     this.settle(m.req, p);
-    if (p.operation === 'put' || p.operation === 'get' || p.operation === 'delete') this.scanPacer.record(systemClock.monotonicMs() - p.startedMs);
+    if (p.operation === 'put' || p.operation === 'get' || p.operation === 'delete') this.scanPacer.record(this.clock.monotonicMs() - p.startedMs);
     // only the autoscaler reads it: no work on every reply otherwise
-    if (this.autoscaler !== null && p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(systemClock.monotonicMs() - p.startedMs);
+    if (this.autoscaler !== null && p.operation !== 'repair' && p.operation !== 'scan') this.requestLatency.record(this.clock.monotonicMs() - p.startedMs);
     if (m.type === MsgType.Fail) p.reject(toError(p.operation, m.code, m.answered, m.needed, m.replicas, m.detail));
     else p.resolve(m);
   }
@@ -959,7 +962,7 @@ export class Cluster {
   /** A request ends (answered, failed, timed out): forget it, and tell its coordinator's admission control how long it took. */
   private settle(req: number, p: PendingRequest): void {
     this.pending.delete(req);
-    p.admission?.finished(p.startedMs, systemClock.monotonicMs());
+    p.admission?.finished(p.startedMs, this.clock.monotonicMs());
   }
 
   /** Backpressure: one admission control per coordinator actor (see coordinator/admission.ts). */
@@ -971,7 +974,7 @@ export class Cluster {
   }
 
   private expire(): void {
-    const now = systemClock.monotonicMs();
+    const now = this.clock.monotonicMs();
     const oldestSeen = new Set<Admission>();
     for (const [req, p] of this.pending) {
       // the map is in send order: the first request met per coordinator is its oldest
@@ -1090,7 +1093,7 @@ export class Cluster {
     const timeoutMs = this.timeout(options.timeoutMs);
     const position = ringPosition(keyBytes);
     const pref = this.ring.preferenceList(position);
-    const nowMs = systemClock.now();
+    const nowMs = this.clock.now();
     const toVersions = (bytes: Uint8Array): { versions: ReplicaView['versions']; context: string } => {
       const clock = decodeClock(bytes);
       const versions = dvv
@@ -1150,7 +1153,7 @@ export class Cluster {
     const graceMs = options.tombstoneGraceMs ?? this.options.tombstoneGraceMs;
     if (!Number.isInteger(graceMs) || graceMs < 0) throw new InvalidOptionError(`tombstoneGraceMs must be a non-negative integer, got ${String(graceMs)}`);
     const timeoutMs = options.timeoutMs === undefined ? Math.max(this.options.timeoutMs, 60_000, this.slowestPushMs()) : this.timeout(options.timeoutMs);
-    const started = systemClock.monotonicMs();
+    const started = this.clock.monotonicMs();
     const live = [...this.ring.members.keys()].filter((id) => this.isUp(id));
     const stats = await this.stats();
     const hintsPending = stats.reduce((s, a) => s + a.hintsPending, 0);
@@ -1168,7 +1171,7 @@ export class Cluster {
         return reply;
       },
       reap: async (id, ranges) => {
-        const cutoffMs = Math.max(0, Math.floor(systemClock.now()) - graceMs);
+        const cutoffMs = Math.max(0, Math.floor(this.clock.now()) - graceMs);
         const reply = await this.sendTo(id, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.ReapRanges, req, ranges, cutoffMs }));
         if (reply.type !== MsgType.ReapDone) throw new Error('internal: unexpected reply');
         return reply.reaped;
@@ -1178,7 +1181,8 @@ export class Cluster {
     for (const [id, err] of pass.failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
     for (const id of recovering) {
       if (pass.notFilled.has(id) || this.supervisor.status(id) !== 'up') continue;
-      // bounded: a thread that ends meanwhile never answers a control call (it stays recovering; the next pass retries)
+      // bounded: a thread that ends meanwhile never answers a control call (it stays recovering; the next pass retries).
+      // An unref'd global timer: Timers has no unref, and this wait must not keep a process from exiting.
       await Promise.race([this.supervisor.recovered(id).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     }
     this.repairs++;
@@ -1196,7 +1200,7 @@ export class Cluster {
       tombstonesReaped: pass.tombstonesReaped,
       pushesIncomplete: pass.pushesIncomplete,
       heldPeak: peak,
-      durationMs: Math.round(systemClock.monotonicMs() - started),
+      durationMs: Math.round(this.clock.monotonicMs() - started),
     };
   }
 
@@ -1329,7 +1333,7 @@ export class Cluster {
     // checked again after the wait: another change may have started or ended meanwhile
     if (this.changing) throw new InvalidOptionError('a membership change is already running');
     if (plan.ringVersion !== (this.meta.ringVersion ?? 1)) throw new InvalidOptionError(`the plan was made for ring version ${plan.ringVersion}; the ring is at ${this.meta.ringVersion ?? 1}: plan again`);
-    const started = systemClock.monotonicMs();
+    const started = this.clock.monotonicMs();
     this.changing = true;
     this.changeStreaming = true;
     this.meta = { ...this.meta, pending: { members: target }, nextActorId: Math.max(this.meta.nextActorId, ...added.map((m) => m.id + 1)) };
@@ -1394,7 +1398,7 @@ export class Cluster {
       removed: removed.map((m) => m.id),
       keysStreamed,
       bytesStreamed,
-      durationMs: Math.round(systemClock.monotonicMs() - started),
+      durationMs: Math.round(this.clock.monotonicMs() - started),
       movedFraction: plan.movedFraction,
     };
   }
@@ -1406,12 +1410,12 @@ export class Cluster {
    * every actor.
    */
   private async stillDown(ids: readonly number[]): Promise<number[]> {
-    const deadline = systemClock.monotonicMs() + 3 * this.options.failAfterMs;
+    const deadline = this.clock.monotonicMs() + 3 * this.options.failAfterMs;
     for (;;) {
       const down = ids.filter((id) => !this.isUp(id));
       const mayComeBack = down.some((id) => this.supervisor.status(id) === 'up');
-      if (down.length === 0 || !mayComeBack || systemClock.monotonicMs() >= deadline) return down;
-      await new Promise((r) => setTimeout(r, 50));
+      if (down.length === 0 || !mayComeBack || this.clock.monotonicMs() >= deadline) return down;
+      await sleep(this.timers, 50);
     }
   }
 
@@ -1448,14 +1452,14 @@ export class Cluster {
 
   /** A removed actor: its hints handed off first (bounded wait), then its thread ends and its directory goes. */
   private async decommission(id: number): Promise<void> {
-    const deadline = systemClock.monotonicMs() + DECOMMISSION_HINTS_TIMEOUT_MS;
+    const deadline = this.clock.monotonicMs() + DECOMMISSION_HINTS_TIMEOUT_MS;
     for (;;) {
       const s = (await this.stats({ timeoutMs: 5000 })).find((x) => x.id === id);
-      if (s === undefined || s.hintsPending === 0 || systemClock.monotonicMs() > deadline) {
+      if (s === undefined || s.hintsPending === 0 || this.clock.monotonicMs() > deadline) {
         if (s !== undefined && s.hintsPending > 0) console.error(`ringkv: actor ${id} leaves with ${s.hintsPending} hints its owners did not take in time; anti-entropy repairs what they carried`);
         break;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(this.timers, 50);
     }
     await this.supervisor.remove(id);
     this.transport.disconnect(id);
@@ -1488,14 +1492,14 @@ export class Cluster {
       live.map(
         (id) =>
           new Promise<ActorStats | null>((resolve) => {
-            const timer = setTimeout(() => resolve(null), timeoutMs);
+            const timer = this.timers.setTimeout(() => resolve(null), timeoutMs);
             this.supervisor.stats(id).then(
               (s) => {
-                clearTimeout(timer);
+                timer.cancel();
                 resolve(s);
               },
               () => {
-                clearTimeout(timer);
+                timer.cancel();
                 resolve(null);
               },
             );
@@ -1555,13 +1559,17 @@ export class Cluster {
   }
 }
 
+/** Wait `ms` on `timers` (a poll's pause in async control flow). */
+function sleep(timers: Timers, ms: number): Promise<void> {
+  return new Promise((resolve) => timers.setTimeout(resolve, ms));
+}
+
 /** A read's answer from its reconciled clock (null: no replica holds the key). */
-function getResult(clock: Clock | null): GetResult {
+function getResult(clock: VersionClock | null, nowMs: number): GetResult {
   if (clock === null) return { values: [], expiresAtMs: [], context: '', found: false };
   // Newest first (coordinator timestamp, then actor id): front ends that can
   // show only one value (a Redis GET) show the newest, deterministically.
   // Expired values are hidden at once, by this one clock, whatever the replicas' state.
-  const nowMs = systemClock.now();
   const live = dvv
     .values(clock)
     .filter((s) => isLive(s, nowMs))
