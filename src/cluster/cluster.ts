@@ -39,7 +39,7 @@ import { applyChanges, MembershipError, planTransfers, type MembershipChange, ty
 import { Autoscaler, type Decision } from '../membership/autoscaler.js';
 import { AdmissionTable, type Admission } from '../coordinator/admission.js';
 import { LatencyWindow } from '../coordinator/throttle.js';
-import { resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
+import { actorConfigFrom, resolveConsistency, resolveOptions, type ClusterOptions, type Consistency, type ResolvedOptions } from './options.js';
 import { checkPairSize, decodeValue, encodeKey, encodeValue, type Key, type Value } from './values.js';
 import { DirectReads, type ReadPathStats } from './direct-reads.js';
 import type { Clock as VersionClock } from '../versioning/sibling.js';
@@ -409,53 +409,7 @@ export class Cluster {
   }
 
   private actorConfig(id: number): ActorConfig {
-    const o = this.options;
-    return {
-      id,
-      n: this.meta.n,
-      members: this.meta.members,
-      freshWriterId: -1, // the supervisor allocates one for each spawn
-      expectsData: this.existedBefore,
-      storage: {
-        path: actorDataPath(o.dataDir, id),
-        mapSizeBytes: o.mapSizeBytes,
-        compressionThresholdBytes: this.meta.compressionThresholdBytes,
-        cacheBytes: o.cacheBytes,
-        maxWritesPerCommit: o.maxWritesPerCommit,
-        maxPendingWrites: o.maxPendingWritesPerActor,
-        sync: o.sync,
-        syncIntervalMs: o.syncIntervalMs,
-        readSignal: this.directReads.signalFor(id),
-      },
-      lastWriteWins: this.meta.lastWriteWins,
-      maxSiblings: o.maxSiblings,
-      maxPendingOps: o.maxPendingOpsPerActor,
-      sweepIntervalMs: Math.max(1, Math.min(10, Math.floor(o.timeoutMs / 10))),
-      speculativeRetryMs: o.speculativeRetryMs,
-      writeRetryMs: o.writeRetryMs,
-      writeRetries: o.writeRetries,
-      maxRepairPushEntries: o.maxRepairPushEntries,
-      maxRepairPushesPerActor: o.maxRepairPushesPerActor,
-      backgroundTargetP99Ms: o.backgroundTargetP99Ms,
-      backgroundMinPerSec: o.backgroundMinPerSec,
-      backgroundMaxPerSec: Math.max(o.backgroundMaxPerSec, o.backgroundMinPerSec),
-      backgroundP99Factor: o.backgroundP99Factor,
-      backgroundP99FloorMs: o.backgroundP99FloorMs,
-      backgroundWindowEntries: o.backgroundWindowEntries,
-      backgroundChunkEntries: o.backgroundChunkEntries,
-      backgroundChunkBytes: o.backgroundChunkBytes,
-      maxBatchBytes: o.maxBatchBytes,
-      gossipIntervalMs: o.gossipIntervalMs,
-      failAfterMs: o.failAfterMs,
-      maxFailAfterMs: o.maxFailAfterMs,
-      pauseSignal: new SharedArrayBuffer(4),
-      maxHints: o.maxHints,
-      maxPairBytes: o.maxPairBytes,
-      maxHintAgeMs: o.maxHintAgeMs,
-      handoffIntervalMs: o.handoffIntervalMs,
-      maxHintsPerHandoff: o.maxHintsPerHandoff,
-      expirySweep: { graceMs: o.tombstoneGraceMs, intervalMs: o.expirySweepIntervalMs, batchKeys: o.expirySweepBatchKeys },
-    };
+    return actorConfigFrom(this.options, { id, members: this.meta.members, expectsData: this.existedBefore, readSignal: this.directReads.signalFor(id) });
   }
 
   get n(): number {

@@ -2,6 +2,10 @@ import { DEFAULT_POLICY, type AutoscalerPolicy } from '../membership/autoscaler.
 import { availableParallelism } from 'node:os';
 import { ImpossibleQuorumError, InvalidOptionError } from '../errors.js';
 import { minimumPassBytes } from '../antientropy/pass-plan.js';
+import type { ActorConfig } from '../actor/actor.js';
+import type { RingMember } from '../ring/ring.js';
+import type { StoreOptions } from '../storage/store.js';
+import { actorDataPath } from '../supervisor/metadata.js';
 
 /** A replica count for a request: a number, or a named level relative to N. */
 export type Consistency = number | 'one' | 'quorum' | 'all';
@@ -234,70 +238,82 @@ export interface ClusterOptions {
   readonly directReads?: boolean;
 }
 
-export interface ResolvedOptions {
-  readonly dataDir: string;
-  readonly actors: number;
-  readonly actorsExplicit: boolean;
-  readonly n: number;
+/**
+ * Every option with its default applied, r and w as replica counts: the
+ * options are declared once, in ClusterOptions, and an option added there
+ * must be resolved in resolveOptions (the compiler says so).
+ */
+export type ResolvedOptions = Readonly<Required<Omit<ClusterOptions, 'r' | 'w' | 'autoscale'>>> & {
   readonly r: number;
   readonly w: number;
-  readonly vnodes: number;
-  readonly zones: readonly string[];
-  readonly timeoutMs: number;
-  readonly maxPairBytes: number;
-  readonly maxKeyBytes: number;
-  readonly maxSiblings: number;
-  readonly lastWriteWins: boolean;
-  readonly maxPendingRequests: number;
-  readonly maxPendingOpsPerActor: number;
-  readonly mapSizeBytes: number;
-  readonly compressionThresholdBytes: number;
-  readonly cacheBytes: number;
-  readonly maxBatchBytes: number;
-  readonly speculativeRetryMs: number;
-  readonly writeRetryMs: number;
-  readonly writeRetries: number;
-  readonly maxPendingWritesPerActor: number;
+  /** `actors` was given (a restart must then agree with it), not defaulted. */
+  readonly actorsExplicit: boolean;
   readonly autoscale: (AutoscalerPolicy & { readonly sampleIntervalMs: number }) | null;
-  readonly maxRepairPushEntries: number;
-  readonly maxRepairPushesPerActor: number;
-  readonly backgroundTargetP99Ms: number;
-  readonly backgroundMinPerSec: number;
-  readonly backgroundMaxPerSec: number;
-  readonly backgroundP99Factor: number;
-  readonly backgroundP99FloorMs: number;
-  readonly backgroundWindowEntries: number;
-  readonly backgroundChunkEntries: number;
-  readonly backgroundChunkBytes: number;
-  readonly transferConcurrency: number;
-  readonly actorYoungGenerationMiB: number;
-  readonly actorOldGenerationMiB: number;
-  readonly antiEntropyScanMinPerSec: number;
-  readonly antiEntropyScanMaxPerSec: number;
-  readonly hedgeReadsAfterMs: number;
-  readonly maxHedgedReadsPerSec: number;
-  readonly cleanupAfterChange: boolean;
-  readonly directReads: boolean;
-  readonly maxWritesPerCommit: number;
-  readonly gossipIntervalMs: number;
-  readonly failAfterMs: number;
-  readonly maxFailAfterMs: number;
-  readonly maxInFlightPerActor: number;
-  readonly overloadTargetMs: number;
-  readonly overloadIntervalMs: number;
-  readonly strict: boolean;
-  readonly antiEntropyIntervalMs: number;
-  readonly maxSkippedAntiEntropyPasses: number;
-  readonly antiEntropyMemoryBytes: number;
-  readonly tombstoneGraceMs: number;
-  readonly expirySweepIntervalMs: number;
-  readonly expirySweepBatchKeys: number;
-  readonly maxHints: number;
-  readonly maxHintAgeMs: number;
-  readonly handoffIntervalMs: number;
-  readonly maxHintsPerHandoff: number;
-  readonly sync: 'always' | 'periodic';
-  readonly syncIntervalMs: number;
+};
+
+/** What an actor's settings take besides the options: who it is, the ring it starts from, what it shares with the front end. */
+export interface ActorPlace {
+  readonly id: number;
+  readonly members: readonly RingMember[];
+  /** Data should exist (a restart, or a directory that held the cluster): an empty env then means a lost disk. */
+  readonly expectsData: boolean;
+  /** The store's signal to the front end's direct reads. */
+  readonly readSignal: SharedArrayBuffer | null;
+}
+
+/** An actor's settings, derived from the cluster's options: the one place an option reaches an actor. */
+export function actorConfigFrom(o: ResolvedOptions, place: ActorPlace): ActorConfig {
+  return {
+    id: place.id,
+    n: o.n,
+    members: place.members,
+    freshWriterId: -1, // the supervisor allocates one for each spawn
+    expectsData: place.expectsData,
+    storage: storeOptionsFrom(o, actorDataPath(o.dataDir, place.id), place.readSignal),
+    lastWriteWins: o.lastWriteWins,
+    maxSiblings: o.maxSiblings,
+    maxPendingOps: o.maxPendingOpsPerActor,
+    sweepIntervalMs: Math.max(1, Math.min(10, Math.floor(o.timeoutMs / 10))),
+    speculativeRetryMs: o.speculativeRetryMs,
+    writeRetryMs: o.writeRetryMs,
+    writeRetries: o.writeRetries,
+    maxRepairPushEntries: o.maxRepairPushEntries,
+    maxRepairPushesPerActor: o.maxRepairPushesPerActor,
+    backgroundTargetP99Ms: o.backgroundTargetP99Ms,
+    backgroundMinPerSec: o.backgroundMinPerSec,
+    backgroundMaxPerSec: Math.max(o.backgroundMaxPerSec, o.backgroundMinPerSec),
+    backgroundP99Factor: o.backgroundP99Factor,
+    backgroundP99FloorMs: o.backgroundP99FloorMs,
+    backgroundWindowEntries: o.backgroundWindowEntries,
+    backgroundChunkEntries: o.backgroundChunkEntries,
+    backgroundChunkBytes: o.backgroundChunkBytes,
+    maxBatchBytes: o.maxBatchBytes,
+    gossipIntervalMs: o.gossipIntervalMs,
+    failAfterMs: o.failAfterMs,
+    maxFailAfterMs: o.maxFailAfterMs,
+    pauseSignal: new SharedArrayBuffer(4),
+    maxHints: o.maxHints,
+    maxPairBytes: o.maxPairBytes,
+    maxHintAgeMs: o.maxHintAgeMs,
+    handoffIntervalMs: o.handoffIntervalMs,
+    maxHintsPerHandoff: o.maxHintsPerHandoff,
+    expirySweep: { graceMs: o.tombstoneGraceMs, intervalMs: o.expirySweepIntervalMs, batchKeys: o.expirySweepBatchKeys },
+  };
+}
+
+/** An actor's store settings, derived from the cluster's options. */
+export function storeOptionsFrom(o: ResolvedOptions, path: string, readSignal: SharedArrayBuffer | null): StoreOptions {
+  return {
+    path,
+    mapSizeBytes: o.mapSizeBytes,
+    compressionThresholdBytes: o.compressionThresholdBytes,
+    cacheBytes: o.cacheBytes,
+    maxWritesPerCommit: o.maxWritesPerCommit,
+    maxPendingWrites: o.maxPendingWritesPerActor,
+    sync: o.sync,
+    syncIntervalMs: o.syncIntervalMs,
+    readSignal,
+  };
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
