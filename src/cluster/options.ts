@@ -374,12 +374,6 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     throw new InvalidOptionError('zones must be a non-empty array of non-empty strings (max 64 chars)');
   }
   if (o.lastWriteWins !== undefined && typeof o.lastWriteWins !== 'boolean') throw new InvalidOptionError('lastWriteWins must be a boolean');
-  const gossipIntervalMs = int('gossipIntervalMs', o.gossipIntervalMs, 100, 5, 60_000);
-  const failAfterMs = int('failAfterMs', o.failAfterMs, 1000, 10, 600_000);
-  if (failAfterMs < 3 * gossipIntervalMs) throw new InvalidOptionError(`failAfterMs (${failAfterMs}) must be at least 3 gossip rounds (3 x gossipIntervalMs = ${3 * gossipIntervalMs})`);
-  const maxFailAfterMs = int('maxFailAfterMs', o.maxFailAfterMs, 4 * failAfterMs, 10, 3_600_000);
-  if (maxFailAfterMs < failAfterMs) throw new InvalidOptionError(`maxFailAfterMs (${maxFailAfterMs}) must be at least failAfterMs (${failAfterMs})`);
-  const maxPairBytes = int('maxPairBytes', o.maxPairBytes, 10 * 1024, 16, 64 * 1024 * 1024);
   return {
     dataDir: o.dataDir,
     actors,
@@ -389,44 +383,86 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     w: resolveConsistency('w', o.w, n, Math.floor(n / 2) + 1),
     vnodes: int('vnodes', o.vnodes, 256, 1, 4096),
     zones,
-    timeoutMs: int('timeoutMs', o.timeoutMs, 5000, 1, 3_600_000),
+    lastWriteWins: o.lastWriteWins ?? false,
+    autoscale: autoscaleOptions(o.autoscale, n),
+    ...failureDetection(o),
+    ...requestOptions(o),
+    ...storageOptions(o),
+    ...hintAndExpiryOptions(o),
+    ...backgroundOptions(o, n),
+  };
+}
+
+/** Gossip and the failure detector's bounds. */
+function failureDetection(o: ClusterOptions) {
+  const gossipIntervalMs = int('gossipIntervalMs', o.gossipIntervalMs, 100, 5, 60_000);
+  const failAfterMs = int('failAfterMs', o.failAfterMs, 1000, 10, 600_000);
+  if (failAfterMs < 3 * gossipIntervalMs) throw new InvalidOptionError(`failAfterMs (${failAfterMs}) must be at least 3 gossip rounds (3 x gossipIntervalMs = ${3 * gossipIntervalMs})`);
+  const maxFailAfterMs = int('maxFailAfterMs', o.maxFailAfterMs, 4 * failAfterMs, 10, 3_600_000);
+  if (maxFailAfterMs < failAfterMs) throw new InvalidOptionError(`maxFailAfterMs (${maxFailAfterMs}) must be at least failAfterMs (${failAfterMs})`);
+  return { gossipIntervalMs, failAfterMs, maxFailAfterMs };
+}
+
+/** Requests: their bounds, deadlines, retries and hedges, and backpressure. */
+function requestOptions(o: ClusterOptions) {
+  const maxPairBytes = int('maxPairBytes', o.maxPairBytes, 10 * 1024, 16, 64 * 1024 * 1024);
+  return {
     maxPairBytes,
+    timeoutMs: int('timeoutMs', o.timeoutMs, 5000, 1, 3_600_000),
     maxKeyBytes: int('maxKeyBytes', o.maxKeyBytes, Math.min(1024, maxPairBytes), 1, 1900),
     maxSiblings: int('maxSiblings', o.maxSiblings, 64, 1, 10_000),
-    lastWriteWins: o.lastWriteWins ?? false,
     maxPendingRequests: int('maxPendingRequests', o.maxPendingRequests, 100_000, 1, 10_000_000),
     maxPendingOpsPerActor: int('maxPendingOpsPerActor', o.maxPendingOpsPerActor, 100_000, 1, 10_000_000),
-    mapSizeBytes: int('mapSizeBytes', o.mapSizeBytes, 8 * 1024 ** 3, 1024 ** 2, 2 ** 50),
-    compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
-    cacheBytes: int('cacheBytes', o.cacheBytes, 8 * 1024 * 1024, 0, 2 ** 40),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
-    gossipIntervalMs,
-    failAfterMs,
-    maxFailAfterMs,
     maxInFlightPerActor: int('maxInFlightPerActor', o.maxInFlightPerActor, 10_000, 1, 10_000_000),
     overloadTargetMs: int('overloadTargetMs', o.overloadTargetMs, 500, 1, 3_600_000),
     overloadIntervalMs: int('overloadIntervalMs', o.overloadIntervalMs, 1000, 1, 3_600_000),
     strict: bool('strict', o.strict, false),
-    antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
-    maxSkippedAntiEntropyPasses: int('maxSkippedAntiEntropyPasses', o.maxSkippedAntiEntropyPasses, 4, 0, 1000),
-    antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
-    tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
-    expirySweepIntervalMs: int('expirySweepIntervalMs', o.expirySweepIntervalMs, 1000, 0, 3_600_000),
-    expirySweepBatchKeys: int('expirySweepBatchKeys', o.expirySweepBatchKeys, 256, 1, 100_000),
+    speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
+    writeRetryMs: int('writeRetryMs', o.writeRetryMs, 200, 1, 3_600_000),
+    writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
+    hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
+    maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
+    directReads: bool('directReads', o.directReads, true),
+  };
+}
+
+/** Each actor's store and thread. */
+function storageOptions(o: ClusterOptions) {
+  return {
+    mapSizeBytes: int('mapSizeBytes', o.mapSizeBytes, 8 * 1024 ** 3, 1024 ** 2, 2 ** 50),
+    compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
+    cacheBytes: int('cacheBytes', o.cacheBytes, 8 * 1024 * 1024, 0, 2 ** 40),
+    sync: syncMode(o.sync),
+    syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
+    maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
+    maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
+    actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
+    actorOldGenerationMiB: int('actorOldGenerationMiB', o.actorOldGenerationMiB, 1024, 64, 1024 * 1024),
+  };
+}
+
+/** Hinted handoff, and the collection of tombstones and expired values. */
+function hintAndExpiryOptions(o: ClusterOptions) {
+  return {
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
     maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),
     handoffIntervalMs: int('handoffIntervalMs', o.handoffIntervalMs, 100, 5, 600_000),
     maxHintsPerHandoff: int('maxHintsPerHandoff', o.maxHintsPerHandoff, 1024, 1, 100_000),
-    sync: syncMode(o.sync),
-    syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
-    maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
-    speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
-    writeRetryMs: int('writeRetryMs', o.writeRetryMs, 200, 1, 3_600_000),
-    writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
-    maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
+    tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
+    expirySweepIntervalMs: int('expirySweepIntervalMs', o.expirySweepIntervalMs, 1000, 0, 3_600_000),
+    expirySweepBatchKeys: int('expirySweepBatchKeys', o.expirySweepBatchKeys, 256, 1, 100_000),
+  };
+}
+
+/** Background work: anti-entropy, its pacing, transfers and cleanup. */
+function backgroundOptions(o: ClusterOptions, n: number) {
+  return {
+    antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
+    maxSkippedAntiEntropyPasses: int('maxSkippedAntiEntropyPasses', o.maxSkippedAntiEntropyPasses, 4, 0, 1000),
+    antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
     maxRepairPushEntries: int('maxRepairPushEntries', o.maxRepairPushEntries, 100_000, 1, 100_000_000),
     maxRepairPushesPerActor: int('maxRepairPushesPerActor', o.maxRepairPushesPerActor, 32, 1, 10_000),
-    autoscale: autoscaleOptions(o.autoscale, n),
     backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
     backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),
     backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 50_000, 4, 100_000_000),
@@ -437,14 +473,9 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     backgroundChunkEntries: int('backgroundChunkEntries', o.backgroundChunkEntries, 256, 1, 1_000_000),
     backgroundChunkBytes: int('backgroundChunkBytes', o.backgroundChunkBytes, 256 * 1024, 1024, 1024 ** 3),
     transferConcurrency: int('transferConcurrency', o.transferConcurrency, 2, 1, 64),
-    actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
-    actorOldGenerationMiB: int('actorOldGenerationMiB', o.actorOldGenerationMiB, 1024, 64, 1024 * 1024),
     antiEntropyScanMinPerSec: int('antiEntropyScanMinPerSec', o.antiEntropyScanMinPerSec, 20_000, 1, 2 ** 31 - 1),
     antiEntropyScanMaxPerSec: int('antiEntropyScanMaxPerSec', o.antiEntropyScanMaxPerSec, 500_000, 1, 2 ** 31 - 1),
-    hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
-    maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
     cleanupAfterChange: bool('cleanupAfterChange', o.cleanupAfterChange, true),
-    directReads: bool('directReads', o.directReads, true),
   };
 }
 
