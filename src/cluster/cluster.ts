@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import assert from 'node:assert/strict';
 import type { ActorConfig, ActorStats } from '../actor/actor.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import type { HeldPeak } from '../antientropy/pass-plan.js';
@@ -148,7 +149,11 @@ export class Cluster {
     }
     cluster.antiEntropy.start(cluster.timers);
     const policy = cluster.options.autoscale;
-    if (policy !== null) cluster.autoscale = new AutoscaleDriver({ policy, layout, liveness: cluster.liveness, membership: cluster.membership, latency: cluster.router.requestLatency!, clock: cluster.clock, timers: cluster.timers, closed: () => cluster.closed });
+    const latency = cluster.router.requestLatency;
+    if (policy !== null) {
+      assert.ok(latency !== null, 'the router measures request latency when an autoscaler runs');
+      cluster.autoscale = new AutoscaleDriver({ policy, layout, liveness: cluster.liveness, membership: cluster.membership, latency, clock: cluster.clock, timers: cluster.timers, closed: () => cluster.closed });
+    }
     if (layout.existedBefore) cluster.antiEntropy.repairSoonIfRecovering();
     return cluster;
   }

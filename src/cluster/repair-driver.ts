@@ -153,7 +153,7 @@ export class RepairDriver {
     // an actor whose trees cannot be built (wiped meanwhile, say) sits this pass out; the next one includes it
     for (const [id, err] of pass.failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
     for (const id of recovering) {
-      if (pass.notFilled.has(id) || supervisor.status(id) !== 'up') continue;
+      if (pass.notFilled.has(id) || !liveness.isRunning(id)) continue;
       // bounded: a thread that ends meanwhile never answers a control call (it stays recovering; the next pass retries).
       // An unref'd global timer: Timers has no unref, and this wait must not keep a process from exiting.
       await Promise.race([supervisor.recovered(id).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
