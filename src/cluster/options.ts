@@ -2,6 +2,10 @@ import { DEFAULT_POLICY, type AutoscalerPolicy } from '../membership/autoscaler.
 import { availableParallelism } from 'node:os';
 import { ImpossibleQuorumError, InvalidOptionError } from '../errors.js';
 import { minimumPassBytes } from '../antientropy/pass-plan.js';
+import type { ActorConfig } from '../actor/actor.js';
+import type { RingMember } from '../ring/ring.js';
+import type { StoreOptions } from '../storage/store.js';
+import { actorDataPath } from '../supervisor/metadata.js';
 
 /** A replica count for a request: a number, or a named level relative to N. */
 export type Consistency = number | 'one' | 'quorum' | 'all';
@@ -234,70 +238,82 @@ export interface ClusterOptions {
   readonly directReads?: boolean;
 }
 
-export interface ResolvedOptions {
-  readonly dataDir: string;
-  readonly actors: number;
-  readonly actorsExplicit: boolean;
-  readonly n: number;
+/**
+ * Every option with its default applied, r and w as replica counts: the
+ * options are declared once, in ClusterOptions, and an option added there
+ * must be resolved in resolveOptions (the compiler says so).
+ */
+export type ResolvedOptions = Readonly<Required<Omit<ClusterOptions, 'r' | 'w' | 'autoscale'>>> & {
   readonly r: number;
   readonly w: number;
-  readonly vnodes: number;
-  readonly zones: readonly string[];
-  readonly timeoutMs: number;
-  readonly maxPairBytes: number;
-  readonly maxKeyBytes: number;
-  readonly maxSiblings: number;
-  readonly lastWriteWins: boolean;
-  readonly maxPendingRequests: number;
-  readonly maxPendingOpsPerActor: number;
-  readonly mapSizeBytes: number;
-  readonly compressionThresholdBytes: number;
-  readonly cacheBytes: number;
-  readonly maxBatchBytes: number;
-  readonly speculativeRetryMs: number;
-  readonly writeRetryMs: number;
-  readonly writeRetries: number;
-  readonly maxPendingWritesPerActor: number;
+  /** `actors` was given (a restart must then agree with it), not defaulted. */
+  readonly actorsExplicit: boolean;
   readonly autoscale: (AutoscalerPolicy & { readonly sampleIntervalMs: number }) | null;
-  readonly maxRepairPushEntries: number;
-  readonly maxRepairPushesPerActor: number;
-  readonly backgroundTargetP99Ms: number;
-  readonly backgroundMinPerSec: number;
-  readonly backgroundMaxPerSec: number;
-  readonly backgroundP99Factor: number;
-  readonly backgroundP99FloorMs: number;
-  readonly backgroundWindowEntries: number;
-  readonly backgroundChunkEntries: number;
-  readonly backgroundChunkBytes: number;
-  readonly transferConcurrency: number;
-  readonly actorYoungGenerationMiB: number;
-  readonly actorOldGenerationMiB: number;
-  readonly antiEntropyScanMinPerSec: number;
-  readonly antiEntropyScanMaxPerSec: number;
-  readonly hedgeReadsAfterMs: number;
-  readonly maxHedgedReadsPerSec: number;
-  readonly cleanupAfterChange: boolean;
-  readonly directReads: boolean;
-  readonly maxWritesPerCommit: number;
-  readonly gossipIntervalMs: number;
-  readonly failAfterMs: number;
-  readonly maxFailAfterMs: number;
-  readonly maxInFlightPerActor: number;
-  readonly overloadTargetMs: number;
-  readonly overloadIntervalMs: number;
-  readonly strict: boolean;
-  readonly antiEntropyIntervalMs: number;
-  readonly maxSkippedAntiEntropyPasses: number;
-  readonly antiEntropyMemoryBytes: number;
-  readonly tombstoneGraceMs: number;
-  readonly expirySweepIntervalMs: number;
-  readonly expirySweepBatchKeys: number;
-  readonly maxHints: number;
-  readonly maxHintAgeMs: number;
-  readonly handoffIntervalMs: number;
-  readonly maxHintsPerHandoff: number;
-  readonly sync: 'always' | 'periodic';
-  readonly syncIntervalMs: number;
+};
+
+/** What an actor's settings take besides the options: who it is, the ring it starts from, what it shares with the front end. */
+export interface ActorPlace {
+  readonly id: number;
+  readonly members: readonly RingMember[];
+  /** Data should exist (a restart, or a directory that held the cluster): an empty env then means a lost disk. */
+  readonly expectsData: boolean;
+  /** The store's signal to the front end's direct reads. */
+  readonly readSignal: SharedArrayBuffer | null;
+}
+
+/** An actor's settings, derived from the cluster's options: the one place an option reaches an actor. */
+export function actorConfigFrom(o: ResolvedOptions, place: ActorPlace): ActorConfig {
+  return {
+    id: place.id,
+    n: o.n,
+    members: place.members,
+    freshWriterId: -1, // the supervisor allocates one for each spawn
+    expectsData: place.expectsData,
+    storage: storeOptionsFrom(o, actorDataPath(o.dataDir, place.id), place.readSignal),
+    lastWriteWins: o.lastWriteWins,
+    maxSiblings: o.maxSiblings,
+    maxPendingOps: o.maxPendingOpsPerActor,
+    sweepIntervalMs: Math.max(1, Math.min(10, Math.floor(o.timeoutMs / 10))),
+    speculativeRetryMs: o.speculativeRetryMs,
+    writeRetryMs: o.writeRetryMs,
+    writeRetries: o.writeRetries,
+    maxRepairPushEntries: o.maxRepairPushEntries,
+    maxRepairPushesPerActor: o.maxRepairPushesPerActor,
+    backgroundTargetP99Ms: o.backgroundTargetP99Ms,
+    backgroundMinPerSec: o.backgroundMinPerSec,
+    backgroundMaxPerSec: Math.max(o.backgroundMaxPerSec, o.backgroundMinPerSec),
+    backgroundP99Factor: o.backgroundP99Factor,
+    backgroundP99FloorMs: o.backgroundP99FloorMs,
+    backgroundWindowEntries: o.backgroundWindowEntries,
+    backgroundChunkEntries: o.backgroundChunkEntries,
+    backgroundChunkBytes: o.backgroundChunkBytes,
+    maxBatchBytes: o.maxBatchBytes,
+    gossipIntervalMs: o.gossipIntervalMs,
+    failAfterMs: o.failAfterMs,
+    maxFailAfterMs: o.maxFailAfterMs,
+    pauseSignal: new SharedArrayBuffer(4),
+    maxHints: o.maxHints,
+    maxPairBytes: o.maxPairBytes,
+    maxHintAgeMs: o.maxHintAgeMs,
+    handoffIntervalMs: o.handoffIntervalMs,
+    maxHintsPerHandoff: o.maxHintsPerHandoff,
+    expirySweep: { graceMs: o.tombstoneGraceMs, intervalMs: o.expirySweepIntervalMs, batchKeys: o.expirySweepBatchKeys },
+  };
+}
+
+/** An actor's store settings, derived from the cluster's options. */
+export function storeOptionsFrom(o: ResolvedOptions, path: string, readSignal: SharedArrayBuffer | null): StoreOptions {
+  return {
+    path,
+    mapSizeBytes: o.mapSizeBytes,
+    compressionThresholdBytes: o.compressionThresholdBytes,
+    cacheBytes: o.cacheBytes,
+    maxWritesPerCommit: o.maxWritesPerCommit,
+    maxPendingWrites: o.maxPendingWritesPerActor,
+    sync: o.sync,
+    syncIntervalMs: o.syncIntervalMs,
+    readSignal,
+  };
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -358,12 +374,6 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     throw new InvalidOptionError('zones must be a non-empty array of non-empty strings (max 64 chars)');
   }
   if (o.lastWriteWins !== undefined && typeof o.lastWriteWins !== 'boolean') throw new InvalidOptionError('lastWriteWins must be a boolean');
-  const gossipIntervalMs = int('gossipIntervalMs', o.gossipIntervalMs, 100, 5, 60_000);
-  const failAfterMs = int('failAfterMs', o.failAfterMs, 1000, 10, 600_000);
-  if (failAfterMs < 3 * gossipIntervalMs) throw new InvalidOptionError(`failAfterMs (${failAfterMs}) must be at least 3 gossip rounds (3 x gossipIntervalMs = ${3 * gossipIntervalMs})`);
-  const maxFailAfterMs = int('maxFailAfterMs', o.maxFailAfterMs, 4 * failAfterMs, 10, 3_600_000);
-  if (maxFailAfterMs < failAfterMs) throw new InvalidOptionError(`maxFailAfterMs (${maxFailAfterMs}) must be at least failAfterMs (${failAfterMs})`);
-  const maxPairBytes = int('maxPairBytes', o.maxPairBytes, 10 * 1024, 16, 64 * 1024 * 1024);
   return {
     dataDir: o.dataDir,
     actors,
@@ -373,44 +383,86 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     w: resolveConsistency('w', o.w, n, Math.floor(n / 2) + 1),
     vnodes: int('vnodes', o.vnodes, 256, 1, 4096),
     zones,
-    timeoutMs: int('timeoutMs', o.timeoutMs, 5000, 1, 3_600_000),
+    lastWriteWins: o.lastWriteWins ?? false,
+    autoscale: autoscaleOptions(o.autoscale, n),
+    ...failureDetection(o),
+    ...requestOptions(o),
+    ...storageOptions(o),
+    ...hintAndExpiryOptions(o),
+    ...backgroundOptions(o, n),
+  };
+}
+
+/** Gossip and the failure detector's bounds. */
+function failureDetection(o: ClusterOptions) {
+  const gossipIntervalMs = int('gossipIntervalMs', o.gossipIntervalMs, 100, 5, 60_000);
+  const failAfterMs = int('failAfterMs', o.failAfterMs, 1000, 10, 600_000);
+  if (failAfterMs < 3 * gossipIntervalMs) throw new InvalidOptionError(`failAfterMs (${failAfterMs}) must be at least 3 gossip rounds (3 x gossipIntervalMs = ${3 * gossipIntervalMs})`);
+  const maxFailAfterMs = int('maxFailAfterMs', o.maxFailAfterMs, 4 * failAfterMs, 10, 3_600_000);
+  if (maxFailAfterMs < failAfterMs) throw new InvalidOptionError(`maxFailAfterMs (${maxFailAfterMs}) must be at least failAfterMs (${failAfterMs})`);
+  return { gossipIntervalMs, failAfterMs, maxFailAfterMs };
+}
+
+/** Requests: their bounds, deadlines, retries and hedges, and backpressure. */
+function requestOptions(o: ClusterOptions) {
+  const maxPairBytes = int('maxPairBytes', o.maxPairBytes, 10 * 1024, 16, 64 * 1024 * 1024);
+  return {
     maxPairBytes,
+    timeoutMs: int('timeoutMs', o.timeoutMs, 5000, 1, 3_600_000),
     maxKeyBytes: int('maxKeyBytes', o.maxKeyBytes, Math.min(1024, maxPairBytes), 1, 1900),
     maxSiblings: int('maxSiblings', o.maxSiblings, 64, 1, 10_000),
-    lastWriteWins: o.lastWriteWins ?? false,
     maxPendingRequests: int('maxPendingRequests', o.maxPendingRequests, 100_000, 1, 10_000_000),
     maxPendingOpsPerActor: int('maxPendingOpsPerActor', o.maxPendingOpsPerActor, 100_000, 1, 10_000_000),
-    mapSizeBytes: int('mapSizeBytes', o.mapSizeBytes, 8 * 1024 ** 3, 1024 ** 2, 2 ** 50),
-    compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
-    cacheBytes: int('cacheBytes', o.cacheBytes, 8 * 1024 * 1024, 0, 2 ** 40),
     maxBatchBytes: int('maxBatchBytes', o.maxBatchBytes, 1024 * 1024, 1024, 64 * 1024 * 1024),
-    gossipIntervalMs,
-    failAfterMs,
-    maxFailAfterMs,
     maxInFlightPerActor: int('maxInFlightPerActor', o.maxInFlightPerActor, 10_000, 1, 10_000_000),
     overloadTargetMs: int('overloadTargetMs', o.overloadTargetMs, 500, 1, 3_600_000),
     overloadIntervalMs: int('overloadIntervalMs', o.overloadIntervalMs, 1000, 1, 3_600_000),
     strict: bool('strict', o.strict, false),
-    antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
-    maxSkippedAntiEntropyPasses: int('maxSkippedAntiEntropyPasses', o.maxSkippedAntiEntropyPasses, 4, 0, 1000),
-    antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
-    tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
-    expirySweepIntervalMs: int('expirySweepIntervalMs', o.expirySweepIntervalMs, 1000, 0, 3_600_000),
-    expirySweepBatchKeys: int('expirySweepBatchKeys', o.expirySweepBatchKeys, 256, 1, 100_000),
+    speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
+    writeRetryMs: int('writeRetryMs', o.writeRetryMs, 200, 1, 3_600_000),
+    writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
+    hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
+    maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
+    directReads: bool('directReads', o.directReads, true),
+  };
+}
+
+/** Each actor's store and thread. */
+function storageOptions(o: ClusterOptions) {
+  return {
+    mapSizeBytes: int('mapSizeBytes', o.mapSizeBytes, 8 * 1024 ** 3, 1024 ** 2, 2 ** 50),
+    compressionThresholdBytes: int('compressionThresholdBytes', o.compressionThresholdBytes, 1024, 0, 64 * 1024 * 1024),
+    cacheBytes: int('cacheBytes', o.cacheBytes, 8 * 1024 * 1024, 0, 2 ** 40),
+    sync: syncMode(o.sync),
+    syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
+    maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
+    maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
+    actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
+    actorOldGenerationMiB: int('actorOldGenerationMiB', o.actorOldGenerationMiB, 1024, 64, 1024 * 1024),
+  };
+}
+
+/** Hinted handoff, and the collection of tombstones and expired values. */
+function hintAndExpiryOptions(o: ClusterOptions) {
+  return {
     maxHints: int('maxHints', o.maxHints, 100_000, 0, 100_000_000),
     maxHintAgeMs: int('maxHintAgeMs', o.maxHintAgeMs, 3 * 3600_000, 1000, 30 * 24 * 3600_000),
     handoffIntervalMs: int('handoffIntervalMs', o.handoffIntervalMs, 100, 5, 600_000),
     maxHintsPerHandoff: int('maxHintsPerHandoff', o.maxHintsPerHandoff, 1024, 1, 100_000),
-    sync: syncMode(o.sync),
-    syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
-    maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
-    speculativeRetryMs: int('speculativeRetryMs', o.speculativeRetryMs, 20, 1, 3_600_000),
-    writeRetryMs: int('writeRetryMs', o.writeRetryMs, 200, 1, 3_600_000),
-    writeRetries: int('writeRetries', o.writeRetries, 2, 0, 10),
-    maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
+    tombstoneGraceMs: int('tombstoneGraceMs', o.tombstoneGraceMs, 3600_000, 0, 365 * 24 * 3600_000),
+    expirySweepIntervalMs: int('expirySweepIntervalMs', o.expirySweepIntervalMs, 1000, 0, 3_600_000),
+    expirySweepBatchKeys: int('expirySweepBatchKeys', o.expirySweepBatchKeys, 256, 1, 100_000),
+  };
+}
+
+/** Background work: anti-entropy, its pacing, transfers and cleanup. */
+function backgroundOptions(o: ClusterOptions, n: number) {
+  return {
+    antiEntropyIntervalMs: int('antiEntropyIntervalMs', o.antiEntropyIntervalMs, 60_000, 0, 24 * 3600_000),
+    maxSkippedAntiEntropyPasses: int('maxSkippedAntiEntropyPasses', o.maxSkippedAntiEntropyPasses, 4, 0, 1000),
+    antiEntropyMemoryBytes: int('antiEntropyMemoryBytes', o.antiEntropyMemoryBytes, 8 * 1024 * 1024, minimumPassBytes(n), 2 ** 40),
     maxRepairPushEntries: int('maxRepairPushEntries', o.maxRepairPushEntries, 100_000, 1, 100_000_000),
     maxRepairPushesPerActor: int('maxRepairPushesPerActor', o.maxRepairPushesPerActor, 32, 1, 10_000),
-    autoscale: autoscaleOptions(o.autoscale, n),
     backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
     backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),
     backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 50_000, 4, 100_000_000),
@@ -421,14 +473,9 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
     backgroundChunkEntries: int('backgroundChunkEntries', o.backgroundChunkEntries, 256, 1, 1_000_000),
     backgroundChunkBytes: int('backgroundChunkBytes', o.backgroundChunkBytes, 256 * 1024, 1024, 1024 ** 3),
     transferConcurrency: int('transferConcurrency', o.transferConcurrency, 2, 1, 64),
-    actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
-    actorOldGenerationMiB: int('actorOldGenerationMiB', o.actorOldGenerationMiB, 1024, 64, 1024 * 1024),
     antiEntropyScanMinPerSec: int('antiEntropyScanMinPerSec', o.antiEntropyScanMinPerSec, 20_000, 1, 2 ** 31 - 1),
     antiEntropyScanMaxPerSec: int('antiEntropyScanMaxPerSec', o.antiEntropyScanMaxPerSec, 500_000, 1, 2 ** 31 - 1),
-    hedgeReadsAfterMs: int('hedgeReadsAfterMs', o.hedgeReadsAfterMs, 250, 0, 3_600_000),
-    maxHedgedReadsPerSec: int('maxHedgedReadsPerSec', o.maxHedgedReadsPerSec, 1000, 0, 1_000_000),
     cleanupAfterChange: bool('cleanupAfterChange', o.cleanupAfterChange, true),
-    directReads: bool('directReads', o.directReads, true),
   };
 }
 
