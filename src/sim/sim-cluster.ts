@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { container as rootContainer } from 'tsyringe';
 import { PartitionActor, type ActorConfig } from '../actor/actor.js';
 import { buildActorContainer } from '../actor/container.js';
-import type { ResolvedOptions } from '../cluster/options.js';
+import { actorConfigFrom, type ResolvedOptions } from '../cluster/options.js';
 import { allocateTokens, Ring, type RingMember } from '../ring/ring.js';
 import { seededRandom, TOKENS, type Random } from '../runtime/services.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
@@ -150,42 +150,7 @@ export class SimCluster {
   }
 }
 
-/** An actor's settings in the simulator: the real cluster's, with no LMDB path and no pause signal. */
+/** An actor's settings in the simulator: the real cluster's (actorConfigFrom), with no pause signal. */
 function simActorConfig(o: ResolvedOptions, id: number, members: readonly RingMember[], freshWriterId: number, expectsData: boolean): ActorConfig {
-  return {
-    id,
-    n: o.n,
-    members,
-    freshWriterId,
-    expectsData,
-    storage: { path: '', mapSizeBytes: o.mapSizeBytes, compressionThresholdBytes: 0, cacheBytes: 0, maxWritesPerCommit: o.maxWritesPerCommit, maxPendingWrites: o.maxPendingWritesPerActor, sync: o.sync, syncIntervalMs: o.syncIntervalMs },
-    lastWriteWins: o.lastWriteWins,
-    maxSiblings: o.maxSiblings,
-    maxPendingOps: o.maxPendingOpsPerActor,
-    sweepIntervalMs: Math.max(1, Math.min(10, Math.floor(o.timeoutMs / 10))),
-    speculativeRetryMs: o.speculativeRetryMs,
-    writeRetryMs: o.writeRetryMs,
-    writeRetries: o.writeRetries,
-    maxRepairPushEntries: o.maxRepairPushEntries,
-    maxRepairPushesPerActor: o.maxRepairPushesPerActor,
-    backgroundTargetP99Ms: o.backgroundTargetP99Ms,
-    backgroundMinPerSec: o.backgroundMinPerSec,
-    backgroundMaxPerSec: Math.max(o.backgroundMaxPerSec, o.backgroundMinPerSec),
-    backgroundP99Factor: o.backgroundP99Factor,
-    backgroundP99FloorMs: o.backgroundP99FloorMs,
-    backgroundWindowEntries: o.backgroundWindowEntries,
-    backgroundChunkEntries: o.backgroundChunkEntries,
-    backgroundChunkBytes: o.backgroundChunkBytes,
-    maxBatchBytes: o.maxBatchBytes,
-    gossipIntervalMs: o.gossipIntervalMs,
-    failAfterMs: o.failAfterMs,
-    maxFailAfterMs: o.maxFailAfterMs,
-    pauseSignal: null,
-    maxHints: o.maxHints,
-    maxPairBytes: o.maxPairBytes,
-    maxHintAgeMs: o.maxHintAgeMs,
-    handoffIntervalMs: o.handoffIntervalMs,
-    maxHintsPerHandoff: o.maxHintsPerHandoff,
-    expirySweep: { graceMs: o.tombstoneGraceMs, intervalMs: o.expirySweepIntervalMs, batchKeys: o.expirySweepBatchKeys },
-  };
+  return { ...actorConfigFrom(o, { id, members, expectsData, readSignal: null }), freshWriterId, pauseSignal: null };
 }
