@@ -118,6 +118,11 @@ export class MemoryStore implements ReplicaStore {
     return this.pendingCount;
   }
 
+  /** Writes of every kind (index entries too) waiting for a commit. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   get full(): boolean {
     return this.pendingCount >= this.options.maxPendingWrites;
   }

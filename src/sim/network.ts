@@ -47,6 +47,11 @@ export class SimNetwork<M> {
     checkFaults(defaults);
   }
 
+  /** Messages sent and not yet delivered (or lost on arrival). */
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
   get stats(): NetworkStats {
     return { ...this.counts };
   }

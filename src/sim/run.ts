@@ -107,6 +107,9 @@ function runLogged(o: SimOptions): SimResult {
   if (!fullRepair(cluster, client)) violations.push('repair: not every anti-entropy push finished');
   cluster.markRepaired();
   time.runUntil(time.monotonicMs() + HEAL_MS);
+  // judged at an instant when no reap, push or commit is half done (the sweep goes on collecting meanwhile)
+  runWhile(time, () => !cluster.quiescent(), time.monotonicMs() + HEAL_MS);
+  if (!cluster.quiescent()) violations.push(`never quiescent: messages or commits still pending ${HEAL_MS} simulated ms after the heal phase`);
 
   violations.push(...judge(o, cluster, workload.history), ...workload.internalErrors.map((what) => `internal error answering ${what}`));
   let expiredCollected = 0;

@@ -104,6 +104,18 @@ export class SimCluster {
     this.time.record(`restart ${id}`);
   }
 
+  /**
+   * Nothing is on its way: no message in flight, no write waiting for a
+   * commit, nothing due at this instant (a transport flush, a commit). What
+   * the disks hold now is what the replicas hold, with no reap or repair
+   * half done between them.
+   */
+  quiescent(): boolean {
+    if (this.net.inFlightCount > 0 || this.time.nextEventMs() <= this.time.monotonicMs()) return false;
+    for (const inc of this.live.values()) if (inc.store.queued > 0) return false;
+    return true;
+  }
+
   /** Freeze `id` for `ms`: no timer and no message runs on it until then (a GC pause, SIGSTOP); the others notice only by its silence. */
   freeze(id: number, ms: number): void {
     const inc = this.live.get(id);

@@ -119,6 +119,12 @@ export class VirtualTime implements Clock, Timers {
     return ran;
   }
 
+  /** When the next pending event runs (simulated ms since the start; Infinity when none is pending). */
+  nextEventMs(): number {
+    const next = this.peekLive();
+    return next === undefined ? Infinity : next.atMs - this.startMs;
+  }
+
   /** Fold a label of the caller's into the trace (a request's outcome, say) without scheduling anything. */
   record(label: string): void {
     this.trace.update(`${this.nowMs - this.startMs}:${label};`);
