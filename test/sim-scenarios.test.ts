@@ -6,7 +6,7 @@ import { Scenario } from '../src/sim/scenario.js';
 
 const SWEEP = { antiEntropyIntervalMs: 0, tombstoneGraceMs: 0, expirySweepIntervalMs: 50 } as const;
 
-const sum = (s: Scenario, field: 'expiredCollected' | 'expiryRetries' | 'hintsPending' | 'expiryIndexEntries'): number => s.stats().reduce((n, a) => n + a[field], 0);
+const sum = (s: Scenario, field: 'expiredCollected' | 'expiryRetries' | 'hintsPending' | 'expiryIndexEntries' | 'hintsDropped' | 'hintsHandedOff'): number => s.stats().reduce((n, a) => n + a[field], 0);
 
 /** Kill the replica at `downPlace` of one preference list, and write `count` keys of it with a TTL (W=2: hints on a substitute). */
 function writeWhileDown(s: Scenario, prefix: string, count: number, downPlace: number, ttlMs: number): { keys: string[]; down: number } {
@@ -73,4 +73,38 @@ test('the expiry sweep collects nothing while any actor holds a hint, even with 
   t.true(sum(s, 'hintsPending') >= keys.length, 'the hints are still pending');
   for (const k of keys) t.is(s.held(k).size, 3, `${k}: every replica still holds it`);
   t.is(sum(s, 'expiredCollected'), 0);
+});
+
+test('hints older than maxHintAgeMs are dropped and counted instead of handed off', (t) => {
+  const s = new Scenario({ cluster: { maxHintAgeMs: 1000, handoffIntervalMs: 50 } });
+  t.teardown(() => s.close());
+  const owner = 4;
+  const keys: string[] = [];
+  for (let i = 0; keys.length < 5; i++) if (s.preference(`old${i}`).includes(owner)) keys.push(`old${i}`);
+  s.cluster.crash(owner, false);
+  for (const k of keys) t.is(s.put(k, 'old', { w: 2 }).kind, 'ok');
+  t.is(sum(s, 'hintsPending'), keys.length, 'a substitute holds one hint per write');
+  s.advance(1300); // older than maxHintAgeMs by the time the owner is back
+  s.cluster.restart(owner);
+  t.not(s.advanceUntil(() => sum(s, 'hintsPending') === 0, 1000), -1, 'old hints dropped');
+  t.is(sum(s, 'hintsDropped'), keys.length);
+  t.is(sum(s, 'hintsHandedOff'), 0);
+  for (const k of keys) t.false(s.held(k).has(owner), `${k}: the owner never got it from a hint (anti-entropy's job)`);
+});
+
+test('a hint younger than maxHintAgeMs is handed off once its owner is back: the owner holds the write, the substitute no longer holds the hint', (t) => {
+  const s = new Scenario({ cluster: { maxHintAgeMs: 60_000, handoffIntervalMs: 50 } });
+  t.teardown(() => s.close());
+  const owner = 2;
+  const keys: string[] = [];
+  for (let i = 0; keys.length < 5; i++) if (s.preference(`young${i}`).includes(owner)) keys.push(`young${i}`);
+  s.cluster.crash(owner, false);
+  for (const k of keys) t.is(s.put(k, 'v', { w: 2 }).kind, 'ok');
+  s.advance(1000);
+  s.cluster.restart(owner);
+  const tookMs = s.advanceUntil(() => sum(s, 'hintsPending') === 0, 2000);
+  t.not(tookMs, -1, 'handed off');
+  t.log(`handed off ${tookMs} simulated ms after the owner came back`);
+  t.is(sum(s, 'hintsHandedOff'), keys.length);
+  for (const k of keys) t.true(s.held(k).has(owner), `${k}: the owner holds it`);
 });
