@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { InvalidOptionError } from '../src/index.js';
 import { ringPosition } from '../src/ring/hash.js';
 import { Ring } from '../src/ring/ring.js';
-import { applyChanges } from '../src/membership/plan.js';
+import { applyChanges, splitPushRanges } from '../src/membership/plan.js';
 import { startCluster } from './helpers.js';
 
 test.serial('plan(): adding an actor shows the transfers, with keys and bytes estimated from the data, and changes nothing', async (t) => {
@@ -41,4 +41,13 @@ test.serial('plan(): removing an actor streams only its ranges, from the actor i
   await t.throwsAsync(c.plan([{ kind: 'remove', id: 9 }]), { instanceOf: InvalidOptionError, message: /cannot remove actor 9/ });
   await t.throwsAsync(c.plan([{ kind: 'remove', id: 0 }, { kind: 'remove', id: 1 }, { kind: 'remove', id: 2 }]), { instanceOf: InvalidOptionError, message: /n=3 needs at least 3/ });
   await t.throwsAsync(c.plan([{ kind: 'add', weight: -1 }]), { instanceOf: InvalidOptionError, message: /weight/ });
+});
+
+test('splitPushRanges: halves of the ranges, or of one arc at its middle (across the wrap too); one position cannot split', (t) => {
+  t.deepEqual(splitPushRanges([[0, 10], [20, 30], [40, 50]]), [[[0, 10], [20, 30]], [[40, 50]]]);
+  t.deepEqual(splitPushRanges([[100, 200]]), [[[100, 150]], [[150, 200]]]);
+  const wrapped = splitPushRanges([[2 ** 32 - 10, 10]])!;
+  t.deepEqual(wrapped, [[[2 ** 32 - 10, 0]], [[0, 10]]]);
+  t.is(splitPushRanges([[5, 6]]), null);
+  t.is(splitPushRanges([]), null);
 });

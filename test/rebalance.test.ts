@@ -114,6 +114,16 @@ test.serial('a handoff under small bounds holds at most them: each push and each
   t.log(`streamed ${added.keysStreamed} entries in ${added.durationMs} ms; window peaks ${stats.map((s) => s.backgroundWindowPeakEntries).join(', ')}; chunk peaks ${stats.map((s) => s.backgroundChunkPeakBytes).join(', ')} bytes; new actor's pending peak ${newcomer.pendingWritesPeak}`);
 });
 
+test.serial('a transfer whose ranges hold more than maxRepairPushEntries completes: pushes cut short go again in halves (at 20 M keys every add failed)', async (t) => {
+  // 3000 keys over 5 actors: each transfer push of 16 arc ranges holds far more than 20 entries
+  const c = await start(t, { maxRepairPushEntries: 20, cleanupAfterChange: false });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `v${i}`, { w: 'all' })));
+  const added = await c.addActor();
+  t.true(added.keysStreamed >= 3000 * 3 / 6 * 0.5, `${added.keysStreamed} entries streamed`);
+  t.deepEqual((await c.compareReplicas()).divergent, []);
+  for (let i = 0; i < 3000; i += 7) t.deepEqual((await c.get(`k${i}`, { r: 'all' })).values, [`v${i}`]);
+});
+
 test.serial('while a change streams its ranges, reads stay direct and see every acknowledged write; they are coordinated from the ring switch on', async (t) => {
   // slow streams: the change lasts long enough for many writes and reads in the middle of it
   const c = await start(t, { backgroundMaxPerSec: 1000, backgroundMinPerSec: 500 });

@@ -7,7 +7,7 @@ import type { ActorConfig, CleanupReport } from '../actor/actor.js';
 import { PassLedger } from '../antientropy/pass-plan.js';
 import { walkTrees } from '../antientropy/trees.js';
 import { InvalidOptionError, QuorumError } from '../errors.js';
-import { applyChanges, MembershipError, planTransfers, type MembershipChange, type Transfer } from '../membership/plan.js';
+import { applyChanges, MembershipError, planTransfers, splitPushRanges, type MembershipChange, type Transfer } from '../membership/plan.js';
 import { arcRanges, Ring, type RingMember } from '../ring/ring.js';
 import type { Clock, Timers } from '../runtime/services.js';
 import { actorDataPath } from '../supervisor/metadata.js';
@@ -61,6 +61,8 @@ export interface MembershipResult {
 
 /** Ranges one SyncRanges push carries at most during a membership transfer (each range is a small slice of an arc). */
 const TRANSFER_RANGES_PER_PUSH = 16;
+/** Times one transfer push may be halved and sent again before the change fails (2^20 pieces: any data set). */
+const MAX_PUSH_SPLITS = 20;
 /** How long a leaving actor may take to hand off the hints it holds. */
 const DECOMMISSION_HINTS_TIMEOUT_MS = 30_000;
 
@@ -246,15 +248,22 @@ export class MembershipDriver {
     }
     const timeoutMs = Math.max(options.timeoutMs, 120_000, slowestPushMs(options));
     const streamed: Streamed = { keys: 0, bytes: 0 };
-    let next = 0;
+    // A push cut short (its ranges held more than maxRepairPushEntries, as they do at large data sets:
+    // at 20 M keys every add failed) goes again as two halves; merges are idempotent. Any other loss fails the change.
+    const queue = pushes.map((p) => ({ ...p, splits: 0 }));
     const worker = async (): Promise<void> => {
-      while (next < pushes.length) {
-        const p = pushes[next++]!;
+      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
         // ranges as (start, end]: SyncRanges takes positions [from, to)
         const ranges = p.ranges.flatMap(([a, b]) => arcRanges(a, b).map((r) => [r.from, r.to] as [number, number]));
-        const reply = await router.sendTo(p.from, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [p.to] }));
+        const reply = await router.sendTo(p.from, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [p!.to] }));
         if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
-        if (reply.failed > 0) throw new QuorumError('repair', 0, 1, 1, `streaming to actor ${p.to} from ${p.from} lost ${reply.failed} entries`);
+        if (reply.failed > 0) {
+          const cutShort = reply.keys >= options.maxRepairPushEntries;
+          const halves = cutShort && p.splits < MAX_PUSH_SPLITS ? splitPushRanges(p.ranges) : null;
+          if (halves === null) throw new QuorumError('repair', 0, 1, 1, `streaming to actor ${p.to} from ${p.from} lost ${reply.failed} entries`);
+          queue.unshift(...halves.map((half) => ({ from: p!.from, to: p!.to, ranges: half, splits: p!.splits + 1 })));
+          continue;
+        }
         streamed.keys += reply.keys;
         streamed.bytes += reply.bytes;
       }

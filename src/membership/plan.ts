@@ -125,3 +125,25 @@ export function planTransfers(before: Ring, after: Ring, contents: ArcContents =
     .sort((a, b) => a.to - b.to || a.from - b.from);
   return { transfers, movedFraction: moved / (RING_SIZE * before.n) };
 }
+
+/**
+ * A transfer push in two halves, for one that came back cut short (it held
+ * more than maxRepairPushEntries) or with lost acks: the halves of its
+ * ranges, or of its one range (start, end], split at the middle of the arc
+ * (it may wrap past 2^32). Null when it is one position and cannot be split.
+ */
+export function splitPushRanges(ranges: readonly (readonly [number, number])[]): [[number, number][], [number, number][]] | null {
+  if (ranges.length > 1) {
+    const half = Math.ceil(ranges.length / 2);
+    return [ranges.slice(0, half).map(([a, b]) => [a, b]), ranges.slice(half).map(([a, b]) => [a, b])];
+  }
+  if (ranges.length === 0) return null;
+  const [start, end] = ranges[0]!;
+  const length = end > start ? end - start : end - start + RING_POSITIONS;
+  if (length < 2) return null;
+  const middle = (start + Math.floor(length / 2)) % RING_POSITIONS;
+  return [[[start, middle]], [[middle, end]]];
+}
+
+const RING_POSITIONS = 2 ** 32;
+
