@@ -231,12 +231,15 @@ const light = (async () => {
 
 startPhase('quiet');
 await new Promise((r) => setTimeout(r, o.quietS * 1000));
-for (const name of ['pass 1', 'pass 2']) {
-  const p = startPhase(name);
-  const r = await cluster.repair();
-  p.note = `compared ${fmt(r.keysCompared)} entries, held ${mib(r.heldPeak.bytes)} MiB (${fmt(r.heldPeak.trees)} trees), pushed ${fmt(r.keysSent)}`;
-}
-{
+// A phase that fails (a change refused, a pass cut short) ends the run's phases, not the run: what was
+// measured is still printed, and the data directory is still removed.
+let phaseError: Error | null = null;
+try {
+  for (const name of ['pass 1', 'pass 2']) {
+    const p = startPhase(name);
+    const r = await cluster.repair();
+    p.note = `compared ${fmt(r.keysCompared)} entries, held ${mib(r.heldPeak.bytes)} MiB (${fmt(r.heldPeak.trees)} trees), pushed ${fmt(r.keysSent)}`;
+  }
   const p = startPhase('add');
   const r = await cluster.addActor();
   const c = await cluster.cleanup(); // joins the cleanup the change started
@@ -245,6 +248,9 @@ for (const name of ['pass 1', 'pass 2']) {
   const rr = await cluster.removeActor(r.added[0]!);
   const cc = await cluster.cleanup();
   q.note = `streamed ${fmt(rr.keysStreamed)} entries in ${(rr.durationMs / 1000).toFixed(0)} s; cleanup removed ${fmt(cc.removed)}`;
+} catch (err) {
+  phaseError = err as Error;
+  phase.note = `FAILED: ${phaseError.message}`;
 }
 phase.memory.push(procMemory());
 phase.endMs = performance.now();
@@ -318,4 +324,5 @@ console.log(
 );
 console.log(`(flat: below +${FLAT_LIMIT * 100}% of the end-of-load anonymous memory; the reference is ${mib(endOfLoad.anon)} MiB)`);
 for (const p of phases) p.latency.destroy();
-process.exitCode = failed === 0 ? 0 : 1;
+if (phaseError !== null) console.log(`a phase failed: ${phaseError.message}`);
+process.exitCode = failed === 0 && phaseError === null ? 0 : 1;
