@@ -125,8 +125,12 @@ export class ExpirySweep {
   written(storedKey: Uint8Array, bytes: Uint8Array): void {
     if (this.timer === null) return;
     const dueMs = expiryDueMs(bytes);
-    if (dueMs === 0 || this.deps.replicasOf(storedKey)?.[0] !== this.deps.id) return;
-    this.deps.store.indexExpiry(collectableAtMs(dueMs, this.config.graceMs), storedKey);
+    if (dueMs === 0) return;
+    const atMs = collectableAtMs(dueMs, this.config.graceMs);
+    // Any replica indexes a value that arrives already collectable: a push or repair read before the
+    // key was collected elsewhere and delivered after it, which no first replica holds an entry for.
+    if (this.deps.replicasOf(storedKey)?.[0] !== this.deps.id && atMs > this.deps.clock.now()) return;
+    this.deps.store.indexExpiry(atMs, storedKey);
   }
 
   /** Look at the entries due now, and ask the peers about those still collectable. */
@@ -188,7 +192,8 @@ export class ExpirySweep {
     const matched = new Uint8Array(m.keys.length);
     m.keys.forEach((key, i) => {
       const current = this.deps.store.peek(asBuffer(key));
-      matched[i] = current !== undefined && sameDigest(digestOf(current), m.digests, i) ? 1 : 0;
+      // nothing held matches too: collected here already (a different version, newer or not, never matches)
+      matched[i] = current === undefined || sameDigest(digestOf(current), m.digests, i) ? 1 : 0;
     });
     this.deps.send(from, { type: MsgType.ExpiryCheckReply, req: m.req, matched, hintsPending: this.deps.store.hintCount() });
   }
