@@ -1,12 +1,29 @@
 import { ringPosition } from '../ring/hash.js';
 import type { Ring } from '../ring/ring.js';
 import type { Random } from '../runtime/services.js';
+import type { ValueKind } from '../versioning/sibling.js';
 import { MsgType, type Message } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
 import type { SimNetwork } from './network.js';
 import { NodeTimers } from './node-timers.js';
 import { SimEndpoint } from './ports.js';
 import type { VirtualTime } from './virtual-time.js';
+
+/** A client write, as the front end would send it. */
+export interface SimPut {
+  readonly key: string;
+  readonly kind: ValueKind;
+  readonly data: Uint8Array;
+  /** What the write supersedes: a read's context, empty for nothing (a sibling), null for what the coordinator holds. */
+  readonly context: Uint8Array | null;
+  readonly w: number;
+  readonly strict: boolean;
+  readonly timeoutMs: number;
+  /** Wall-clock ms since the epoch; 0: never. */
+  readonly expiresAtMs: number;
+}
+
+const EMPTY = new Uint8Array(0);
 
 /** How a request ended, as a client sees it. */
 export type Reply =
@@ -57,6 +74,23 @@ export class SimClient {
   coordinatorFor(key: Uint8Array): number {
     for (const id of this.ring.preferenceList(ringPosition(key))) if (this.isUp(id)) return id;
     return -1;
+  }
+
+  /** A write of `key` through its coordinator; `context` null: none (supersedes what the coordinator holds). */
+  put(p: SimPut, done: (reply: Reply) => void): void {
+    const key = Buffer.from(p.key);
+    const position = ringPosition(key);
+    const { kind, data, w, strict, timeoutMs, expiresAtMs } = p;
+    const context = p.context ?? EMPTY;
+    const overwrite = p.context === null;
+    this.request(this.coordinatorFor(key), timeoutMs, (req) => ({ type: MsgType.ClientPut, req, key, position, kind, data, context, w, timeoutMs, overwrite, strict, expiresAtMs }), done);
+  }
+
+  /** A read of `key` through its coordinator. */
+  get(keyName: string, r: number, timeoutMs: number, done: (reply: Reply) => void): void {
+    const key = Buffer.from(keyName);
+    const position = ringPosition(key);
+    this.request(this.coordinatorFor(key), timeoutMs, (req) => ({ type: MsgType.ClientGet, req, key, position, r, timeoutMs }), done);
   }
 
   /** Send a request built around its request id to actor `to`; `done` once, later. */

@@ -3,7 +3,7 @@ import { resolveOptions, type ClusterOptions } from '../cluster/options.js';
 import { ringPosition } from '../ring/hash.js';
 import { seededRandom } from '../runtime/services.js';
 import { ringKey } from '../storage/keys.js';
-import { MsgType, type Message } from '../transport/protocol.js';
+import { MsgType } from '../transport/protocol.js';
 import * as dvv from '../versioning/dvvset.js';
 import { decodeClock, encodeJoin, isLive, ValueKind } from '../versioning/sibling.js';
 import { SimClient, type Reply } from './client.js';
@@ -71,29 +71,13 @@ export class Scenario {
   }
 
   put(key: string, value: string, o: { w?: number; ttlMs?: number; context?: Uint8Array; strict?: boolean } = {}): Reply {
-    const keyBytes = Buffer.from(key);
-    const position = ringPosition(keyBytes);
     const expiresAtMs = o.ttlMs === undefined ? 0 : this.time.now() + o.ttlMs;
-    return this.request(this.client.coordinatorFor(keyBytes), (req) => ({
-      type: MsgType.ClientPut,
-      req,
-      key: keyBytes,
-      position,
-      kind: ValueKind.String,
-      data: Buffer.from(value),
-      context: o.context ?? new Uint8Array(0),
-      w: o.w ?? 2,
-      timeoutMs: this.timeoutMs,
-      overwrite: o.context === undefined,
-      strict: o.strict ?? false,
-      expiresAtMs,
-    }));
+    const put = { key, kind: ValueKind.String, data: Buffer.from(value), context: o.context ?? null, w: o.w ?? 2, strict: o.strict ?? false, timeoutMs: this.timeoutMs, expiresAtMs };
+    return this.run((done) => this.client.put(put, done));
   }
 
   get(key: string, o: { r?: number } = {}): ScenarioRead {
-    const keyBytes = Buffer.from(key);
-    const position = ringPosition(keyBytes);
-    const reply = this.request(this.client.coordinatorFor(keyBytes), (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r: o.r ?? 2, timeoutMs: this.timeoutMs }));
+    const reply = this.run((done) => this.client.get(key, o.r ?? 2, this.timeoutMs, done));
     if (reply.kind !== 'ok' || reply.message.type !== MsgType.GetOk) return { ok: false, values: [], context: new Uint8Array(0), code: reply.kind === 'ok' ? 'UNEXPECTED' : reply.code };
     const bytes = reply.message.clock;
     if (bytes.length === 0) return { ok: true, values: [], context: new Uint8Array(0), code: 'OK' };
@@ -155,11 +139,12 @@ export class Scenario {
     for (const id of this.cluster.ids) this.cluster.crash(id, false);
   }
 
-  private request(to: number, build: (req: number) => Message): Reply {
+  /** Run simulated time until the request `send` starts has its reply (the client's own deadline guarantees one). */
+  private run(send: (done: (reply: Reply) => void) => void): Reply {
     let reply: Reply | null = null;
-    this.client.request(to, this.timeoutMs, build, (r) => (reply = r));
+    send((r) => (reply = r));
     while (reply === null && this.time.step()) {
-      // run until the reply (the client's own deadline guarantees one)
+      // one event at a time
     }
     return reply!;
   }

@@ -1,5 +1,4 @@
 import type { Op, Outcome } from '../../tools/stress/checker.js';
-import { ringPosition } from '../ring/hash.js';
 import type { Random } from '../runtime/services.js';
 import { MsgType } from '../transport/protocol.js';
 import * as dvv from '../versioning/dvvset.js';
@@ -50,6 +49,11 @@ const MIX: readonly [Kind, number][] = [
 
 /** Counter keys (c0, c1, …): only increments touch them, and the checker sums them. */
 export const COUNTER_KEYS = 3;
+
+/** ok: acknowledged; fail: refused before anything was written; info: unknown (it may have been applied). */
+function outcomeOf(reply: Reply): Outcome {
+  return reply.kind === 'ok' ? 'ok' : reply.kind === 'refused' ? 'fail' : 'info';
+}
 
 /** What each replica's stored siblings name: the write ids (tombstones carry their delete's id too). */
 export function writeIdsOf(clockBytes: Uint8Array): string[] {
@@ -142,24 +146,15 @@ export class Workload {
 
   /** An increment of a PN-counter (INCRBY): blind, never expiring; the checker sums what was acknowledged. */
   private increment(process: number, key: string, then: () => void): void {
-    const keyBytes = Buffer.from(key);
-    const position = ringPosition(keyBytes);
     const by = Math.floor(this.random.next() * 21) - 5;
-    const data = encodeDelta({ by, integer: true });
     const invokeMs = this.now();
     const { w, strict, timeoutMs } = this.options;
-    this.client.request(
-      this.client.coordinatorFor(keyBytes),
-      timeoutMs,
-      (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind: ValueKind.Counter, data, context: new Uint8Array(0), w, timeoutMs, overwrite: true, strict, expiresAtMs: 0 }),
-      (reply) => {
-        this.noteInternal(reply, `increment ${key}`);
-        const outcome: Outcome = reply.kind === 'ok' ? 'ok' : reply.kind === 'refused' ? 'fail' : 'info';
-        this.history.push({ kind: 'increment', key, process, invokeMs, completeMs: this.now(), outcome, by });
-        this.time.record(`p${process} incr ${key} ${by} ${reply.kind === 'ok' ? 'ok' : reply.code}`);
-        then();
-      },
-    );
+    this.client.put({ key, kind: ValueKind.Counter, data: encodeDelta({ by, integer: true }), context: null, w, strict, timeoutMs, expiresAtMs: 0 }, (reply) => {
+      this.noteInternal(reply, `increment ${key}`);
+      this.history.push({ kind: 'increment', key, process, invokeMs, completeMs: this.now(), outcome: outcomeOf(reply), by });
+      this.time.record(`p${process} incr ${key} ${by} ${reply.kind === 'ok' ? 'ok' : reply.code}`);
+      then();
+    });
   }
 
   private pick(): Kind {
@@ -172,11 +167,9 @@ export class Workload {
   }
 
   private read(process: number, key: string, then: (seen: { values: string[]; context: Uint8Array } | null) => void): void {
-    const keyBytes = Buffer.from(key);
-    const position = ringPosition(keyBytes);
     const invokeMs = this.now();
     const { r, timeoutMs } = this.options;
-    this.client.request(this.client.coordinatorFor(keyBytes), timeoutMs, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }), (reply) => {
+    this.client.get(key, r, timeoutMs, (reply) => {
       this.noteInternal(reply, `get ${key}`);
       const ok = reply.kind === 'ok' && reply.message.type === MsgType.GetOk;
       const clock = ok && reply.message.type === MsgType.GetOk ? reply.message.clock : new Uint8Array(0);
@@ -190,24 +183,15 @@ export class Workload {
   /** `w.context` null: a blind overwrite (no context: supersedes what the coordinator holds). */
   private write(process: number, key: string, w: PlannedWrite, then: () => void): void {
     const id = `${w.kind === ValueKind.Tombstone ? 'd' : w.ttlMs > 0 ? 'x' : 'w'}${process}.${this.seq++}`;
-    const keyBytes = Buffer.from(key);
-    const position = ringPosition(keyBytes);
     const invokeMs = this.now();
     const { w: acks, strict, timeoutMs } = this.options;
-    const data = Buffer.from(id);
     const expiresAtMs = w.ttlMs > 0 ? this.time.now() + w.ttlMs : 0;
-    this.client.request(
-      this.client.coordinatorFor(keyBytes),
-      timeoutMs,
-      (req) => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind: w.kind, data, context: w.context ?? new Uint8Array(0), w: acks, timeoutMs, overwrite: w.context === null, strict, expiresAtMs }),
-      (reply) => {
-        this.noteInternal(reply, `put ${key}`);
-        const outcome: Outcome = reply.kind === 'ok' ? 'ok' : reply.kind === 'refused' ? 'fail' : 'info';
-        this.history.push({ kind: 'write', id, key, process, invokeMs, completeMs: this.now(), outcome, supersedes: w.supersedes, blind: w.blind, expires: w.vanishes });
-        this.time.record(`p${process} put ${key} ${id} ${reply.kind === 'ok' ? 'ok' : reply.code}`);
-        then();
-      },
-    );
+    this.client.put({ key, kind: w.kind, data: Buffer.from(id), context: w.context, w: acks, strict, timeoutMs, expiresAtMs }, (reply) => {
+      this.noteInternal(reply, `put ${key}`);
+      this.history.push({ kind: 'write', id, key, process, invokeMs, completeMs: this.now(), outcome: outcomeOf(reply), supersedes: w.supersedes, blind: w.blind, expires: w.vanishes });
+      this.time.record(`p${process} put ${key} ${id} ${reply.kind === 'ok' ? 'ok' : reply.code}`);
+      then();
+    });
   }
 
   private noteInternal(reply: Reply, what: string): void {
