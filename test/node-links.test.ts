@@ -248,6 +248,8 @@ test('gateway: an actor port and a main-thread link reach the remote node, and a
   ]);
   const ga = new NodeGateway(a, mainThreadId(0), (id) => id === 1);
   const gb = new NodeGateway(b, mainThreadId(1), (id) => id === 2);
+  a.onFrame((n, f) => ga.received(n, f));
+  b.onFrame((n, f) => gb.received(n, f));
   t.teardown(() => ga.close());
   t.teardown(() => gb.close());
   ga.setDirectory(new Map([...directory].filter(([, v]) => v.node !== 'a')));
@@ -293,6 +295,8 @@ test('gateway: a node-level partition drops batches both ways, and a batch claim
   b.setPeers(addresses);
   const ga = new NodeGateway(a, mainThreadId(0), (id) => id === 1);
   const gb = new NodeGateway(b, mainThreadId(1), (id) => id === 2);
+  a.onFrame((n, f) => ga.received(n, f));
+  b.onFrame((n, f) => gb.received(n, f));
   t.teardown(() => ga.close());
   t.teardown(() => gb.close());
   ga.setDirectory(new Map([[2, { node: 'b', nodeNo: 1 }]]));

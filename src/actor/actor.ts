@@ -121,7 +121,8 @@ export class PartitionActor implements ActorControl {
 
   connectPeer(peer: number, port: MessagePort): void {
     const { ring, pendingRing } = this.ctx;
-    if (!ring.members.has(peer) && !(pendingRing?.members.has(peer) ?? false)) throw new Error(`actor ${this.id}: unknown peer ${peer}`);
+    // below -1: another node's main thread (src/nodes), which sends requests like the local one
+    if (peer > -2 && !ring.members.has(peer) && !(pendingRing?.members.has(peer) ?? false)) throw new Error(`actor ${this.id}: unknown peer ${peer}`);
     this.ctx.transport.connect(peer, port);
   }
 
@@ -137,7 +138,7 @@ export class PartitionActor implements ActorControl {
     ctx.pendingRing = pendingRing;
     const ids = new Set([...ring.members.keys(), ...(pendingRing?.members.keys() ?? [])]);
     this.gossip.setMembers([...ids]);
-    for (const peer of ctx.transport.peers()) if (peer >= 0 && !ids.has(peer)) ctx.transport.disconnect(peer); // a removed actor
+    for (const peer of ctx.transport.peers()) if (peer >= 0 && !ids.has(peer)) ctx.transport.disconnect(peer); // a removed actor (main threads, < 0, stay)
   }
 
   stats(): ActorStats {

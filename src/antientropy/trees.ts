@@ -1,13 +1,19 @@
 import type { Arc, Ring } from '../ring/ring.js';
 import type { ArcTree } from './merkle.js';
-import type { MerklePool } from './merkle-pool.js';
 import { batchArcs, PassLedger } from './pass-plan.js';
 
-/** Where trees come from: the cluster's pool, and each actor's env. */
+/** An arc as a tree build takes it. */
+export interface ArcSpan {
+  readonly index: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Where trees come from: the cluster's pool over each local actor's env (another node's, for its actors). */
 export interface TreeSource {
-  readonly pool: MerklePool;
-  readonly pathOf: (id: number) => string;
-  readonly compressionThresholdBytes: number;
+  build(actor: number, arcs: readonly ArcSpan[]): Promise<ArcTree[]>;
+  /** The arcs a walk covers (default: all). Each node of a multi-node cluster walks the arcs whose first replica it runs. */
+  readonly covers?: (arc: Arc) => boolean;
 }
 
 export interface TreeVisitor {
@@ -29,7 +35,7 @@ export async function walkTrees(ring: Ring, actors: readonly number[], source: T
   const arcs = ring.arcs();
   // trees take half the budget; the other half is for the ranges the visitor gathers
   for (const batch of batchArcs(arcs, new Set(actors), Math.floor(ledger.maxBytes / 2))) {
-    const batchArcs_ = batch.arcs.map((i) => arcs[i]!);
+    const batchArcs_ = batch.arcs.map((i) => arcs[i]!).filter((a) => source.covers?.(a) ?? true);
     const trees = new Map<number, Map<number, ArcTree>>();
     await Promise.all(
       actors.map(async (id) => {
@@ -37,7 +43,7 @@ export async function walkTrees(ring: Ring, actors: readonly number[], source: T
         const mine = batchArcs_.filter((a) => a.preference.includes(id)).map((a) => ({ index: a.index, start: a.start, end: a.end }));
         if (mine.length === 0) return;
         try {
-          const built = await source.pool.build({ path: source.pathOf(id), compressionThresholdBytes: source.compressionThresholdBytes, arcs: mine });
+          const built = await source.build(id, mine);
           ledger.holdTrees(built.length);
           trees.set(id, new Map(built.map((t) => [t.arc, t])));
         } catch (err) {

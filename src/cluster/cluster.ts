@@ -44,6 +44,9 @@ import {
   type WriteCallback,
 } from './requests.js';
 import { Router } from './router.js';
+import { NodeRuntime, type NodesStatus } from '../nodes/node.js';
+import { NodeChanges, type NodeChangeResult } from '../nodes/node-changes.js';
+import { resolveNodeOptions } from '../nodes/node-options.js';
 import { checkPairSize, encodeKey, encodeValue, type Key, type Value } from './values.js';
 
 export { MAX_TTL_MS } from './requests.js';
@@ -84,6 +87,9 @@ export class Cluster {
   private readonly membership: MembershipDriver;
   private autoscale: AutoscaleDriver | null = null;
   private closed = false;
+  /** Set for a node of a multi-node cluster (options.node): see src/nodes. */
+  private node: NodeRuntime | null = null;
+  private nodeChanges: NodeChanges | null = null;
 
   private constructor(
     readonly options: ResolvedOptions,
@@ -122,9 +128,11 @@ export class Cluster {
    */
   static async start(options: ClusterOptions): Promise<Cluster> {
     const o = resolveOptions(options);
+    const nodeOptions = options.node === undefined ? null : resolveNodeOptions(options.node);
     // before anything reads or writes the directory: two owners would corrupt each other
     const lock = DataDirLock.acquire(o.dataDir);
     try {
+      if (nodeOptions !== null) return await Cluster.openNode(o, options, lock, await NodeRuntime.prepare(o, options, nodeOptions));
       return await Cluster.open(o, options, lock);
     } catch (err) {
       lock.abandon();
@@ -158,6 +166,67 @@ export class Cluster {
     return cluster;
   }
 
+  /**
+   * A node of a multi-node cluster: the ring is etcd's, the actors started
+   * here are this node's; a node not yet in the ring joins it (streaming
+   * handoff) before this resolves.
+   */
+  private static async openNode(o: ResolvedOptions, options: ClusterOptions, lock: DataDirLock, node: NodeRuntime): Promise<Cluster> {
+    let cluster: Cluster | null = null;
+    try {
+      const s = node.settings;
+      const shaped: ResolvedOptions = { ...o, n: s.n, vnodes: s.vnodes, lastWriteWins: s.lastWriteWins, compressionThresholdBytes: s.compressionThresholdBytes };
+      const layout = Layout.openNode(shaped, options, node.identity, node.routingMembers, node.ring.version);
+      cluster = new Cluster(shaped, layout, lock);
+      cluster.node = node;
+      const c = cluster;
+      const deps = { options: shaped, layout, supervisor: c.supervisor, transport: c.transport, router: c.router, liveness: c.liveness, builds: c.builds, closed: () => c.closed };
+      await node.attach(deps);
+      await c.supervisor.startAll(node.localActorsInRing().map((id) => c.actorConfig(id)));
+      await node.started();
+      c.nodeChanges = new NodeChanges(node, deps, (id) => c.actorConfig(id));
+      if (node.localActorsInRing().length === 0) await c.nodeChanges.join();
+      c.antiEntropy.start(c.timers);
+      return c;
+    } catch (err) {
+      await node.close().catch(() => undefined);
+      if (cluster !== null) {
+        cluster.router.stop();
+        await cluster.supervisor.stopAll().catch(() => undefined);
+        await cluster.builds.close();
+        cluster.transport.close();
+      }
+      throw err;
+    }
+  }
+
+  /** A node of a multi-node cluster: the nodes, their actors and etcd's state; null for a single-machine store. */
+  nodes(): NodesStatus | null {
+    return this.node?.nodesStatus() ?? null;
+  }
+
+  /** A node of a multi-node cluster leaves it: its actors hand their ranges to the others' and stop (then close() the cluster). */
+  async leave(): Promise<NodeChangeResult> {
+    this.assertOpen();
+    if (this.nodeChanges === null) throw new InvalidOptionError('leave is for a node of a multi-node cluster (started with node options)');
+    return this.nodeChanges.leave();
+  }
+
+  /**
+   * Node-level fault injection (a node of a multi-node cluster): every
+   * message to and from the nodes named is cut (partitioned), lost with a
+   * probability, or delayed, in this node's transport gateway. Empty heals.
+   */
+  setNodeFaults(faults: { partitioned?: readonly string[]; drop?: readonly (readonly [string, number])[]; delayMs?: readonly (readonly [string, number])[] }): void {
+    this.assertOpen();
+    if (this.node === null) throw new InvalidOptionError('node faults are for a node of a multi-node cluster');
+    try {
+      this.node.setFaults(faults);
+    } catch (err) {
+      throw new InvalidOptionError((err as Error).message);
+    }
+  }
+
   private createDirectReads(): DirectReads {
     const reads = new DirectReads({
       enabled: this.options.directReads,
@@ -166,7 +235,7 @@ export class Cluster {
       running: (id) => this.liveness.isRunning(id),
       gossipDown: (id) => this.liveness.isGossipDown(id),
       faulted: (id) => this.supervisor.faultTouches(id),
-      ringChanging: () => this.membership.ringChanging,
+      ringChanging: () => this.membership.ringChanging || (this.node?.switching ?? false),
       sendRepair: (actor, key, clock) => void this.transport.send(actor, { type: MsgType.Repair, key, clock }),
       monotonicMs: () => this.clock.monotonicMs(),
     });
@@ -473,12 +542,14 @@ export class Cluster {
   /** Add an actor online: plan, stream it its ranges, switch the ring. */
   async addActor(options: { zone?: string; weight?: number } = {}): Promise<MembershipResult> {
     this.assertOpen();
+    this.assertSingleMachine('addActor');
     return this.membership.addActor(options);
   }
 
   /** Decommission an actor online: its ranges stream to the actors that gain them, its hints are handed off, then its thread ends and its directory is deleted. */
   async removeActor(id: number): Promise<MembershipResult> {
     this.assertOpen();
+    this.assertSingleMachine('removeActor');
     return this.membership.removeActor(id);
   }
 
@@ -493,6 +564,7 @@ export class Cluster {
    */
   async commit(plan: MembershipPlan): Promise<MembershipResult> {
     this.assertOpen();
+    this.assertSingleMachine('commit');
     return this.membership.commit(plan);
   }
 
@@ -543,6 +615,8 @@ export class Cluster {
   /** Flush and close every actor's LMDB env and end every thread. Pending requests fail with ClusterClosedError. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // a node leaves etcd first: its lease revoked, the other nodes stop routing here at once
+    await this.node?.close();
     await this.antiEntropy.stop(); // its pool reads the actors' envs: let it finish first
     this.closed = true;
     await this.builds.close(); // after the builds still running (a plan, a comparison) settle
@@ -566,6 +640,11 @@ export class Cluster {
    */
   static destroy(dataDir: string): void {
     destroyDataDir(dataDir);
+  }
+
+  /** On a multi-node cluster actors join and leave with their node. */
+  private assertSingleMachine(what: string): void {
+    if (this.node !== null) throw new InvalidOptionError(`${what}: on a multi-node cluster actors join and leave with their node (start a node, or leave())`);
   }
 
   private assertOpen(): void {

@@ -5,7 +5,7 @@ import { InvalidOptionError, LayoutMismatchError } from '../errors.js';
 import { minimumPassBytes } from '../antientropy/pass-plan.js';
 import { allocateTokens, Ring, type RingMember } from '../ring/ring.js';
 import { LAYOUT_VERSION } from '../storage/store.js';
-import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata } from '../supervisor/metadata.js';
+import { actorDataPath, loadMetadata, saveMetadata, type ClusterMetadata, type NodeIdentity } from '../supervisor/metadata.js';
 import { resolveConsistency, type ClusterOptions, type ResolvedOptions } from './options.js';
 
 /**
@@ -78,9 +78,52 @@ export class Layout {
   allocateWriterId(): number {
     const id = this.current.nextWriterId;
     this.save({ ...this.current, nextWriterId: id + 1 });
-    return id;
+    const node = this.current.node;
+    // on a node of a multi-node cluster, unique across nodes: interleaved by node number
+    return node === undefined ? id : id * MAX_NODES + node.nodeNo;
+  }
+
+  /**
+   * A node of a multi-node cluster: this directory's layout under the ring
+   * etcd holds (`members`, version `ringVersion`). A directory of another
+   * node or cluster, or of a single-machine store, is refused.
+   */
+  static openNode(o: ResolvedOptions, given: ClusterOptions, identity: NodeIdentity, members: readonly RingMember[], ringVersion: number): Layout {
+    if (identity.nodeNo >= MAX_NODES) throw new LayoutMismatchError(`node number ${identity.nodeNo} is beyond the ${MAX_NODES} nodes a cluster may ever have had`);
+    const persisted = loadMetadata(o.dataDir);
+    if (persisted !== null && (persisted.node?.cluster !== identity.cluster || persisted.node.name !== identity.name)) {
+      const was = persisted.node === undefined ? 'a single-machine store' : `node ${persisted.node.name} of cluster ${persisted.node.cluster}`;
+      throw new LayoutMismatchError(`${o.dataDir} holds ${was}, not node ${identity.name} of cluster ${identity.cluster}: use a new data directory`);
+    }
+    const meta: ClusterMetadata = {
+      ...(persisted ?? createMetadata(o)),
+      members,
+      ringVersion,
+      pending: null,
+      node: identity,
+      nextActorId: 0, // actor ids come from etcd
+    };
+    checkCompatible(o, given, meta, false);
+    saveMetadata(o.dataDir, meta);
+    return new Layout(o.dataDir, meta, persisted !== null);
+  }
+
+  /** A node follows etcd's ring: route by `members`, version `ringVersion`, from now on (persisted). */
+  adopt(members: readonly RingMember[], ringVersion: number): void {
+    assert.ok(this.current.node !== undefined, 'only a node of a multi-node cluster adopts a ring');
+    this.currentRing = Ring.build(members, this.current.n);
+    this.current = { ...this.current, members, ringVersion };
+    saveMetadata(this.dataDir, this.current);
+  }
+
+  /** This directory's node identity (a node of a multi-node cluster). */
+  get node(): NodeIdentity | undefined {
+    return this.current.node;
   }
 }
+
+/** Node numbers a multi-node cluster may ever hand out (writer ids interleave by node number). */
+export const MAX_NODES = 4096;
 
 function createMetadata(o: ResolvedOptions): ClusterMetadata {
   const members: RingMember[] = [];
@@ -100,12 +143,12 @@ function createMetadata(o: ResolvedOptions): ClusterMetadata {
 }
 
 /** Options that shape the layout must agree with what the directory was created with. */
-function checkCompatible(o: ResolvedOptions, given: ClusterOptions, meta: ClusterMetadata): void {
+function checkCompatible(o: ResolvedOptions, given: ClusterOptions, meta: ClusterMetadata, checkActors = true): void {
   const clash = (what: string, want: unknown, have: unknown): never => {
     throw new LayoutMismatchError(`${o.dataDir} was created with ${what}=${String(have)}; got ${what}=${String(want)}. Omit the option or use a new data directory.`);
   };
   if (given.n !== undefined && given.n !== meta.n) clash('n', given.n, meta.n);
-  if (o.actorsExplicit && o.actors !== meta.members.length) clash('actors', o.actors, meta.members.length);
+  if (checkActors && o.actorsExplicit && o.actors !== meta.members.length) clash('actors', o.actors, meta.members.length);
   if (given.vnodes !== undefined && given.vnodes !== meta.vnodes) clash('vnodes', given.vnodes, meta.vnodes);
   if (given.lastWriteWins !== undefined && given.lastWriteWins !== meta.lastWriteWins) clash('lastWriteWins', given.lastWriteWins, meta.lastWriteWins);
   if (given.compressionThresholdBytes !== undefined && given.compressionThresholdBytes !== meta.compressionThresholdBytes) {

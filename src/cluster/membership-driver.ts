@@ -67,7 +67,7 @@ const MAX_PUSH_SPLITS = 20;
 const DECOMMISSION_HINTS_TIMEOUT_MS = 30_000;
 
 /** Entries and bytes a change streamed. */
-interface Streamed {
+export interface Streamed {
   keys: number;
   bytes: number;
 }
@@ -237,39 +237,8 @@ export class MembershipDriver {
     return streamed;
   }
 
-  /** Stream every planned range from the replica that keeps it, transferConcurrency pushes at a time (Riak's transfer limit). */
-  private async stream(transfers: readonly Transfer[]): Promise<Streamed> {
-    const { router, options } = this.deps;
-    const pushes: { from: number; to: number; ranges: [number, number][] }[] = [];
-    for (const t of transfers) {
-      for (let i = 0; i < t.ranges.length; i += TRANSFER_RANGES_PER_PUSH) {
-        pushes.push({ from: t.from, to: t.to, ranges: t.ranges.slice(i, i + TRANSFER_RANGES_PER_PUSH).map(([a, b]) => [a, b] as [number, number]) });
-      }
-    }
-    const timeoutMs = Math.max(options.timeoutMs, 120_000, slowestPushMs(options));
-    const streamed: Streamed = { keys: 0, bytes: 0 };
-    // A push cut short (its ranges held more than maxRepairPushEntries, as they do at large data sets:
-    // at 20 M keys every add failed) goes again as two halves; merges are idempotent. Any other loss fails the change.
-    const queue = pushes.map((p) => ({ ...p, splits: 0 }));
-    const worker = async (): Promise<void> => {
-      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
-        // ranges as (start, end]: SyncRanges takes positions [from, to)
-        const ranges = p.ranges.flatMap(([a, b]) => arcRanges(a, b).map((r) => [r.from, r.to] as [number, number]));
-        const reply = await router.sendTo(p.from, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [p!.to] }));
-        if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
-        if (reply.failed > 0) {
-          const cutShort = reply.keys >= options.maxRepairPushEntries;
-          const halves = cutShort && p.splits < MAX_PUSH_SPLITS ? splitPushRanges(p.ranges) : null;
-          if (halves === null) throw new QuorumError('repair', 0, 1, 1, `streaming to actor ${p.to} from ${p.from} lost ${reply.failed} entries`);
-          queue.unshift(...halves.map((half) => ({ from: p!.from, to: p!.to, ranges: half, splits: p!.splits + 1 })));
-          continue;
-        }
-        streamed.keys += reply.keys;
-        streamed.bytes += reply.bytes;
-      }
-    };
-    await Promise.all(Array.from({ length: options.transferConcurrency }, worker));
-    return streamed;
+  private stream(transfers: readonly Transfer[]): Promise<Streamed> {
+    return streamTransfers(this.deps.router, this.deps.options, transfers);
   }
 
   private async rollBack(current: readonly RingMember[], added: readonly number[]): Promise<void> {
@@ -325,6 +294,43 @@ export class MembershipDriver {
   async settled(): Promise<void> {
     await this.backgroundCleanup;
   }
+}
+
+/**
+ * Stream every planned range from the replica that keeps it, transferConcurrency pushes at a time (Riak's transfer limit):
+ * a SyncRanges push to each source actor, wherever it runs.
+ */
+export async function streamTransfers(router: Router, options: ResolvedOptions, transfers: readonly Transfer[]): Promise<Streamed> {
+  const pushes: { from: number; to: number; ranges: [number, number][] }[] = [];
+  for (const t of transfers) {
+    for (let i = 0; i < t.ranges.length; i += TRANSFER_RANGES_PER_PUSH) {
+      pushes.push({ from: t.from, to: t.to, ranges: t.ranges.slice(i, i + TRANSFER_RANGES_PER_PUSH).map(([a, b]) => [a, b] as [number, number]) });
+    }
+  }
+  const timeoutMs = Math.max(options.timeoutMs, 120_000, slowestPushMs(options));
+  const streamed: Streamed = { keys: 0, bytes: 0 };
+  // A push cut short (its ranges held more than maxRepairPushEntries, as they do at large data sets:
+  // at 20 M keys every add failed) goes again as two halves; merges are idempotent. Any other loss fails the change.
+  const queue = pushes.map((p) => ({ ...p, splits: 0 }));
+  const worker = async (): Promise<void> => {
+    for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+      // ranges as (start, end]: SyncRanges takes positions [from, to)
+      const ranges = p.ranges.flatMap(([a, b]) => arcRanges(a, b).map((r) => [r.from, r.to] as [number, number]));
+      const reply = await router.sendTo(p.from, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [p!.to] }));
+      if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
+      if (reply.failed > 0) {
+        const cutShort = reply.keys >= options.maxRepairPushEntries;
+        const halves = cutShort && p.splits < MAX_PUSH_SPLITS ? splitPushRanges(p.ranges) : null;
+        if (halves === null) throw new QuorumError('repair', 0, 1, 1, `streaming to actor ${p.to} from ${p.from} lost ${reply.failed} entries`);
+        queue.unshift(...halves.map((half) => ({ from: p!.from, to: p!.to, ranges: half, splits: p!.splits + 1 })));
+        continue;
+      }
+      streamed.keys += reply.keys;
+      streamed.bytes += reply.bytes;
+    }
+  };
+  await Promise.all(Array.from({ length: options.transferConcurrency }, worker));
+  return streamed;
 }
 
 interface TreeCount {

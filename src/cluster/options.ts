@@ -1,6 +1,7 @@
 import { DEFAULT_POLICY, type AutoscalerPolicy } from '../membership/autoscaler.js';
 import { availableParallelism } from 'node:os';
 import { ImpossibleQuorumError, InvalidOptionError } from '../errors.js';
+import type { NodeOptions } from '../nodes/node-options.js';
 import { minimumPassBytes } from '../antientropy/pass-plan.js';
 import type { ActorConfig } from '../actor/actor.js';
 import type { RingMember } from '../ring/ring.js';
@@ -13,6 +14,8 @@ export type Consistency = number | 'one' | 'quorum' | 'all';
 export interface ClusterOptions {
   /** Where every actor's LMDB env and the ring metadata live. */
   readonly dataDir: string;
+  /** Run as one node of a multi-node cluster whose ring and members live in etcd (see src/nodes). */
+  readonly node?: NodeOptions;
   /** Number of actors for a new data directory (default: max(n, cores)). A restart uses the persisted actors. */
   readonly actors?: number;
   /** Replicas per key (default 3). Fixed when the data directory is created. */
@@ -243,7 +246,7 @@ export interface ClusterOptions {
  * options are declared once, in ClusterOptions, and an option added there
  * must be resolved in resolveOptions (the compiler says so).
  */
-export type ResolvedOptions = Readonly<Required<Omit<ClusterOptions, 'r' | 'w' | 'autoscale'>>> & {
+export type ResolvedOptions = Readonly<Required<Omit<ClusterOptions, 'r' | 'w' | 'autoscale' | 'node'>>> & {
   readonly r: number;
   readonly w: number;
   /** `actors` was given (a restart must then agree with it), not defaulted. */
@@ -368,7 +371,8 @@ export function resolveOptions(o: ClusterOptions): ResolvedOptions {
   if (typeof o.dataDir !== 'string' || o.dataDir.length === 0) throw new InvalidOptionError('dataDir must be a non-empty string');
   const n = int('n', o.n, 3, 1, 64);
   const actors = int('actors', o.actors, Math.max(n, availableParallelism()), 1, 1024);
-  if (actors < n) throw new ImpossibleQuorumError(`n=${n} replicas need at least ${n} actors, got actors=${actors}`);
+  // a node of a multi-node cluster needs n actors only in all (the first node checks its own)
+  if (actors < n && o.node === undefined) throw new ImpossibleQuorumError(`n=${n} replicas need at least ${n} actors, got actors=${actors}`);
   const zones = o.zones ?? ['default'];
   if (!Array.isArray(zones) || zones.length === 0 || zones.some((z) => typeof z !== 'string' || z.length === 0 || z.length > 64)) {
     throw new InvalidOptionError('zones must be a non-empty array of non-empty strings (max 64 chars)');

@@ -6,7 +6,8 @@
 import { MerklePool } from '../antientropy/merkle-pool.js';
 import type { HeldPeak } from '../antientropy/pass-plan.js';
 import { ScanPacer } from '../antientropy/scan-pace.js';
-import type { TreeSource } from '../antientropy/trees.js';
+import type { ArcTree } from '../antientropy/merkle.js';
+import type { ArcSpan, TreeSource } from '../antientropy/trees.js';
 import type { Clock, Timers } from '../runtime/services.js';
 import { actorDataPath } from '../supervisor/metadata.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
@@ -51,8 +52,8 @@ export class MerkleBuilds {
   /** Told each foreground request's latency. */
   readonly pacer: ScanPacer;
   private readonly pacing: { cancel(): void };
-  /** Where trees are built from: each actor's env, read-only. */
-  readonly source: TreeSource;
+  /** Where trees are built from: each actor's env, read-only (replaced for a node of a multi-node cluster: withRemote). */
+  source: TreeSource;
 
   constructor(o: ResolvedOptions, timers: Timers) {
     this.pacer = new ScanPacer(this.pool.rate, {
@@ -64,7 +65,17 @@ export class MerkleBuilds {
       floorMs: o.backgroundP99FloorMs,
     });
     this.pacing = timers.setInterval(() => this.pacer.tick(this.pool.busy), SCAN_PACE_INTERVAL_MS);
-    this.source = { pool: this.pool, pathOf: (id) => actorDataPath(o.dataDir, id), compressionThresholdBytes: o.compressionThresholdBytes };
+    this.source = { build: (id, arcs) => this.buildLocal(id, arcs) };
+    this.compressionThresholdBytes = o.compressionThresholdBytes;
+    this.dataDir = o.dataDir;
+  }
+
+  private readonly compressionThresholdBytes: number;
+  private readonly dataDir: string;
+
+  /** The trees of local actor `id`'s arcs, built in the pool over a read-only snapshot of its env. */
+  buildLocal(id: number, arcs: readonly ArcSpan[]): Promise<ArcTree[]> {
+    return this.pool.build({ path: actorDataPath(this.dataDir, id), compressionThresholdBytes: this.compressionThresholdBytes, arcs });
   }
 
   /** After the builds still running (a plan, a comparison) settle. */
@@ -152,7 +163,8 @@ export class RepairDriver {
     });
     // an actor whose trees cannot be built (wiped meanwhile, say) sits this pass out; the next one includes it
     for (const [id, err] of pass.failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
-    for (const id of recovering) {
+    // a node of a multi-node cluster compares only some arcs (source.covers): it cannot tell that an actor was refilled in full
+    for (const id of this.deps.builds.source.covers === undefined ? recovering : []) {
       if (pass.notFilled.has(id) || !liveness.isRunning(id)) continue;
       // bounded: a thread that ends meanwhile never answers a control call (it stays recovering; the next pass retries).
       // An unref'd global timer: Timers has no unref, and this wait must not keep a process from exiting.

@@ -60,9 +60,7 @@ export class NodeGateway {
     /** Actors this node runs (they receive batches here). */
     private readonly isLocalActor: (id: number) => boolean,
     private readonly maxDelayedBatches = 10_000,
-  ) {
-    links.onFrame((node, f) => this.received(node, f));
-  }
+  ) {}
 
   /** Who hosts every remote actor and main thread (replaced as membership changes). */
   setDirectory(entries: ReadonlyMap<number, { node: string; nodeNo: number }>): void {
@@ -133,7 +131,8 @@ export class NodeGateway {
     });
   }
 
-  private received(node: string, f: Frame): void {
+  /** A frame from `node` (the node wires links.onFrame here and to its control plane). */
+  received(node: string, f: Frame): void {
     if (f.kind !== FrameKind.Batch) return; // control frames are the control plane's
     const sender = this.directory.get(f.from);
     if (sender === undefined || sender.node !== node) {

@@ -25,6 +25,17 @@ export interface ClusterMetadata {
   readonly ringVersion?: number;
   /** Set while a membership change runs (the members it moves to); a start that finds it rolls the change back. */
   readonly pending?: { readonly members: readonly RingMember[] } | null;
+  /** Set for a node of a multi-node cluster (src/nodes): which node of which cluster this directory is. The ring is etcd's; `members` is the last one seen. */
+  readonly node?: NodeIdentity;
+}
+
+export interface NodeIdentity {
+  readonly cluster: string;
+  readonly name: string;
+  /** Allocated in etcd, never reused: it makes this node's main-thread id and its writer ids unique. */
+  readonly nodeNo: number;
+  /** The actors this node runs (allocated in etcd when it first joined). */
+  readonly actors: readonly number[];
 }
 
 export const METADATA_FILE = 'ringkv.json';

@@ -8,6 +8,25 @@ import { NO_FAULTS, touchedActors, type LinkFaults } from '../transport/faults.j
 
 export type ActorStatus = 'up' | 'down' | 'stopped';
 
+/**
+ * The actors (and main threads) of other nodes, for a node of a multi-node
+ * cluster (src/nodes): each local actor is linked to every remote peer
+ * through the node's gateway, and the control calls this supervisor makes
+ * on its own actors go to the remote actor's node.
+ */
+export interface RemotePeers {
+  /** Remote peers every local actor links to: the remote actors of the rings, and the other nodes' main threads. */
+  peers(): readonly number[];
+  /** A port through the gateway for local actor `local` to reach `remote`. */
+  portFor(local: number, remote: number): MessagePort;
+  /** A local actor's thread ended: its gateway channels close (new ones are made when it links again). */
+  actorEnded(local: number): void;
+  /** Status of a remote actor ('stopped': not one this cluster knows). */
+  status(id: number): ActorStatus;
+  stats(id: number): Promise<ActorStats>;
+  cleanup(id: number): Promise<CleanupReport>;
+  recovered(id: number): Promise<void>;
+}
 /** Told synchronously when an actor thread is about to start, and when one has ended or is ending. */
 export interface LifecycleListener {
   spawning(id: number): void;
@@ -41,6 +60,7 @@ export class Supervisor {
   /** Actors some fault touches (see touchedActors); recomputed on every change. */
   private touched: ReadonlySet<number> = new Set();
   private readonly listeners: LifecycleListener[] = [];
+  private remote: RemotePeers | null = null;
 
   constructor(
     private readonly clientTransport: Transport,
@@ -63,6 +83,28 @@ export class Supervisor {
     private readonly oldGenerationMiB?: number,
   ) {}
 
+  /** A node of a multi-node cluster: link local actors to the other nodes' actors and main threads too. */
+  setRemote(remote: RemotePeers): void {
+    this.remote = remote;
+  }
+
+  /** Link every running local actor to remote peer `peer` (an actor or main thread newly known). */
+  async linkRemote(peer: number): Promise<void> {
+    await Promise.all([...this.actors.values()].filter((h) => h.status === 'up').map((h) => this.linkRemoteOne(h, peer).catch(() => undefined)));
+  }
+
+  private async linkRemoteOne(h: ActorHandle, peer: number): Promise<void> {
+    const port = this.remote!.portFor(h.config.id, peer);
+    await Promise.race([h.control.connectPeer(peer, Comlink.transfer(port, [port])), h.ended]);
+  }
+
+  /** Link a local actor to every remote peer. */
+  private async linkAllRemote(id: number): Promise<void> {
+    if (this.remote === null) return;
+    const h = this.handle(id);
+    for (const peer of this.remote.peers()) await this.linkRemoteOne(h, peer);
+  }
+
   /** Register a listener for actor threads starting and ending (the front end's direct reads). */
   addLifecycleListener(listener: LifecycleListener): void {
     this.listeners.push(listener);
@@ -76,6 +118,7 @@ export class Supervisor {
 
   private ended(id: number): void {
     for (const l of this.listeners) l.ended(id);
+    this.remote?.actorEnded(id);
   }
 
   private recomputeTouched(): void {
@@ -94,6 +137,7 @@ export class Supervisor {
         for (let j = i + 1; j < configs.length; j++) await this.link(configs[i]!.id, configs[j]!.id);
       }
       for (const c of configs) await this.linkClient(c.id);
+      for (const c of configs) await this.linkAllRemote(c.id);
       // Linking takes a while on a busy machine: count every peer up from now, so that no actor
       // starts out seeing the others down because their first heartbeats could not reach it yet.
       await Promise.all(configs.map((c) => Promise.all(configs.filter((o) => o.id !== c.id).map((o) => this.handle(c.id).control.peerUp(o.id)))));
@@ -175,6 +219,7 @@ export class Supervisor {
       if (other.config.id !== id && other.status === 'up') await this.link(id, other.config.id);
     }
     await this.linkClient(id);
+    await this.linkAllRemote(id);
     await Promise.all(
       [...this.actors.values()].filter((o) => o.status === 'up' && o.config.id !== id).map((o) => o.control.peerUp(id).catch(() => undefined)),
     );
@@ -239,24 +284,34 @@ export class Supervisor {
 
   /** 'stopped' for an actor this supervisor does not run (never started, or removed by a membership change). */
   status(id: number): ActorStatus {
-    return this.actors.get(id)?.status ?? 'stopped';
+    return this.actors.get(id)?.status ?? this.remote?.status(id) ?? 'stopped';
   }
 
+  /** Whether this supervisor runs actor `id` (not another node). */
+  isLocal(id: number): boolean {
+    return this.actors.has(id);
+  }
+
+  /** The actors this supervisor runs. */
   ids(): number[] {
     return [...this.actors.keys()];
   }
 
   async stats(id: number): Promise<ActorStats> {
+    const h = this.actors.get(id);
+    if (h === undefined && this.remote !== null) return this.remote.stats(id);
     return this.handle(id).control.stats();
   }
 
   /** Drop the ranges an actor no longer replicates; rejects if its thread ends first. */
   async cleanup(id: number): Promise<CleanupReport> {
-    const h = this.handle(id);
-    return Promise.race([h.control.cleanup(), h.ended]);
+    const h = this.actors.get(id);
+    if (h === undefined && this.remote !== null) return this.remote.cleanup(id);
+    return Promise.race([this.handle(id).control.cleanup(), this.handle(id).ended]);
   }
 
   async recovered(id: number): Promise<void> {
+    if (!this.actors.has(id) && this.remote !== null) return this.remote.recovered(id);
     await this.handle(id).control.recovered();
   }
 
@@ -267,6 +322,7 @@ export class Supervisor {
       if (other.config.id !== config.id && other.status === 'up') await this.link(config.id, other.config.id);
     }
     await this.linkClient(config.id);
+    await this.linkAllRemote(config.id);
   }
 
   /** Membership change: stop one actor gracefully (it flushes and closes its env) and forget it. */

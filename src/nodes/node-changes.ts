@@ -1,0 +1,193 @@
+/**
+ * A node joining or leaving a multi-node cluster: the same change a single
+ * machine's addActor/removeActor makes (MembershipDriver), with etcd as the
+ * place every node agrees on it. The node making the change:
+ *   1. swaps the ring record to "pending: target, phase stream" (a
+ *      compare-and-swap: of two nodes changing the ring, one wins);
+ *   2. every node applies it (its actors forward writes to the target's new
+ *      replicas) and acknowledges it in etcd; the changing node waits for all;
+ *   3. it streams the ranges that move, from the replicas that keep them
+ *      (wherever they run), as SyncRanges pushes;
+ *   4. swaps the record to phase "switch" (coordinate by the target, still
+ *      forward to the old replicas) and waits for every acknowledgement;
+ *   5. swaps it to the next version with the target as its members.
+ * A failure before the switch abandons the change; a crash is cleaned up
+ * at the node's next start (node.ts undoOwnChange).
+ */
+import { rmSync } from 'node:fs';
+import { streamTransfers, type Streamed } from '../cluster/membership-driver.js';
+import { InvalidOptionError } from '../errors.js';
+import { applyChanges, planTransfers, type MembershipChange } from '../membership/plan.js';
+import { Ring, type RingMember } from '../ring/ring.js';
+import { actorDataPath } from '../supervisor/metadata.js';
+import type { ActorConfig } from '../actor/actor.js';
+import type { NodeDeps, NodeRuntime } from './node.js';
+import { abandonChange, beginChange, finishChange, toSwitch, type NodeRingMember, type RingRecord } from './records.js';
+import type { RingRead } from './registry.js';
+
+export interface NodeChangeResult {
+  readonly ringVersion: number;
+  readonly added: readonly number[];
+  readonly removed: readonly number[];
+  readonly keysStreamed: number;
+  readonly bytesStreamed: number;
+  readonly durationMs: number;
+}
+
+const POLL_MS = 100;
+
+export class NodeChanges {
+  private running = false;
+
+  constructor(
+    private readonly node: NodeRuntime,
+    private readonly deps: NodeDeps,
+    private readonly actorConfig: (id: number) => ActorConfig,
+  ) {}
+
+  get changing(): boolean {
+    return this.running;
+  }
+
+  /** Join: this node's actors enter the ring, each taking its share of the ranges (its zone is this node). */
+  async join(): Promise<NodeChangeResult> {
+    const name = this.node.o.name;
+    const mine = this.node.identity.actors;
+    return this.change(
+      (current) => applyChanges(current, mine.map((id): MembershipChange => ({ kind: 'add', id, zone: name })), this.node.settings.vnodes, this.node.settings.n),
+      async (current, target) => {
+        const { supervisor } = this.deps;
+        for (const id of mine) if (!supervisor.isLocal(id)) await supervisor.add({ ...this.actorConfig(id), members: target, expectsData: false });
+        await supervisor.setRings(current, target);
+        await this.node.register();
+      },
+      async () => undefined,
+      async () => {
+        // abandoned: this node's actors leave again, with what they were streamed
+        for (const id of mine) {
+          await this.deps.supervisor.remove(id).catch(() => undefined);
+          rmSync(actorDataPath(this.deps.options.dataDir, id), { recursive: true, force: true });
+        }
+        await this.node.register();
+      },
+    );
+  }
+
+  /** Leave: this node's actors hand their ranges to the others, then stop; the node then holds nothing. */
+  async leave(): Promise<NodeChangeResult> {
+    const mine = this.node.localActorsInRing();
+    if (mine.length === 0) throw new InvalidOptionError(`node ${this.node.o.name} holds no actors of the ring`);
+    const result = await this.change(
+      (current) => applyChanges(current, mine.map((id): MembershipChange => ({ kind: 'remove', id })), this.node.settings.vnodes, this.node.settings.n),
+      async (current, target) => this.deps.supervisor.setRings(current, target),
+      async () => {
+        for (const id of mine) {
+          await this.deps.supervisor.remove(id);
+          this.deps.transport.disconnect(id);
+          this.deps.liveness.forget(id);
+          rmSync(actorDataPath(this.deps.options.dataDir, id), { recursive: true, force: true });
+        }
+        await this.node.register();
+      },
+      async () => undefined,
+    );
+    return result;
+  }
+
+  private async change(
+    targetOf: (current: readonly NodeRingMember[]) => RingMember[],
+    beforeStream: (current: readonly NodeRingMember[], target: readonly NodeRingMember[]) => Promise<void>,
+    afterFinish: () => Promise<void>,
+    onAbandon: () => Promise<void>,
+  ): Promise<NodeChangeResult> {
+    if (this.running) throw new InvalidOptionError('a membership change is already running on this node');
+    this.running = true;
+    const started = performance.now();
+    try {
+      const { read, current, target } = await this.begin(targetOf);
+      const v = read.record.version;
+      let streamed: Streamed;
+      let at = read;
+      try {
+        await beforeStream(current, target);
+        await this.waitAcks(v, 'stream', nodesOf(current, target));
+        const transfers = planTransfers(Ring.build(current, this.node.settings.n), Ring.build(target, this.node.settings.n)).transfers;
+        streamed = await streamTransfers(this.deps.router, this.deps.options, transfers);
+        at = await this.swap(at, toSwitch(at.record));
+      } catch (err) {
+        await this.abandon(at).catch(() => undefined);
+        await onAbandon().catch(() => undefined);
+        throw err;
+      }
+      await this.deps.supervisor.setRings(target, current);
+      await this.waitAcks(v, 'switch', nodesOf(current, target));
+      at = await this.swap(at, finishChange(at.record));
+      await this.deps.supervisor.setRings(target, null);
+      await afterFinish();
+      const before = new Set(current.map((m) => m.id));
+      const after = new Set(target.map((m) => m.id));
+      return {
+        ringVersion: at.record.version,
+        added: [...after].filter((id) => !before.has(id)),
+        removed: [...before].filter((id) => !after.has(id)),
+        keysStreamed: streamed.keys,
+        bytesStreamed: streamed.bytes,
+        durationMs: Math.round(performance.now() - started),
+      };
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Swap the ring to "pending: target" once no other change is in progress (waiting up to changeTimeoutMs). */
+  private async begin(targetOf: (current: readonly NodeRingMember[]) => RingMember[]): Promise<{ read: RingRead; current: readonly NodeRingMember[]; target: NodeRingMember[] }> {
+    const registry = this.node.registry;
+    const deadline = performance.now() + this.node.o.changeTimeoutMs;
+    for (;;) {
+      const read = await registry.ring();
+      if (read === null) throw new Error('the cluster has no ring in etcd');
+      if (read.record.pending === null) {
+        const current = read.record.members;
+        const owners = new Map(current.map((m) => [m.id, m.node]));
+        const target = targetOf(current).map((m) => ({ ...m, node: owners.get(m.id) ?? this.node.o.name }));
+        const next = beginChange(read.record, target, this.node.o.name);
+        if (await registry.swapRing(read, next)) return { read: (await registry.ring())!, current, target };
+        continue; // another node changed the ring first: read it again
+      }
+      if (performance.now() > deadline) throw new InvalidOptionError(`a membership change by node ${read.record.pending.by} is still in progress at ring version ${read.record.version}`);
+      await sleep(POLL_MS * 5);
+    }
+  }
+
+  private async swap(at: RingRead, next: RingRecord): Promise<RingRead> {
+    if (!(await this.node.registry.swapRing(at, next))) throw new Error(`the ring record changed under this node's change (version ${at.record.version})`);
+    return (await this.node.registry.ring())!;
+  }
+
+  private async abandon(at: RingRead): Promise<void> {
+    const read = (await this.node.registry.ring())!;
+    if (read.record.pending?.by !== this.node.o.name || read.record.pending.phase !== 'stream') return;
+    await this.node.registry.swapRing(read, abandonChange(read.record));
+    void at;
+  }
+
+  /** Until every node of `nodes` (but this one) has acknowledged `phase` of the change at `version`. */
+  private async waitAcks(version: number, phase: string, nodes: ReadonlySet<string>): Promise<void> {
+    const deadline = performance.now() + this.node.o.changeTimeoutMs;
+    for (;;) {
+      const acked = new Set(await this.node.registry.acks(version, phase));
+      const missing = [...nodes].filter((n) => n !== this.node.o.name && !acked.has(n));
+      if (missing.length === 0) return;
+      if (performance.now() > deadline) throw new Error(`nodes ${missing.join(', ')} did not take up phase ${phase} of ring version ${version} within ${this.node.o.changeTimeoutMs} ms`);
+      await sleep(POLL_MS);
+    }
+  }
+}
+
+function nodesOf(...rings: (readonly NodeRingMember[])[]): Set<string> {
+  return new Set(rings.flatMap((r) => r.map((m) => m.node)));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
