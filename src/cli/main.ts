@@ -35,9 +35,17 @@ program
   .addOption(new Option('--sync <mode>', 'always: fsync before acknowledging; periodic: fsync every 100 ms').choices(['always', 'periodic']))
   .option('--force-non-loopback', 'allow a non-loopback --host without a password')
   .option('--allow-flush', 'allow FLUSHALL/FLUSHDB (they delete every key)')
+  .option('--allow-faults', 'allow RINGKV.NODEFAULTS (fault injection between nodes: for tests and the stress lab)')
   .option('--max-pair-bytes <bytes>', 'largest key + value accepted (16..67108864; default 10240)')
   .addOption(new Option('--dbsize <mode>', 'DBSIZE: estimate (stored entries over n, cheap) or exact (a full scan of live keys)').choices(['estimate', 'exact']))
   .option('--config <file>', 'JSON config file (flags > RINGKV_* environment > file > defaults)')
+  .option('--join <etcd>', 'run as a node of a multi-node cluster whose ring lives in etcd (etcd://host:port[,...]); needs --cluster, --advertise and a cluster secret')
+  .option('--cluster <name>', 'the multi-node cluster to join (with --join)')
+  .option('--advertise <host:port>', "this node's inter-node listener: it binds there and only there, and other nodes dial it (with --join)")
+  .option('--cluster-secret <secret>', 'the secret nodes prove to each other (with --join; better: RINGKV_CLUSTER_SECRET, kept out of ps)')
+  .option('--node-name <name>', 'this node\'s name and zone (default: the --advertise address)')
+  .option('--etcd-user <user>', 'etcd user (or RINGKV_ETCD_USER)')
+  .option('--etcd-password <password>', 'etcd password (or RINGKV_ETCD_PASSWORD)')
   .action(async (flags: Record<string, unknown>) => {
     const config = resolveServerConfig(
       flags.config !== undefined ? fromFile(String(flags.config)) : process.env.RINGKV_CONFIG ? fromFile(process.env.RINGKV_CONFIG) : {},
@@ -56,14 +64,24 @@ program
         sync: flags.sync,
         forceNonLoopback: flags.forceNonLoopback === true ? true : undefined,
         allowFlush: flags.allowFlush === true ? true : undefined,
+        allowFaults: flags.allowFaults === true ? true : undefined,
         dbsize: flags.dbsize,
         maxPairBytes: flags.maxPairBytes,
+        join: flags.join,
+        cluster: flags.cluster,
+        advertise: flags.advertise,
+        clusterSecret: flags.clusterSecret,
+        nodeName: flags.nodeName,
+        etcdUser: flags.etcdUser,
+        etcdPassword: flags.etcdPassword,
       },
     );
     const server = await startServer(config);
     const members = server.cluster.members();
+    const nodes = server.cluster.nodes();
+    const where = nodes === null ? '' : `node ${nodes.node} of cluster ${nodes.cluster} (${nodes.nodes.length} nodes, ring version ${nodes.ringVersion}), `;
     console.log(
-      `ringkv ready: ${members.length} actors, n=${server.cluster.n}, data in ${config.dataDir}\n` +
+      `ringkv ready: ${where}${members.length} actors, n=${server.cluster.n}, data in ${config.dataDir}\n` +
         `  redis: redis-cli -p ${server.respPort}${config.host === '127.0.0.1' ? '' : ` -h ${config.host}`}\n` +
         `  http:  http://${config.host}:${server.httpPort}/status`,
     );
@@ -176,6 +194,18 @@ clientCommand('status', 'actors, zones, tokens, health and hints at a glance').a
         `hints pending ${field('hints_pending')}, keys ~${/keys=([0-9]+)/.exec(info)?.[1] ?? '?'}`,
     );
     console.table(actors);
+    // a node of a multi-node cluster: its nodes too
+    const nodes = (await redis.call('RINGKV.NODES').catch(() => null)) as string[] | null;
+    if (nodes !== null) {
+      const row: Record<string, string> = {};
+      for (let i = 0; i + 1 < nodes.length; i += 2) row[String(nodes[i])] = String(nodes[i + 1]);
+      console.log(`cluster ${row.cluster}, this node ${row.node}, ring version ${row.ring_version}, change: ${row.change}, etcd ${row.etcd}`);
+      console.table(
+        Object.entries(row)
+          .filter(([k]) => k.startsWith('node:'))
+          .map(([k, v]) => ({ node: k.slice(5), ...Object.fromEntries(v.split(',').map((kv) => kv.split('=') as [string, string])) })),
+      );
+    }
   });
 });
 

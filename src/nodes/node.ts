@@ -32,7 +32,7 @@ import { NodeControl } from './node-control.js';
 import { NODE_LINK_DEFAULTS, NodeLinks } from './node-links.js';
 import type { ResolvedNodeOptions } from './node-options.js';
 import { abandonChange, actorOwners, actorRings, finishChange, firstRing, settingsClashes, type ClusterSettings, type NodeRecord, type NodeRingMember, type RingRecord } from './records.js';
-import { Registry, type RingRead } from './registry.js';
+import type { Registry, RingRead } from './registry.js';
 
 /** What the node needs of the Cluster it is part of. */
 export interface NodeDeps {
@@ -119,6 +119,8 @@ export class NodeRuntime implements RemotePeers {
    * finished (switching).
    */
   static async prepare(o: ResolvedOptions, given: { n?: number; vnodes?: number; lastWriteWins?: boolean; compressionThresholdBytes?: number }, node: ResolvedNodeOptions): Promise<NodeRuntime> {
+    // loaded only here: a single-machine store never loads the etcd client (gRPC)
+    const { Registry } = await import('./registry.js');
     const registry = new Registry({
       endpoints: node.etcd,
       cluster: node.cluster,

@@ -169,6 +169,10 @@ export class Registry {
     lease.on('keepaliveSucceeded', () => {
       this.reachableNow = true;
     });
+    lease.on('keepaliveFailed', () => {
+      this.reachableNow = false;
+      this.lastError = "the lease's keepalive failed";
+    });
   }
 
   async ack(version: number, phase: string, node: string): Promise<void> {

@@ -19,10 +19,24 @@ export interface ServerConfig {
   sync: 'always' | 'periodic' | undefined;
   /** FLUSHALL/FLUSHDB delete every key; refused unless allowed (as operators rename Redis's dangerous commands). */
   allowFlush: boolean;
+  /** RINGKV.NODEFAULTS (fault injection between nodes, for tests and the stress lab); refused unless allowed. */
+  allowFaults: boolean;
   /** Largest key + value accepted (the cluster's maxPairBytes; default 10 KiB). */
   maxPairBytes: number | undefined;
   /** DBSIZE: 'estimate' (stored entries over n, tombstones included: O(actors)) or 'exact' (live keys counted by a full scan). */
   dbsize: 'estimate' | 'exact';
+  /** etcd endpoints (comma-separated etcd://host:port): run as a node of a multi-node cluster. Unset: a single-machine store. */
+  join: string | undefined;
+  /** The multi-node cluster's name (with join). */
+  cluster: string | undefined;
+  /** host:port of this node's inter-node listener (with join). */
+  advertise: string | undefined;
+  /** The secret every node proves when nodes connect (with join). Never logged. */
+  clusterSecret: string | undefined;
+  /** This node's name (default: the advertise address). */
+  nodeName: string | undefined;
+  etcdUser: string | undefined;
+  etcdPassword: string | undefined;
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -39,8 +53,16 @@ export const DEFAULT_CONFIG: ServerConfig = {
   maxClients: 10_000,
   sync: undefined,
   allowFlush: false,
+  allowFaults: false,
   dbsize: 'estimate',
   maxPairBytes: undefined,
+  join: undefined,
+  cluster: undefined,
+  advertise: undefined,
+  clusterSecret: undefined,
+  nodeName: undefined,
+  etcdUser: undefined,
+  etcdPassword: undefined,
 };
 
 type Source = Partial<Record<keyof ServerConfig, unknown>>;
@@ -59,8 +81,16 @@ const ENV: Record<keyof ServerConfig, string> = {
   maxClients: 'RINGKV_MAX_CLIENTS',
   sync: 'RINGKV_SYNC',
   allowFlush: 'RINGKV_ALLOW_FLUSH',
+  allowFaults: 'RINGKV_ALLOW_FAULTS',
   dbsize: 'RINGKV_DBSIZE',
   maxPairBytes: 'RINGKV_MAX_PAIR_BYTES',
+  join: 'RINGKV_JOIN',
+  cluster: 'RINGKV_CLUSTER',
+  advertise: 'RINGKV_ADVERTISE',
+  clusterSecret: 'RINGKV_CLUSTER_SECRET',
+  nodeName: 'RINGKV_NODE_NAME',
+  etcdUser: 'RINGKV_ETCD_USER',
+  etcdPassword: 'RINGKV_ETCD_PASSWORD',
 };
 
 export function fromEnv(env: NodeJS.ProcessEnv): Source {
@@ -116,6 +146,33 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
+function optionalString(name: string, v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw new InvalidOptionError(`${name} must be a non-empty string`);
+  return v;
+}
+
+/** The multi-node settings: all of join, cluster, advertise and the secret, or none (a single-machine store). */
+function nodeSettings(merged: Source): Pick<ServerConfig, 'join' | 'cluster' | 'advertise' | 'clusterSecret' | 'nodeName' | 'etcdUser' | 'etcdPassword'> {
+  const out = {
+    join: optionalString('join', merged.join),
+    cluster: optionalString('cluster', merged.cluster),
+    advertise: optionalString('advertise', merged.advertise),
+    clusterSecret: optionalString('cluster-secret', merged.clusterSecret),
+    nodeName: optionalString('node-name', merged.nodeName),
+    etcdUser: optionalString('etcd-user', merged.etcdUser),
+    etcdPassword: optionalString('etcd-password', merged.etcdPassword),
+  };
+  if (out.join === undefined) {
+    const stray = (['cluster', 'advertise', 'clusterSecret', 'nodeName', 'etcdUser', 'etcdPassword'] as const).filter((k) => out[k] !== undefined);
+    if (stray.length > 0) throw new InvalidOptionError(`${stray.join(', ')} only mean something with --join etcd://host:port`);
+    return out;
+  }
+  const missing = (['cluster', 'advertise', 'clusterSecret'] as const).filter((k) => out[k] === undefined);
+  if (missing.length > 0) throw new InvalidOptionError(`--join needs ${missing.map((k) => (k === 'clusterSecret' ? '--cluster-secret (or RINGKV_CLUSTER_SECRET)' : `--${k}`)).join(', ')}`);
+  return out;
+}
+
 /** Merge sources (later ones win) and validate; throws InvalidOptionError with a message that names the setting. */
 export function resolveServerConfig(...sources: Source[]): ServerConfig {
   const merged: Source = {};
@@ -142,8 +199,10 @@ export function resolveServerConfig(...sources: Source[]): ServerConfig {
     maxClients: optionalInt('max-clients', merged.maxClients, 1, 1_000_000) ?? DEFAULT_CONFIG.maxClients,
     sync,
     allowFlush: bool('allow-flush', merged.allowFlush),
+    allowFaults: bool('allow-faults', merged.allowFaults),
     dbsize,
     maxPairBytes: optionalInt('max-pair-bytes', merged.maxPairBytes, 16, 64 * 1024 * 1024),
+    ...nodeSettings(merged),
   };
   if (!isLoopback(config.host) && config.password === null && !config.forceNonLoopback) {
     throw new InvalidOptionError(`refusing to listen on non-loopback address ${config.host} without a password: set --password, or --force-non-loopback if you really mean it`);

@@ -4,6 +4,7 @@ import { Cluster } from '../cluster/cluster.js';
 import { DataDirLockedError } from '../errors.js';
 import type { Consistency } from '../cluster/options.js';
 import type { ServerConfig } from './config.js';
+import type { NodeOptions } from '../nodes/node-options.js';
 import { startHttpServer } from './http/server.js';
 import { startRespServer } from './resp/server.js';
 
@@ -13,6 +14,20 @@ export interface RunningServer {
   readonly httpPort: number;
   /** Graceful: stop accepting, finish in-flight requests, close every LMDB env. */
   stop(): Promise<void>;
+}
+
+/** A node of a multi-node cluster, from `--join` and its companions (checked by resolveServerConfig). */
+function nodeOptionsOf(config: ServerConfig): NodeOptions {
+  return {
+    etcd: config.join!.split(',').map((e) => e.trim()),
+    cluster: config.cluster!,
+    advertise: config.advertise!,
+    secret: config.clusterSecret!,
+    ...(config.nodeName !== undefined ? { name: config.nodeName } : {}),
+    ...(config.etcdUser !== undefined ? { etcdUsername: config.etcdUser } : {}),
+    ...(config.etcdPassword !== undefined ? { etcdPassword: config.etcdPassword } : {}),
+    clientAddresses: [`redis://${config.host}:${config.port}`, `http://${config.host}:${config.httpPort}`],
+  };
 }
 
 /** Start the cluster on config.dataDir and serve it over RESP and HTTP. */
@@ -36,6 +51,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       ...(config.w !== undefined ? { w: config.w as Consistency } : {}),
       ...(config.sync !== undefined ? { sync: config.sync } : {}),
       ...(config.maxPairBytes !== undefined ? { maxPairBytes: config.maxPairBytes } : {}),
+      ...(config.join !== undefined ? { node: nodeOptionsOf(config) } : {}),
     });
   } catch (err) {
     forget(err);
@@ -51,6 +67,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       maxClients: config.maxClients,
       maxPipelineDepth: 4096,
       allowFlush: config.allowFlush,
+      allowFaults: config.allowFaults,
       dbsize: config.dbsize,
       limits: {
         // a pair is at most maxPairBytes; leave room for the command around it

@@ -288,6 +288,8 @@ export async function startHttpServer(cluster: Cluster, options: HttpServerOptio
       // reads this process served from the replicas' snapshots, and those it sent to coordinators
       reads: ((p) => ({ direct: p.direct, coordinated: p.coordinated, directReadRepairs: p.directReadRepairs }))(cluster.readPaths()),
       statsAvailable: stats !== null,
+      // a node of a multi-node cluster: the nodes, their actors, the ring version and etcd's state (null on a single machine)
+      nodes: cluster.nodes(),
     };
     return reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify(body));
   });

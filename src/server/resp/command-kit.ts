@@ -41,6 +41,8 @@ export interface ServerContext {
   readonly clients: () => ReadonlyMap<number, ClientState>;
   /** FLUSHALL/FLUSHDB are allowed (--allow-flush). */
   readonly allowFlush: boolean;
+  /** RINGKV.NODEFAULTS is allowed (--allow-faults). */
+  readonly allowFaults: boolean;
   /** DBSIZE counts live keys by a full scan (--dbsize exact) rather than estimating. */
   readonly exactDbsize: boolean;
   readonly counters: { commands: number; getsWithSiblings: number; rejectedConnections: number; protocolErrors: number; refusedCommands: number };

@@ -209,6 +209,65 @@ export const RINGKV_COMMANDS: Readonly<Record<string, Command>> = {
         ]);
     },
   },
+  // a node of a multi-node cluster: RINGKV.NODES · RINGKV.LEAVE · RINGKV.NODEFAULTS [PARTITION n ...] [DROP n p] [DELAY n ms]
+  'ringkv.nodes': {
+    arity: 1,
+    run: (ctx) => {
+      const s = ctx.cluster.nodes();
+      if (s === null) return err('ERR not a node of a multi-node cluster (start with --join)');
+      return (w) =>
+        w.map([
+          ['cluster', s.cluster],
+          ['node', s.node],
+          ['ring_version', s.ringVersion],
+          ['change', s.change === null ? 'none' : `${s.change.phase} by ${s.change.by}`],
+          ['etcd', s.etcd.reachable ? 'reachable' : `unreachable: ${s.etcd.lastError}`],
+          ...s.nodes.map((n): [string, string] => [
+            `node:${n.name}`,
+            `node_no=${n.nodeNo},address=${n.address},actors=${n.actors.join('/')},registered=${n.registered ? 'yes' : 'no'},connected=${n.connected ? 'yes' : 'no'},clients=${n.clientAddresses.join(' ')}`,
+          ]),
+        ]);
+    },
+  },
+  'ringkv.leave': {
+    arity: 1,
+    run: async (ctx) => {
+      const r = await ctx.cluster.leave();
+      return (w) =>
+        w.map([
+          ['ring_version', r.ringVersion],
+          ['removed', r.removed.join(',')],
+          ['keys_streamed', r.keysStreamed],
+          ['bytes_streamed', r.bytesStreamed],
+          ['duration_ms', r.durationMs],
+        ]);
+    },
+  },
+  'ringkv.nodefaults': {
+    arity: -1,
+    run: (ctx, _client, a) => {
+      if (!ctx.allowFaults) return err('ERR fault injection is off: start the server with --allow-faults to allow RINGKV.NODEFAULTS');
+      const partitioned: string[] = [];
+      const drop: [string, number][] = [];
+      const delayMs: [string, number][] = [];
+      const usage = 'ERR syntax error: RINGKV.NODEFAULTS [PARTITION node ...] [DROP node fraction] [DELAY node ms] (none: heal)';
+      for (let i = 1; i < a.length; ) {
+        const opt = lower(a[i]!);
+        if (opt === 'drop' || opt === 'delay') {
+          if (i + 2 >= a.length) return err(usage);
+          const v = Number(a[i + 2]!.toString('latin1'));
+          if (opt === 'drop' ? !(v >= 0 && v <= 1) : !(Number.isInteger(v) && v >= 0 && v <= 60_000)) return err(opt === 'drop' ? 'ERR DROP takes a fraction 0..1' : 'ERR DELAY takes 0..60000 ms');
+          (opt === 'drop' ? drop : delayMs).push([a[i + 1]!.toString('utf8'), v]);
+          i += 3;
+        } else if (opt === 'partition') {
+          i++;
+          for (; i < a.length && !['drop', 'delay', 'partition'].includes(lower(a[i]!)); i++) partitioned.push(a[i]!.toString('utf8'));
+        } else return err(usage);
+      }
+      ctx.cluster.setNodeFaults({ partitioned, drop, delayMs });
+      return OK;
+    },
+  },
   'ringkv.status': {
     arity: 1,
     run: async (ctx) => {

@@ -24,6 +24,8 @@ export interface RespServerOptions {
   readonly limits: RespLimits;
   /** FLUSHALL/FLUSHDB allowed (default false: refused). */
   readonly allowFlush?: boolean;
+  /** RINGKV.NODEFAULTS is allowed (--allow-faults). */
+  readonly allowFaults?: boolean;
   /** DBSIZE estimate (default) or exact. */
   readonly dbsize?: 'estimate' | 'exact';
 }
@@ -248,6 +250,7 @@ export async function startRespServer(cluster: Cluster, options: RespServerOptio
     port: () => port,
     clients: () => clients,
     allowFlush: options.allowFlush ?? false,
+    allowFaults: options.allowFaults ?? false,
     exactDbsize: options.dbsize === 'exact',
     counters: { commands: 0, getsWithSiblings: 0, rejectedConnections: 0, protocolErrors: 0, refusedCommands: 0 },
   };

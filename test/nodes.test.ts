@@ -1,0 +1,176 @@
+// Three (then four) ringkv node processes on loopback, their ring in a real etcd: a write workload
+// through every node's RESP port while nodes are killed, paused, partitioned, added and removed;
+// then the stress lab's checker: no acknowledged write lost, every replica converged.
+import test from 'ava';
+import type { Redis } from 'ioredis';
+import { checkConvergence, checkNoLostWrites, type Op, type WriteOp } from '../tools/stress/checker.js';
+import { startEtcd, type EtcdServer } from './etcd-fixture.js';
+import { nodeProcess, type NodeProcess } from './node-fixture.js';
+
+let etcd: EtcdServer;
+const nodes: NodeProcess[] = [];
+test.before(async () => {
+  etcd = await startEtcd();
+});
+test.after.always(async () => {
+  for (const n of nodes) await n.destroy();
+  await etcd?.destroy();
+});
+
+async function node(name: string, cluster: string, actors: number): Promise<NodeProcess> {
+  const n = await nodeProcess(name, etcd.endpoint, cluster, actors);
+  nodes.push(n);
+  await n.start();
+  return n;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A RESP2 map reply as an object. */
+function asMap(flat: unknown): Record<string, string> {
+  const a = flat as unknown[];
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < a.length; i += 2) out[String(a[i])] = String(a[i + 1]);
+  return out;
+}
+
+/** Blind SETs of unique values over a few keys through one node, recorded for the checker. */
+function writer(process: number, redis: Redis, keys: number, history: Op[], stop: { done: boolean }, t0: number): Promise<void> {
+  let seq = 0;
+  return (async () => {
+    while (!stop.done) {
+      const key = `k${Math.floor(Math.random() * keys)}`;
+      const id = `p${process}-${seq++}`;
+      const invokeMs = Date.now() - t0;
+      let outcome: WriteOp['outcome'] = 'ok';
+      try {
+        await redis.set(key, id);
+      } catch {
+        outcome = 'info'; // refused, timed out or cut off: it may or may not have been written
+        await sleep(20);
+      }
+      history.push({ kind: 'write', id, key, process, invokeMs, completeMs: Date.now() - t0, outcome, supersedes: [], blind: true });
+    }
+  })();
+}
+
+test.serial('three nodes under a write workload through all of them survive kill -9 and restart, a real pause, a partition, and a node added and one removed: nothing acknowledged lost, replicas converge', async (t) => {
+  t.timeout(300_000);
+  const a = await node('a', 'chaos', 3);
+  const b = await node('b', 'chaos', 1);
+  const c = await node('c', 'chaos', 1);
+  const nodesOf = asMap(await a.client().call('RINGKV.NODES'));
+  t.is(nodesOf.ring_version, '3', 'a created the ring (1); b and c joined (2, 3)');
+  t.regex(nodesOf['node:c']!, /actors=4,.*registered=yes,connected=yes/);
+
+  const KEYS = 24;
+  const history: Op[] = [];
+  const stop = { done: false };
+  const t0 = Date.now();
+  const workers = [a, a, b, b, c, c].map((n, i) => writer(i, n.client(), KEYS, history, stop, t0));
+  const steps: string[] = [];
+  const step = (s: string): void => void steps.push(`${Date.now() - t0} ms: ${s}`);
+
+  await sleep(1500);
+  step('kill -9 c');
+  await c.kill9();
+  await sleep(2000);
+  await c.start();
+  step('c restarted');
+  await sleep(1500);
+  step('SIGSTOP b for 3 s');
+  b.pause();
+  await sleep(3000);
+  b.resume();
+  await sleep(1500);
+  step('partition c from a and b (in c\'s gateway) for 3 s');
+  t.is(String(await c.client().call('RINGKV.NODEFAULTS', 'PARTITION', 'a', 'b')), 'OK');
+  const cutFrom = Date.now() - t0;
+  await sleep(3000);
+  const cutTo = Date.now() - t0;
+  t.is(String(await c.client().call('RINGKV.NODEFAULTS')), 'OK');
+  await sleep(1500);
+  step('add node d');
+  const d = await node('d', 'chaos', 1);
+  await sleep(1500);
+  step('b leaves');
+  const left = asMap(await b.client().call('RINGKV.LEAVE'));
+  t.is(left.removed, '3', "b's one actor left the ring");
+  await b.stop();
+  await sleep(1500);
+  stop.done = true;
+  await Promise.all(workers);
+  step('workload stopped');
+
+  // heal, hand off hints, repair: every remaining node compares the arcs whose first live replica it runs
+  await sleep(3000);
+  for (const n of [a, c, d]) await n.client().call('RINGKV.REPAIR');
+  const inspector = a.client();
+  const snapshot = new Map<string, Map<number, string[]>>();
+  const finals = new Map<string, string[]>();
+  for (let k = 0; k < KEYS; k++) {
+    const key = `k${k}`;
+    const views = ((await inspector.call('RINGKV.INSPECT', key)) as unknown[]).map(asMap);
+    const replicas = new Map<number, string[]>();
+    for (const v of views) if (v.role !== undefined && !v.role.startsWith('hint')) replicas.set(Number(v.actor), v.versions === '' ? [] : v.versions.split(' | ').sort());
+    snapshot.set(key, replicas);
+    finals.set(key, [...new Set([...replicas.values()].flat())]);
+  }
+  const acked = history.filter((o) => o.kind === 'write' && o.outcome === 'ok').length;
+  // the partition meant something: c holds at most one replica of a key, so no write through it is acknowledged (W=2) while it is cut off
+  const throughC = history.filter((o) => (o.process === 4 || o.process === 5) && o.completeMs > cutFrom + 100 && o.invokeMs < cutTo);
+  t.true(throughC.length > 0, 'writes through c were in flight during the partition');
+  t.deepEqual(throughC.filter((o) => o.outcome === 'ok' && o.completeMs < cutTo), [], 'none of them was acknowledged before the partition healed');
+  t.log(steps.join('\n'));
+  t.log(`${history.length} writes, ${acked} acknowledged`);
+  t.true(acked > 200, 'the workload made progress through the faults');
+  const lost = checkNoLostWrites(history, finals);
+  t.deepEqual(lost.violations.slice(0, 5), [], 'no acknowledged write lost');
+  const converged = checkConvergence(snapshot);
+  t.deepEqual(converged.violations.slice(0, 5), [], 'every replica of every key holds the same versions');
+  const status = asMap(await a.client().call('RINGKV.NODES'));
+  t.is(status.change, 'none');
+  t.regex(status['node:d']!, /registered=yes,connected=yes/);
+  t.false('node:b' in status && /registered=yes/.test(status['node:b']!), 'b left');
+});
+
+test.serial('an etcd outage stops no read or write (only membership changes wait for it), and status shows it', async (t) => {
+  t.timeout(120_000);
+  const a = await node('x', 'outage', 3);
+  const b = await node('y', 'outage', 1);
+  const ra = a.client();
+  const rb = b.client();
+  await ra.set('before', '1');
+  await etcd.stop();
+  try {
+    for (let i = 0; i < 50; i++) {
+      await ra.set(`k${i}`, `a${i}`);
+      await rb.set(`j${i}`, `b${i}`);
+    }
+    for (let i = 0; i < 50; i++) {
+      t.is(await rb.get(`k${i}`), `a${i}`);
+      t.is(await ra.get(`j${i}`), `b${i}`);
+    }
+    let shown = '';
+    for (let i = 0; i < 100 && !shown.startsWith('unreachable'); i++) {
+      shown = asMap(await ra.call('RINGKV.NODES')).etcd ?? '';
+      if (!shown.startsWith('unreachable')) await sleep(100);
+    }
+    t.regex(shown, /^unreachable/, 'RINGKV.NODES says etcd cannot be reached');
+    const http = await fetch(`http://127.0.0.1:${await httpPortOf(a)}/status`).then((r) => r.json() as Promise<{ nodes: { etcd: { reachable: boolean } } }>);
+    t.false(http.nodes.etcd.reachable, '/status says so too');
+  } finally {
+    await etcd.start();
+  }
+  let back = '';
+  for (let i = 0; i < 200 && back !== 'reachable'; i++) {
+    back = asMap(await ra.call('RINGKV.NODES')).etcd ?? '';
+    if (back !== 'reachable') await sleep(100);
+  }
+  t.is(back, 'reachable');
+  t.is(await rb.get('before'), '1');
+});
+
+async function httpPortOf(n: NodeProcess): Promise<number> {
+  return Number(/http:\/\/127\.0\.0\.1:(\d+)\/status/.exec(n.output())![1]);
+}
