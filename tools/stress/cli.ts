@@ -59,7 +59,7 @@ interface StressFlags {
 export function stressCommand(): Command {
   return new Command('stress')
     .description('drive a cluster or a Redis-protocol server with a YCSB, set or counter workload, inject faults, check nothing was lost, and write result.json and report.html')
-    .option('--target <target>', "'local' (an in-process cluster through the API) or redis://host:port (a ringkv server, or any Redis-protocol server for comparison)", 'local')
+    .option('--target <target>', "'local' (an in-process cluster through the API) or redis://host:port[,redis://host:port...] (a ringkv server or the nodes of a multi-node cluster, clients spread over them; or any Redis-protocol server for comparison)", 'local')
     .addOption(new Option('--workload <name>', 'YCSB core workload a-f, set (Jepsen-style read-modify-write adds), or counter (INCRBY of PN-counters; checks final = sum of acknowledged increments, plus at most the unknown ones)').default('a'))
     .addOption(new Option('--distribution <name>', "key distribution (default: the workload's own)").choices(['uniform', 'zipfian', 'latest']))
     .option('--records <n>', 'records written in the load phase', integer(0, 100_000_000), 10_000)

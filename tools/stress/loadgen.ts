@@ -282,11 +282,13 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
   const waitMs = task.startAtMs - nowMs();
   const clients: StressClient[] = [];
   try {
-    for (const _ of task.clients) {
+    // a redis target may list several servers (the nodes of a multi-node cluster): clients spread over them
+    const urls = channel !== null ? [] : (task.target as { url: string }).url.split(',');
+    for (const clientNo of task.clients) {
       clients.push(
         channel !== null
           ? channel.client()
-          : await redisClient({ url: (task.target as { url: string }).url, ringkv: (task.target as { ringkv: boolean }).ringkv, timeoutMs: task.timeoutMs, r: task.r, w: task.w, strict: task.strict }),
+          : await redisClient({ url: urls[clientNo % urls.length]!, ringkv: (task.target as { ringkv: boolean }).ringkv, timeoutMs: task.timeoutMs, r: task.r, w: task.w, strict: task.strict }),
       );
     }
     if (waitMs > 0) await sleep(waitMs);

@@ -255,7 +255,7 @@ async function openHarness(c: StressConfig): Promise<Harness> {
       },
     };
   }
-  const redis = new Redis(c.target, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: c.timeoutMs });
+  const redis = new Redis(firstUrl(c.target), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: c.timeoutMs });
   redis.on('error', () => {});
   await redis.connect();
   let consistency: Harness['consistency'] = null;
@@ -460,6 +460,11 @@ function startNemesis(cluster: Cluster, faults: readonly FaultEvent[], runStartM
   };
 }
 
+/** The first server of a redis target listing several (comma-separated): admin calls and samples go there. */
+function firstUrl(target: string): string {
+  return target.split(',')[0]!;
+}
+
 /** Restart every actor that is down and restore every link. */
 async function healAll(cluster: Cluster): Promise<void> {
   await cluster.faults.heal();
@@ -469,7 +474,7 @@ async function healAll(cluster: Cluster): Promise<void> {
 /** Samples hints and repair traffic once per window while the run goes on (and through convergence). */
 function startSampler(h: Harness, runStartMs: number, windowMs: number): { stop(): Promise<ClusterSample[]> } {
   const samples: ClusterSample[] = [];
-  const info = h.kind === 'redis' && h.ringkv ? new Redis(h.url, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : null;
+  const info = h.kind === 'redis' && h.ringkv ? new Redis(firstUrl(h.url), { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : null;
   info?.on('error', () => {});
   let base: { repair: number; readRepairs: number } | null = null;
   let stopped = false;
@@ -576,7 +581,7 @@ async function converge(h: Harness, c: StressConfig, healMs: number, log: (line:
 }
 
 async function convergeServer(h: Harness, c: StressConfig, healMs: number): Promise<ConvergenceVerdict> {
-  const redis = new Redis(h.url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: Math.max(c.timeoutMs, 60_000) });
+  const redis = new Redis(firstUrl(h.url), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: Math.max(c.timeoutMs, 60_000) });
   redis.on('error', () => {});
   await redis.connect();
   let passes = 0;
@@ -637,7 +642,7 @@ async function readFinal(h: Harness, c: StressConfig, isSet: boolean, keys: read
     }
     return out;
   }
-  const redis = new Redis(h.url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: Math.max(c.timeoutMs, 10_000) });
+  const redis = new Redis(firstUrl(h.url), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: Math.max(c.timeoutMs, 10_000) });
   redis.on('error', () => {});
   await redis.connect();
   try {
