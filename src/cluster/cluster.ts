@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ActorConfig, ActorStats } from '../actor/actor.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import type { HeldPeak } from '../antientropy/pass-plan.js';
-import { ClusterClosedError, InvalidContextError, InvalidOptionError, InvalidValueError, LayoutMismatchError, QuorumError, UnknownActorError } from '../errors.js';
+import { ClusterClosedError, InvalidContextError, InvalidOptionError, InvalidValueError, LayoutMismatchError, UnknownActorError } from '../errors.js';
 import { ringPosition } from '../ring/hash.js';
 import { RING_SIZE, type Ring } from '../ring/ring.js';
 import { systemClock, systemTimers, type Clock, type Timers } from '../runtime/services.js';
@@ -44,8 +44,9 @@ import {
   type WriteCallback,
 } from './requests.js';
 import { Router } from './router.js';
+import { scanKeys } from './scan.js';
 import { NodeRuntime, type NodesStatus } from '../nodes/node.js';
-import { NodeChanges, type NodeChangeResult } from '../nodes/node-changes.js';
+import { NodeChanges } from '../nodes/node-changes.js';
 import { resolveNodeOptions } from '../nodes/node-options.js';
 import { checkPairSize, encodeKey, encodeValue, type Key, type Value } from './values.js';
 
@@ -206,7 +207,7 @@ export class Cluster {
   }
 
   /** A node of a multi-node cluster leaves it: its actors hand their ranges to the others' and stop (then close() the cluster). */
-  async leave(): Promise<NodeChangeResult> {
+  async leave(): Promise<MembershipResult> {
     this.assertOpen();
     if (this.nodeChanges === null) throw new InvalidOptionError('leave is for a node of a multi-node cluster (started with node options)');
     return this.nodeChanges.leave();
@@ -507,24 +508,7 @@ export class Cluster {
     if (!Number.isInteger(cursor) || cursor < 0 || cursor >= RING_SIZE) throw new InvalidOptionError(`scan cursor must be an integer in 0..${RING_SIZE - 1}, got ${String(cursor)}`);
     const count = options.count ?? 10;
     if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new InvalidOptionError(`scan count must be an integer in 1..100000, got ${String(count)}`);
-    const timeoutMs = timeoutOf(options.timeoutMs, this.options.timeoutMs);
-    const keys: Buffer[] = [];
-    let position = cursor;
-    while (keys.length < count && position < RING_SIZE) {
-      const index = this.ring.arcIndex(position);
-      const arc = this.ring.arc(index);
-      // arc 0 wraps: above the last token it runs to the end of the ring
-      const end = index === 0 && position > arc.end ? RING_SIZE - 1 : arc.end;
-      const owner = arc.preference.find((id) => this.liveness.isUp(id)) ?? arc.preference.find((id) => this.liveness.isRunning(id));
-      if (owner === undefined) throw new QuorumError('get', 0, 1, arc.preference.length, 'no replica of this ring range is up');
-      const from = position;
-      const reply = await this.router.sendTo(owner, 'scan', 1, arc.preference.length, timeoutMs, (req) => ({ type: MsgType.ClientScan, req, fromPosition: from, toPosition: end, limit: count - keys.length }));
-      if (reply.type !== MsgType.ScanOk) throw new Error('internal: unexpected reply');
-      for (const k of reply.keys) keys.push(Buffer.from(k));
-      if (reply.nextPosition <= position) throw new Error(`internal: scan did not advance at position ${position}`);
-      position = reply.nextPosition;
-    }
-    return { cursor: position >= RING_SIZE ? 0 : position, keys };
+    return scanKeys(this.ring, this.liveness, this.router, cursor, count, timeoutOf(options.timeoutMs, this.options.timeoutMs));
   }
 
   /**

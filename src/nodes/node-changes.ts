@@ -15,7 +15,7 @@
  * at the node's next start (node.ts undoOwnChange).
  */
 import { rmSync } from 'node:fs';
-import { streamTransfers, type Streamed } from '../cluster/membership-driver.js';
+import { streamTransfers, type MembershipResult, type Streamed } from '../cluster/membership-driver.js';
 import { InvalidOptionError } from '../errors.js';
 import { applyChanges, planTransfers, type MembershipChange } from '../membership/plan.js';
 import { Ring, type RingMember } from '../ring/ring.js';
@@ -24,15 +24,6 @@ import type { ActorConfig } from '../actor/actor.js';
 import type { NodeDeps, NodeRuntime } from './node.js';
 import { abandonChange, beginChange, finishChange, toSwitch, type NodeRingMember, type RingRecord } from './records.js';
 import type { RingRead } from './registry.js';
-
-export interface NodeChangeResult {
-  readonly ringVersion: number;
-  readonly added: readonly number[];
-  readonly removed: readonly number[];
-  readonly keysStreamed: number;
-  readonly bytesStreamed: number;
-  readonly durationMs: number;
-}
 
 const POLL_MS = 100;
 
@@ -50,7 +41,7 @@ export class NodeChanges {
   }
 
   /** Join: this node's actors enter the ring, each taking its share of the ranges (its zone is this node). */
-  async join(): Promise<NodeChangeResult> {
+  async join(): Promise<MembershipResult> {
     const name = this.node.o.name;
     const mine = this.node.identity.actors;
     return this.change(
@@ -74,7 +65,7 @@ export class NodeChanges {
   }
 
   /** Leave: this node's actors hand their ranges to the others, then stop; the node then holds nothing. */
-  async leave(): Promise<NodeChangeResult> {
+  async leave(): Promise<MembershipResult> {
     const mine = this.node.localActorsInRing();
     if (mine.length === 0) throw new InvalidOptionError(`node ${this.node.o.name} holds no actors of the ring`);
     const result = await this.change(
@@ -99,7 +90,7 @@ export class NodeChanges {
     beforeStream: (current: readonly NodeRingMember[], target: readonly NodeRingMember[]) => Promise<void>,
     afterFinish: () => Promise<void>,
     onAbandon: () => Promise<void>,
-  ): Promise<NodeChangeResult> {
+  ): Promise<MembershipResult> {
     if (this.running) throw new InvalidOptionError('a membership change is already running on this node');
     this.running = true;
     const started = performance.now();
@@ -107,12 +98,14 @@ export class NodeChanges {
       const { read, current, target } = await this.begin(targetOf);
       const v = read.record.version;
       let streamed: Streamed;
+      let movedFraction = 0;
       let at = read;
       try {
         await beforeStream(current, target);
         await this.waitAcks(v, 'stream', nodesOf(current, target));
-        const transfers = planTransfers(Ring.build(current, this.node.settings.n), Ring.build(target, this.node.settings.n)).transfers;
-        streamed = await streamTransfers(this.deps.router, this.deps.options, transfers);
+        const plan = planTransfers(Ring.build(current, this.node.settings.n), Ring.build(target, this.node.settings.n));
+        movedFraction = plan.movedFraction;
+        streamed = await streamTransfers(this.deps.router, this.deps.options, plan.transfers);
         at = await this.swap(at, toSwitch(at.record));
       } catch (err) {
         await this.abandon(at).catch(() => undefined);
@@ -133,6 +126,7 @@ export class NodeChanges {
         keysStreamed: streamed.keys,
         bytesStreamed: streamed.bytes,
         durationMs: Math.round(performance.now() - started),
+        movedFraction,
       };
     } finally {
       this.running = false;

@@ -13,11 +13,9 @@
 import type { ActorStats, CleanupReport } from '../actor/actor.js';
 import type { ArcTree } from '../antientropy/merkle.js';
 import type { ArcSpan, TreeSource } from '../antientropy/trees.js';
-import type { Layout } from '../cluster/layout.js';
-import type { Liveness } from '../cluster/liveness.js';
 import type { ResolvedOptions } from '../cluster/options.js';
 import type { MerkleBuilds } from '../cluster/repair-driver.js';
-import type { Router } from '../cluster/router.js';
+import type { MembershipDriverDeps } from '../cluster/membership-driver.js';
 import { LayoutMismatchError } from '../errors.js';
 import { allocateTokens, type Arc } from '../ring/ring.js';
 import { LAYOUT_VERSION } from '../storage/store.js';
@@ -25,7 +23,6 @@ import { loadMetadata, type NodeIdentity } from '../supervisor/metadata.js';
 import type { ActorStatus, RemotePeers, Supervisor } from '../supervisor/supervisor.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { LinkFaults } from '../transport/faults.js';
-import type { Transport } from '../transport/transport.js';
 import { FrameKind } from './frames.js';
 import { mainThreadId, NodeGateway } from './gateway.js';
 import { NodeControl } from './node-control.js';
@@ -34,18 +31,8 @@ import type { ResolvedNodeOptions } from './node-options.js';
 import { abandonChange, actorOwners, actorRings, finishChange, firstRing, settingsClashes, type ClusterSettings, type NodeRecord, type NodeRingMember, type RingRecord } from './records.js';
 import type { Registry, RingRead } from './registry.js';
 
-/** What the node needs of the Cluster it is part of. */
-export interface NodeDeps {
-  readonly options: ResolvedOptions;
-  readonly layout: Layout;
-  readonly supervisor: Supervisor;
-  /** The main thread's transport. */
-  readonly transport: Transport;
-  readonly router: Router;
-  readonly liveness: Liveness;
-  readonly builds: MerkleBuilds;
-  closed(): boolean;
-}
+/** What the node needs of the Cluster it is part of (what its membership driver needs, less the clock). */
+export type NodeDeps = Pick<MembershipDriverDeps, 'options' | 'layout' | 'supervisor' | 'transport' | 'router' | 'liveness' | 'builds' | 'closed'>;
 
 /** What `status` shows of the nodes. */
 export interface NodesStatus {

@@ -60,6 +60,18 @@ function fail(what: string, raw: string): never {
   throw new RegistryRecordError(`the cluster's ${what} record in etcd is malformed: ${raw.slice(0, 200)}`);
 }
 
+/** `raw` as a JSON object, or the record is malformed. */
+function parseObject(what: string, raw: string): Record<string, unknown> {
+  let r: unknown;
+  try {
+    r = JSON.parse(raw);
+  } catch {
+    return fail(what, raw);
+  }
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) fail(what, raw);
+  return r as Record<string, unknown>;
+}
+
 function isInt(v: unknown, min = 0): v is number {
   return Number.isSafeInteger(v) && (v as number) >= min;
 }
@@ -74,13 +86,8 @@ function parseMembers(v: unknown): NodeRingMember[] | null {
 }
 
 export function parseRing(raw: string): RingRecord {
-  let r: Record<string, unknown>;
-  try {
-    r = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return fail('ring', raw);
-  }
-  if (r === null || typeof r !== 'object' || !isInt(r['version'], 1)) fail('ring', raw);
+  const r = parseObject('ring', raw);
+  if (!isInt(r['version'], 1)) fail('ring', raw);
   const members = parseMembers(r['members']);
   if (members === null) fail('ring', raw);
   const p = r['pending'] as Record<string, unknown> | null;
@@ -91,24 +98,14 @@ export function parseRing(raw: string): RingRecord {
 }
 
 export function parseSettings(raw: string): ClusterSettings {
-  let s: Record<string, unknown>;
-  try {
-    s = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return fail('settings', raw);
-  }
-  if (s === null || typeof s !== 'object' || !isInt(s['layoutVersion'], 1) || !isInt(s['n'], 1) || !isInt(s['vnodes'], 1) || typeof s['lastWriteWins'] !== 'boolean' || !isInt(s['compressionThresholdBytes'])) fail('settings', raw);
+  const s = parseObject('settings', raw);
+  if (!isInt(s['layoutVersion'], 1) || !isInt(s['n'], 1) || !isInt(s['vnodes'], 1) || typeof s['lastWriteWins'] !== 'boolean' || !isInt(s['compressionThresholdBytes'])) fail('settings', raw);
   return s as unknown as ClusterSettings;
 }
 
 export function parseNode(raw: string): NodeRecord {
-  let r: Record<string, unknown>;
-  try {
-    r = JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return fail('node', raw);
-  }
-  if (r === null || typeof r !== 'object' || typeof r['name'] !== 'string' || !isInt(r['nodeNo']) || typeof r['host'] !== 'string' || !isInt(r['port'], 1)) fail('node', raw);
+  const r = parseObject('node', raw);
+  if (typeof r['name'] !== 'string' || !isInt(r['nodeNo']) || typeof r['host'] !== 'string' || !isInt(r['port'], 1)) fail('node', raw);
   if (!Array.isArray(r['actors']) || !(r['actors'] as unknown[]).every((a) => isInt(a)) || !Array.isArray(r['clientAddresses'])) fail('node', raw);
   return r as unknown as NodeRecord;
 }

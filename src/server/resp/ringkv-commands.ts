@@ -231,17 +231,7 @@ export const RINGKV_COMMANDS: Readonly<Record<string, Command>> = {
   },
   'ringkv.leave': {
     arity: 1,
-    run: async (ctx) => {
-      const r = await ctx.cluster.leave();
-      return (w) =>
-        w.map([
-          ['ring_version', r.ringVersion],
-          ['removed', r.removed.join(',')],
-          ['keys_streamed', r.keysStreamed],
-          ['bytes_streamed', r.bytesStreamed],
-          ['duration_ms', r.durationMs],
-        ]);
-    },
+    run: async (ctx) => membershipReply(await ctx.cluster.leave()),
   },
   'ringkv.nodefaults': {
     arity: -1,
