@@ -78,10 +78,20 @@ test.serial('three nodes under a write workload through all of them survive kill
   await c.start();
   step('c restarted');
   await sleep(1500);
-  step('SIGSTOP b for 3 s');
+  step('SIGSTOP b for longer than its lease (5 s)');
   b.pause();
-  await sleep(3000);
+  const statusA = a.client();
+  const registered = async (name: string): Promise<boolean> => /registered=yes/.test(asMap(await statusA.call('RINGKV.NODES'))[`node:${name}`] ?? '');
+  // its lease expires: the others count it down for routing, at once
+  let gone = false;
+  for (let i = 0; i < 90 && !gone; i++) if (!(gone = !(await registered('b')))) await sleep(100);
+  t.true(gone, "a paused node's record goes with its lease");
   b.resume();
+  step('b resumed');
+  // it finds its lease lost and registers again
+  let back = false;
+  for (let i = 0; i < 100 && !back; i++) if (!(back = await registered('b'))) await sleep(100);
+  t.true(back, 'the resumed node registers again');
   await sleep(1500);
   step('partition c from a and b (in c\'s gateway) for 3 s');
   t.is(String(await c.client().call('RINGKV.NODEFAULTS', 'PARTITION', 'a', 'b')), 'OK');
