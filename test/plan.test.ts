@@ -49,6 +49,29 @@ test('adding a sixth actor to five: every range moves to it, from a replica that
   t.log(`adding a 6th actor moves ${(plan.movedFraction * 100).toFixed(2)}% of key replicas`);
 });
 
+test('removing an actor that is gone for good: its ranges come from the replicas that keep them, never from it', (t) => {
+  const six = members(6);
+  const before = Ring.build(six, 3);
+  const five = applyChanges(six, [{ kind: 'remove', id: 2 }], 256, 3);
+  const after = Ring.build(five, 3);
+  const plan = planTransfers(before, after, () => undefined, new Set([2]));
+  t.true(plan.transfers.length > 0);
+  t.true(plan.transfers.every((tr) => tr.from !== 2 && tr.to !== 2), 'the gone actor sends nothing');
+  const random = mulberry32(9);
+  for (let s = 0; s < 2000; s++) {
+    const pos = Math.floor(random() * RING_SIZE);
+    const was = before.preferenceList(pos);
+    const will = after.preferenceList(pos);
+    for (const tr of plan.transfers.filter((x) => x.ranges.some(([a, b]) => inArc(pos, a, b)))) {
+      if (!was.includes(tr.from) || !will.includes(tr.from)) return t.fail(`position ${pos}: source ${tr.from} is not a replica that keeps it`);
+    }
+    if (plan.transfers.filter((x) => x.ranges.some(([a, b]) => inArc(pos, a, b))).length !== will.filter((id) => !was.includes(id)).length) return t.fail(`position ${pos}: a gained replica without its transfer`);
+  }
+  // a segment whose every old replica is gone has no source: nothing is planned for it
+  const lonely = planTransfers(before, after, () => undefined, new Set(six.map((m) => m.id)));
+  t.deepEqual(lonely.transfers, []);
+});
+
 test('removing an actor moves only what it held, to the others, handed off by the leaving actor itself', (t) => {
   const six = members(6);
   const before = Ring.build(six, 3);

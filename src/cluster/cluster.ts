@@ -213,6 +213,14 @@ export class Cluster {
     return this.nodeChanges.leave();
   }
 
+  /** A node of a multi-node cluster removes another that is gone for good (its lease expired): its ranges stream to their new owners from the replicas that keep them. */
+  async forgetNode(name: string): Promise<MembershipResult> {
+    this.assertOpen();
+    if (this.nodeChanges === null) throw new InvalidOptionError('forgetNode is for a node of a multi-node cluster (started with node options)');
+    if (typeof name !== 'string') throw new InvalidOptionError('forgetNode takes a node name');
+    return this.nodeChanges.forget(name);
+  }
+
   /**
    * Node-level fault injection (a node of a multi-node cluster): every
    * message to and from the nodes named is cut (partitioned), lost with a

@@ -80,8 +80,11 @@ export interface TransferPlan {
  * gets it from the replica leaving the cluster if there is one (it hands
  * off its own data), else from a replica that keeps it — the one with the
  * least to send so far — or, when none does, from its first replica before.
+ * Actors in `gone` (a node lost for good) send nothing: their segments come
+ * from a replica that keeps them, or from another old replica; a segment
+ * whose every old replica is gone has no source and is not streamed.
  */
-export function planTransfers(before: Ring, after: Ring, contents: ArcContents = () => undefined): TransferPlan {
+export function planTransfers(before: Ring, after: Ring, contents: ArcContents = () => undefined, gone: ReadonlySet<number> = new Set()): TransferPlan {
   if (before.n !== after.n) throw new MembershipError(`n must not change (${before.n} → ${after.n})`);
   const bounds = [...new Set([...before.arcs().map((a) => a.end), ...after.arcs().map((a) => a.end)])].sort((a, b) => a - b);
   const byPair = new Map<string, { from: number; to: number; ranges: [number, number][]; length: number; keys: number; bytes: number }>();
@@ -93,13 +96,15 @@ export function planTransfers(before: Ring, after: Ring, contents: ArcContents =
     const length = bounds.length === 1 ? RING_SIZE : (end - start + RING_SIZE) % RING_SIZE;
     const was = before.preferenceList(end);
     const will = after.preferenceList(end);
-    const keeping = was.filter((id) => will.includes(id));
-    const departing = was.find((id) => !after.members.has(id));
+    const keeping = was.filter((id) => will.includes(id) && !gone.has(id));
+    const departing = was.find((id) => !after.members.has(id) && !gone.has(id));
+    const anyOld = was.find((id) => !gone.has(id));
     for (const to of will) {
       if (was.includes(to)) continue;
+      if (anyOld === undefined) continue; // every replica it had is gone: nothing to stream from
       // An actor leaving the cluster hands off what it holds itself (it may hold writes no other replica has yet);
       // otherwise the keeping replica with the least to send so far, so the streaming load spreads.
-      let from = departing ?? keeping[0] ?? was[0]!;
+      let from = departing ?? keeping[0] ?? anyOld;
       if (departing === undefined) for (const id of keeping) if ((sending.get(id) ?? 0) < (sending.get(from) ?? 0)) from = id;
       sending.set(from, (sending.get(from) ?? 0) + length);
       const k = `${from}>${to}`;

@@ -85,11 +85,34 @@ export class NodeChanges {
     return result;
   }
 
+  /**
+   * Remove a node that is gone for good (its lease expired, it is not
+   * coming back): its actors leave the ring, and the ranges they held
+   * stream to their new owners from the replicas that keep them. Refused
+   * while the node holds its lease. Its data directory, if it ever comes
+   * back, is of no use: start it afresh.
+   */
+  async forget(name: string): Promise<MembershipResult> {
+    if (name === this.node.o.name) throw new InvalidOptionError('a node cannot forget itself: use leave');
+    if (this.node.isRegistered(name)) throw new InvalidOptionError(`node ${name} holds its lease: it is not gone (stop it, or let it leave)`);
+    const theirs = [...this.node.ring.members].filter((m) => m.node === name).map((m) => m.id);
+    if (theirs.length === 0) throw new InvalidOptionError(`node ${name} holds no actors of the ring`);
+    return this.change(
+      (current) => applyChanges(current, theirs.map((id): MembershipChange => ({ kind: 'remove', id })), this.node.settings.vnodes, this.node.settings.n),
+      async (current, target) => this.deps.supervisor.setRings(current, target),
+      async () => undefined,
+      async () => undefined,
+      name,
+    );
+  }
+
   private async change(
     targetOf: (current: readonly NodeRingMember[]) => RingMember[],
     beforeStream: (current: readonly NodeRingMember[], target: readonly NodeRingMember[]) => Promise<void>,
     afterFinish: () => Promise<void>,
     onAbandon: () => Promise<void>,
+    /** A node gone for good that takes no part in the change (forget). */
+    absent?: string,
   ): Promise<MembershipResult> {
     if (this.running) throw new InvalidOptionError('a membership change is already running on this node');
     this.running = true;
@@ -102,8 +125,9 @@ export class NodeChanges {
       let at = read;
       try {
         await beforeStream(current, target);
-        await this.waitAcks(v, 'stream', nodesOf(current, target));
-        const plan = planTransfers(Ring.build(current, this.node.settings.n), Ring.build(target, this.node.settings.n));
+        await this.waitAcks(v, 'stream', nodesOf(current, target), absent);
+        const gone = new Set(current.filter((m) => m.node === absent).map((m) => m.id));
+        const plan = planTransfers(Ring.build(current, this.node.settings.n), Ring.build(target, this.node.settings.n), () => undefined, gone);
         movedFraction = plan.movedFraction;
         streamed = await streamTransfers(this.deps.router, this.deps.options, plan.transfers);
         at = await this.swap(at, toSwitch(at.record));
@@ -113,7 +137,7 @@ export class NodeChanges {
         throw err;
       }
       await this.deps.supervisor.setRings(target, current);
-      await this.waitAcks(v, 'switch', nodesOf(current, target));
+      await this.waitAcks(v, 'switch', nodesOf(current, target), absent);
       at = await this.swap(at, finishChange(at.record));
       await this.deps.supervisor.setRings(target, null);
       await afterFinish();
@@ -166,11 +190,11 @@ export class NodeChanges {
   }
 
   /** Until every node of `nodes` (but this one) has acknowledged `phase` of the change at `version`. */
-  private async waitAcks(version: number, phase: string, nodes: ReadonlySet<string>): Promise<void> {
+  private async waitAcks(version: number, phase: string, nodes: ReadonlySet<string>, absent?: string): Promise<void> {
     const deadline = performance.now() + this.node.o.changeTimeoutMs;
     for (;;) {
       const acked = new Set(await this.node.registry.acks(version, phase));
-      const missing = [...nodes].filter((n) => n !== this.node.o.name && !acked.has(n));
+      const missing = [...nodes].filter((n) => n !== this.node.o.name && n !== absent && !acked.has(n));
       if (missing.length === 0) return;
       if (performance.now() > deadline) throw new Error(`nodes ${missing.join(', ')} did not take up phase ${phase} of ring version ${version} within ${this.node.o.changeTimeoutMs} ms`);
       await sleep(POLL_MS);

@@ -184,6 +184,11 @@ export class NodeRuntime implements RemotePeers {
     });
   }
 
+  /** Whether node `name` holds its lease now (as this node last heard from etcd). */
+  isRegistered(name: string): boolean {
+    return this.nodes.has(name);
+  }
+
   /** Put this node's record (its running actors) under its lease. */
   async register(): Promise<void> {
     const d = this.deps!;

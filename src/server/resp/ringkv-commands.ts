@@ -233,6 +233,11 @@ export const RINGKV_COMMANDS: Readonly<Record<string, Command>> = {
     arity: 1,
     run: async (ctx) => membershipReply(await ctx.cluster.leave()),
   },
+  // RINGKV.FORGETNODE name: remove a node gone for good (its lease expired)
+  'ringkv.forgetnode': {
+    arity: 2,
+    run: async (ctx, _client, a) => membershipReply(await ctx.cluster.forgetNode(a[1]!.toString('utf8'))),
+  },
   'ringkv.nodefaults': {
     arity: -1,
     run: (ctx, _client, a) => {
