@@ -1,4 +1,10 @@
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, LayoutMismatchError } from '../src/index.js';
+import { LAYOUT_VERSION } from '../src/storage/store.js';
+import { saveMetadata } from '../src/supervisor/metadata.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { hostPort, resolveNodeOptions } from '../src/nodes/node-options.js';
 import { resolveServerConfig } from '../src/server/config.js';
@@ -35,4 +41,22 @@ test('server config: --join comes with --cluster, --advertise and a secret; thos
   const c = resolveServerConfig({ join: 'etcd://127.0.0.1:2379', cluster: 'c', advertise: '127.0.0.1:7000' }, { clusterSecret: 'from-environment' });
   t.is(c.clusterSecret, 'from-environment');
   t.is(resolveServerConfig().join, undefined, 'no --join: a single-machine store');
+});
+
+test('a node\'s data directory does not start as a single-machine store (its ring names other nodes\' actors)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-nodedir-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  saveMetadata(dir, {
+    layoutVersion: LAYOUT_VERSION,
+    n: 3,
+    vnodes: 8,
+    lastWriteWins: false,
+    compressionThresholdBytes: 0,
+    members: [0, 1, 2, 3].map((id) => ({ id, zone: id < 3 ? 'a' : 'b', tokens: [id * 1000 + 1] })),
+    nextActorId: 0,
+    nextWriterId: 0,
+    node: { cluster: 'prod', name: 'a', nodeNo: 0, actors: [0, 1, 2] },
+  });
+  await t.throwsAsync(() => Cluster.start({ dataDir: dir }), { instanceOf: LayoutMismatchError, message: /node a of multi-node cluster prod: start it with --join/ });
+  t.deepEqual((await import('node:fs')).readdirSync(dir).filter((f) => f !== 'ringkv.json' && !f.startsWith('.')), [], 'no actor env was made');
 });

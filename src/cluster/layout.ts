@@ -33,6 +33,10 @@ export class Layout {
    */
   static open(o: ResolvedOptions, given: ClusterOptions): Layout {
     const persisted = loadMetadata(o.dataDir);
+    if (persisted?.node !== undefined) {
+      // its members include other nodes' actors: started alone it would make empty envs for them
+      throw new LayoutMismatchError(`${o.dataDir} is node ${persisted.node.name} of multi-node cluster ${persisted.node.cluster}: start it with --join (node options), not as a single-machine store`);
+    }
     let meta = persisted ?? createMetadata(o);
     checkCompatible(o, given, meta);
     if (meta.pending) {
