@@ -167,6 +167,12 @@ test.serial('an etcd outage stops no read or write (only membership changes wait
   const ra = a.client();
   const rb = b.client();
   await ra.set('before', '1');
+  // `ringkv status` shows the nodes and their actors
+  const { execFileSync } = await import('node:child_process');
+  const printed = execFileSync(process.execPath, [new URL('../src/cli/main.js', import.meta.url).pathname, 'status', '--port', String(b.respPort)], { encoding: 'utf8' });
+  t.regex(printed, /cluster outage, this node y, ring version 2, change: none, etcd reachable/);
+  t.regex(printed, /'x'.*'0\/1\/2'/);
+  t.regex(printed, /'y'.*'3'/);
   await etcd.stop();
   try {
     for (let i = 0; i < 50; i++) {
