@@ -83,7 +83,8 @@ export class Liveness {
 
   /** The stats of every actor whose thread runs; one that does not answer within `timeoutMs` (a paused one, say) is left out. */
   async stats(timeoutMs: number): Promise<ActorStats[]> {
-    const live = this.supervisor.ids().filter((id) => this.isRunning(id));
+    // every running actor: this process's, and on a multi-node cluster the other nodes' (over their control channel)
+    const live = [...new Set([...this.supervisor.ids(), ...this.layout.ring.members.keys()])].filter((id) => this.isRunning(id));
     const answers = await Promise.all(live.map((id) => this.statsWithin(id, timeoutMs)));
     return answers.filter((s): s is ActorStats => s !== null);
   }

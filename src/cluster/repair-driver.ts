@@ -152,19 +152,26 @@ export class RepairDriver {
     const live = [...ring.members.keys()].filter((id) => liveness.isUp(id));
     const stats = await liveness.stats(1000);
     // a recovering actor is recovered by this pass only if every arc it replicates is compared in full and filled
-    const recovering = new Set(stats.filter((s) => s.recovering).map((s) => s.id));
+    let recovering = new Set(stats.filter((s) => s.recovering).map((s) => s.id));
+    let source = this.deps.builds.source;
+    const covers = source.covers;
+    if (covers !== undefined) {
+      // a node of a multi-node cluster compares only its share of the arcs; it also compares every arc of a
+      // recovering actor it runs (so it can tell that one was refilled in full), and only those it marks recovered
+      recovering = new Set([...recovering].filter((id) => supervisor.isLocal(id)));
+      source = { ...source, covers: (arc) => covers(arc) || arc.preference.some((id) => recovering.has(id)) };
+    }
     const pass = await runPass({
       ring,
       live,
-      source: this.deps.builds.source,
+      source,
       maxBytes: this.deps.options.antiEntropyMemoryBytes,
       hintsPending: stats.reduce((s, a) => s + a.hintsPending, 0),
       ...this.requests(graceMs, timeoutMs),
     });
     // an actor whose trees cannot be built (wiped meanwhile, say) sits this pass out; the next one includes it
     for (const [id, err] of pass.failed) console.error(`ringkv: cannot build actor ${id}'s Merkle trees this pass: ${err.message}`);
-    // a node of a multi-node cluster compares only some arcs (source.covers): it cannot tell that an actor was refilled in full
-    for (const id of this.deps.builds.source.covers === undefined ? recovering : []) {
+    for (const id of recovering) {
       if (pass.notFilled.has(id) || !liveness.isRunning(id)) continue;
       // bounded: a thread that ends meanwhile never answers a control call (it stays recovering; the next pass retries).
       // An unref'd global timer: Timers has no unref, and this wait must not keep a process from exiting.
