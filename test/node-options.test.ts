@@ -41,6 +41,7 @@ test('server config: --join comes with --cluster, --advertise and a secret; thos
   const c = resolveServerConfig({ join: 'etcd://127.0.0.1:2379', cluster: 'c', advertise: '127.0.0.1:7000' }, { clusterSecret: 'from-environment' });
   t.is(c.clusterSecret, 'from-environment');
   t.is(resolveServerConfig().join, undefined, 'no --join: a single-machine store');
+  t.is(resolveServerConfig({}, { clusterSecret: 'in-every-environment' }).join, undefined, 'a secret in the environment alone starts a single-machine store');
 });
 
 test('a node\'s data directory does not start as a single-machine store (its ring names other nodes\' actors)', async (t) => {

@@ -164,7 +164,8 @@ function nodeSettings(merged: Source): Pick<ServerConfig, 'join' | 'cluster' | '
     etcdPassword: optionalString('etcd-password', merged.etcdPassword),
   };
   if (out.join === undefined) {
-    const stray = (['cluster', 'advertise', 'clusterSecret', 'nodeName', 'etcdUser', 'etcdPassword'] as const).filter((k) => out[k] !== undefined);
+    // credentials (the secret, etcd's) often sit in the environment of every process: ignored without --join
+    const stray = (['cluster', 'advertise', 'nodeName'] as const).filter((k) => out[k] !== undefined);
     if (stray.length > 0) throw new InvalidOptionError(`${stray.join(', ')} only mean something with --join etcd://host:port`);
     return out;
   }
