@@ -167,6 +167,7 @@ export class NodeRuntime implements RemotePeers {
   async attach(deps: NodeDeps): Promise<void> {
     this.deps = deps;
     deps.supervisor.setRemote(this);
+    deps.router.preferLocalCoordinators((id) => deps.supervisor.isLocal(id));
     deps.builds.source = this.treeSource(deps.builds);
     await this.links.listen();
     this.setNodes(await this.registry.nodes());
