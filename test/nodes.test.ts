@@ -5,7 +5,13 @@ import test from 'ava';
 import type { Redis } from 'ioredis';
 import { checkConvergence, checkNoLostWrites, type Op, type WriteOp } from '../tools/stress/checker.js';
 import { startEtcd, type EtcdServer } from './etcd-fixture.js';
-import { nodeProcess, type NodeProcess } from './node-fixture.js';
+import { nodeProcess, CLUSTER_SECRET, type NodeProcess } from './node-fixture.js';
+import net from 'node:net';
+import { encodeValue } from '../src/cluster/values.js';
+import { ByteWriter } from '../src/encoding/bytes.js';
+import { encodeBatchFrame, encodeJsonFrame, FrameKind } from '../src/nodes/frames.js';
+import { ringPosition } from '../src/ring/hash.js';
+import { encodeMessage, MsgType } from '../src/transport/protocol.js';
 
 let etcd: EtcdServer;
 const nodes: NodeProcess[] = [];
@@ -160,7 +166,7 @@ test.serial('three nodes under a write workload through all of them survive kill
   t.false('node:d' in status, 'd was forgotten');
 });
 
-test.serial('an etcd outage stops no read or write (only membership changes wait for it), and status shows it', async (t) => {
+test.serial('any node answers HTTP for any key; a stranger on the inter-node port is refused, logged, and reaches no actor; an etcd outage stops no read or write (only membership changes wait for it), and status shows it', async (t) => {
   t.timeout(120_000);
   const a = await node('x', 'outage', 3);
   const b = await node('y', 'outage', 1);
@@ -173,6 +179,32 @@ test.serial('an etcd outage stops no read or write (only membership changes wait
   t.regex(printed, /cluster outage, this node y, ring version 2, change: none, etcd reachable/);
   t.regex(printed, /'x'.*'0\/1\/2'/);
   t.regex(printed, /'y'.*'3'/);
+  // any node answers HTTP for any key too
+  const httpX = await httpPortOf(a);
+  const httpY = await httpPortOf(b);
+  t.is((await fetch(`http://127.0.0.1:${httpX}/kv/h1`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'over http' })).ok, true);
+  t.is(await (await fetch(`http://127.0.0.1:${httpY}/kv/h1`)).text(), 'over http');
+
+  // a stranger on y's inter-node port: a forged client write straight away, and a hello without the secret
+  const key = Buffer.from('forged');
+  const { kind, data } = encodeValue('by a stranger');
+  const w = new ByteWriter();
+  encodeMessage(w, { type: MsgType.ClientPut, req: 1, key, position: ringPosition(key), kind, data, context: new Uint8Array(0), w: 1, timeoutMs: 1000, overwrite: true, strict: false, expiresAtMs: 0 });
+  const forged = encodeBatchFrame(3, 0, w.finish());
+  for (const attempt of [[forged], [encodeJsonFrame(FrameKind.Hello, { version: 1, cluster: 'outage', node: 'x', nonce: '0'.repeat(32), proof: 'f'.repeat(64) }), forged]]) {
+    const raw = net.connect({ host: '127.0.0.1', port: b.nodePort });
+    raw.on('error', () => undefined);
+    raw.on('data', () => undefined);
+    await new Promise((r) => raw.once('connect', r));
+    for (const frame of attempt) raw.write(frame);
+    await new Promise((r) => raw.once('close', r));
+  }
+  t.regex(b.output(), /refused an inter-node connection from 127\.0\.0\.1:\d+: frame kind 10 before the handshake/);
+  t.regex(b.output(), /refused an inter-node connection from 127\.0\.0\.1:\d+: x did not prove the cluster secret/);
+  t.false(b.output().includes(CLUSTER_SECRET), 'the secret is never logged');
+  t.is(await rb.get('forged'), null, 'nothing the stranger sent reached an actor');
+  t.is(await ra.get('forged'), null);
+
   await etcd.stop();
   try {
     for (let i = 0; i < 50; i++) {
