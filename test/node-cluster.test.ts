@@ -16,10 +16,11 @@ test.after.always(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function node(cluster: string, name: string, actors: number): Promise<Cluster> {
-  const dataDir = mkdtempSync(join(tmpdir(), `ringkv-lib-node-${name}-`));
+async function node(cluster: string, name: string, actors: number, over: { dataDir?: string; changeTimeoutMs?: number } = {}): Promise<Cluster> {
+  const dataDir = over.dataDir ?? mkdtempSync(join(tmpdir(), `ringkv-lib-node-${name}-`));
   dirs.push(dataDir);
-  return Cluster.start({ dataDir, actors, antiEntropyIntervalMs: 0, node: { etcd: [etcd.endpoint], cluster, advertise: `127.0.0.1:${await freePort()}`, secret: 'library-secret', name } });
+  const changeTimeoutMs = over.changeTimeoutMs;
+  return Cluster.start({ dataDir, actors, antiEntropyIntervalMs: 0, node: { etcd: [etcd.endpoint], cluster, advertise: `127.0.0.1:${await freePort()}`, secret: 'library-secret', name, ...(changeTimeoutMs !== undefined ? { changeTimeoutMs } : {}) } });
 }
 
 test.serial('a wiped actor on one node is refilled by that node\'s anti-entropy pass, which compares every arc it replicates, and is then marked recovered', async (t) => {
@@ -55,4 +56,26 @@ test.serial('a single-machine option that means nothing on a node is refused', a
   t.throws(() => a.setNodeFaults({ partitioned: ['nobody'] }), { message: /unknown node nobody/ });
   await t.throwsAsync(() => a.forgetNode('solo'), { message: /cannot forget itself/ });
   await t.throwsAsync(() => a.leave(), { message: /leaves 0 actors; n=3 needs at least 3/ });
+});
+
+test.serial('a join that a node of the ring never acknowledges is abandoned (the ring as it was); once that node is forgotten the same node joins', async (t) => {
+  const a = await node('abandon', 'a', 3);
+  t.teardown(() => a.close());
+  for (let i = 0; i < 100; i++) await a.put(`k${i}`, `v${i}`);
+  const b = await node('abandon', 'b', 1);
+  await b.close(); // gone: its lease revoked, its actor still in the ring
+  const version = a.nodes()!.ringVersion;
+  const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-lib-node-c-'));
+  await t.throwsAsync(() => node('abandon', 'c', 1, { dataDir, changeTimeoutMs: 1500 }), { message: /nodes b did not take up phase stream/ });
+  for (let i = 0; i < 50 && a.nodes()!.change !== null; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is(a.nodes()!.change, null, 'the change was abandoned');
+  t.is(a.nodes()!.ringVersion, version, 'the ring as it was');
+  for (let i = 0; i < 100 && a.nodes()!.nodes.some((n) => n.name === 'c'); i++) await new Promise((r) => setTimeout(r, 50));
+  t.false(a.nodes()!.nodes.some((n) => n.name === 'c'), 'the failed node left no record (its lease revoked) and no actor in the ring');
+  const forgotten = await a.forgetNode('b');
+  t.is(forgotten.removed.length, 1);
+  const c = await node('abandon', 'c', 1, { dataDir });
+  t.teardown(() => c.close());
+  t.deepEqual(c.nodes()!.nodes.map((n) => n.name), ['a', 'c']);
+  for (let i = 0; i < 100; i++) t.deepEqual((await c.get(`k${i}`)).values.map(String), [`v${i}`]);
 });

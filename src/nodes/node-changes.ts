@@ -132,7 +132,7 @@ export class NodeChanges {
         streamed = await streamTransfers(this.deps.router, this.deps.options, plan.transfers);
         at = await this.swap(at, toSwitch(at.record));
       } catch (err) {
-        await this.abandon(at).catch(() => undefined);
+        await this.abandon().catch(() => undefined);
         await onAbandon().catch(() => undefined);
         throw err;
       }
@@ -182,11 +182,11 @@ export class NodeChanges {
     return (await this.node.registry.ring())!;
   }
 
-  private async abandon(at: RingRead): Promise<void> {
+  /** Give up this node's change while it still streams (past its switch it can only be finished). */
+  private async abandon(): Promise<void> {
     const read = (await this.node.registry.ring())!;
     if (read.record.pending?.by !== this.node.o.name || read.record.pending.phase !== 'stream') return;
     await this.node.registry.swapRing(read, abandonChange(read.record));
-    void at;
   }
 
   /** Until every node of `nodes` (but this one) has acknowledged `phase` of the change at `version`. */
