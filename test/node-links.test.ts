@@ -235,25 +235,24 @@ function batchOf(messages: Message[]): Uint8Array {
   return w.finish();
 }
 
-test('gateway: an actor port and a main-thread link reach the remote node, and answers come back to the sender', async (t) => {
+/** Two connected nodes with gateways: a (node number 0) hosts actor 1, b (1) hosts actor 2; each knows the other's actor and main thread. */
+async function gateways(t: { teardown(fn: () => Promise<void> | void): void }) {
   const { a, b, addresses } = await pair(t);
   a.setPeers(addresses);
   b.setPeers(addresses);
-  // node a (node number 0) hosts actor 1 and main thread mainThreadId(0); node b (1) hosts actor 2
-  const directory = new Map([
-    [1, { node: 'a', nodeNo: 0 }],
-    [mainThreadId(0), { node: 'a', nodeNo: 0 }],
-    [2, { node: 'b', nodeNo: 1 }],
-    [mainThreadId(1), { node: 'b', nodeNo: 1 }],
-  ]);
   const ga = new NodeGateway(a, mainThreadId(0), (id) => id === 1);
   const gb = new NodeGateway(b, mainThreadId(1), (id) => id === 2);
   a.onFrame((n, f) => ga.received(n, f));
   b.onFrame((n, f) => gb.received(n, f));
   t.teardown(() => ga.close());
   t.teardown(() => gb.close());
-  ga.setDirectory(new Map([...directory].filter(([, v]) => v.node !== 'a')));
-  gb.setDirectory(new Map([...directory].filter(([, v]) => v.node !== 'b')));
+  ga.setDirectory(new Map([[2, { node: 'b', nodeNo: 1 }], [mainThreadId(1), { node: 'b', nodeNo: 1 }]]));
+  gb.setDirectory(new Map([[1, { node: 'a', nodeNo: 0 }], [mainThreadId(0), { node: 'a', nodeNo: 0 }]]));
+  return { a, b, ga, gb };
+}
+
+test('gateway: an actor port and a main-thread link reach the remote node, and answers come back to the sender', async (t) => {
+  const { ga, gb } = await gateways(t);
 
   // actor 2 on b: a port to actor 1 and one to a's main thread
   const toActor1 = gb.portFor(2, 1);
@@ -290,17 +289,7 @@ test('gateway: an actor port and a main-thread link reach the remote node, and a
 });
 
 test('gateway: a node-level partition drops batches both ways, and a batch claiming a sender its node does not host is dropped', async (t) => {
-  const { a, b, addresses } = await pair(t);
-  a.setPeers(addresses);
-  b.setPeers(addresses);
-  const ga = new NodeGateway(a, mainThreadId(0), (id) => id === 1);
-  const gb = new NodeGateway(b, mainThreadId(1), (id) => id === 2);
-  a.onFrame((n, f) => ga.received(n, f));
-  b.onFrame((n, f) => gb.received(n, f));
-  t.teardown(() => ga.close());
-  t.teardown(() => gb.close());
-  ga.setDirectory(new Map([[2, { node: 'b', nodeNo: 1 }]]));
-  gb.setDirectory(new Map([[1, { node: 'a', nodeNo: 0 }]]));
+  const { a, ga, gb } = await gateways(t);
   const p12 = ga.portFor(1, 2);
   const p21 = gb.portFor(2, 1);
   let at2 = 0;
