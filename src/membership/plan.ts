@@ -144,11 +144,8 @@ export function splitPushRanges(ranges: readonly (readonly [number, number])[]):
   }
   if (ranges.length === 0) return null;
   const [start, end] = ranges[0]!;
-  const length = end > start ? end - start : end - start + RING_POSITIONS;
+  const length = arcLength(start, end);
   if (length < 2) return null;
-  const middle = (start + Math.floor(length / 2)) % RING_POSITIONS;
+  const middle = (start + Math.floor(length / 2)) % RING_SIZE;
   return [[[start, middle]], [[middle, end]]];
 }
-
-const RING_POSITIONS = 2 ** 32;
-
