@@ -11,9 +11,9 @@ const B: NodeRingMember = { id: 1, zone: 'b', node: 'b', tokens: [3] };
 test('records: a change goes stream -> switch -> done, one version on; the actors hold the right rings in each phase', (t) => {
   const r1 = firstRing([A]);
   t.deepEqual(actorRings(r1), { members: [A], pending: null });
-  const s = beginChange(r1, [A, B], 'b');
+  const s = beginChange(r1, [A, B], 'b', 'c1');
   t.deepEqual(actorRings(s), { members: [A], pending: [A, B] }, 'streaming: coordinate by the old ring, forward writes to the new');
-  t.throws(() => beginChange(s, [A], 'c'), { instanceOf: RegistryRecordError, message: /already in progress/ });
+  t.throws(() => beginChange(s, [A], 'c', 'c2'), { instanceOf: RegistryRecordError, message: /already in progress/ });
   const w = toSwitch(s);
   t.deepEqual(actorRings(w), { members: [A, B], pending: [A] }, 'switching: coordinate by the new ring, still forward to the old');
   t.throws(() => abandonChange(w), { instanceOf: RegistryRecordError });
@@ -27,7 +27,7 @@ test('records: a change goes stream -> switch -> done, one version on; the actor
 });
 
 test('records: a malformed ring record fails loudly, naming it', (t) => {
-  for (const raw of ['{', 'null', '{"version":0,"members":[],"pending":null}', '{"version":1,"members":[{"id":0}],"pending":null}', '{"version":1,"members":[{"id":0,"zone":"a","node":"a","tokens":[1]}],"pending":{"phase":"x"}}']) {
+  for (const raw of ['{', 'null', '{"version":0,"members":[],"pending":null}', '{"version":1,"members":[{"id":0}],"pending":null}', '{"version":1,"members":[{"id":0,"zone":"a","node":"a","tokens":[1]}],"pending":{"phase":"x"}}', '{"version":1,"members":[{"id":0,"zone":"a","node":"a","tokens":[1]}],"pending":{"phase":"stream","by":"a","members":[{"id":0,"zone":"a","node":"a","tokens":[1]}]}}']) {
     t.throws(() => parseRing(raw), { instanceOf: RegistryRecordError, message: /ring record/ }, raw);
   }
   t.is(parseRing(JSON.stringify(firstRing([A]))).version, 1);
@@ -62,10 +62,22 @@ test.serial('registry: two nodes racing to change the ring: exactly one compare-
   t.false(await b.swapRing(null, firstRing([B])), 'the ring exists: a second creation fails');
   const readA = (await a.ring())!;
   const readB = (await b.ring())!;
-  const [wa, wb] = await Promise.all([a.swapRing(readA, beginChange(readA.record, [A, B], 'a')), b.swapRing(readB, beginChange(readB.record, [A], 'b'))]);
+  const [wa, wb] = await Promise.all([a.swapRing(readA, beginChange(readA.record, [A, B], 'a', 'ca')), b.swapRing(readB, beginChange(readB.record, [A], 'b', 'cb'))]);
   t.is(Number(wa) + Number(wb), 1, 'one of two conflicting changes commits');
   const after = (await a.ring())!;
   t.is(after.record.pending!.by, wa ? 'a' : 'b');
+});
+
+test.serial('registry: acknowledgements belong to one change: another change at the same version does not see them, and they are cleared', async (t) => {
+  const r = registry('acks');
+  t.teardown(() => r.close());
+  await r.ack(4, 'first', 'stream', 'a');
+  await r.ack(4, 'first', 'stream', 'b');
+  t.deepEqual((await r.acks(4, 'first', 'stream')).sort(), ['a', 'b']);
+  t.deepEqual(await r.acks(4, 'second', 'stream'), [], 'an abandoned change\'s acks do not count for the next one at the same version');
+  t.deepEqual(await r.acks(4, 'first', 'switch'), []);
+  await r.clearAcks(4, 'first');
+  t.deepEqual(await r.acks(4, 'first', 'stream'), []);
 });
 
 test.serial('registry: counters hand out disjoint numbers to concurrent callers', async (t) => {
@@ -89,7 +101,7 @@ test.serial('registry: settings are set once by the first node; watchers see rin
   await b.watchNodes((nodes) => seen.push(nodes.map((n) => n.name).sort()));
   await a.swapRing(null, firstRing([A]));
   const r1 = (await a.ring())!;
-  const r2 = beginChange(r1.record, [A, B], 'a');
+  const r2 = beginChange(r1.record, [A, B], 'a', 'c3');
   await a.swapRing(r1, r2);
   const r2read = (await a.ring())!;
   await a.swapRing(r2read, finishChange(toSwitch(r2)));

@@ -14,6 +14,7 @@
  * A failure before the switch abandons the change; a crash is cleaned up
  * at the node's next start (node.ts undoOwnChange).
  */
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { streamTransfers, type MembershipResult, type Streamed } from '../cluster/membership-driver.js';
 import { InvalidOptionError } from '../errors.js';
@@ -120,12 +121,13 @@ export class NodeChanges {
     try {
       const { read, current, target } = await this.begin(targetOf);
       const v = read.record.version;
+      const change = read.record.pending!.id;
       let streamed: Streamed;
       let movedFraction = 0;
       let at = read;
       try {
         await beforeStream(current, target);
-        await this.waitAcks(v, 'stream', nodesOf(current, target), absent);
+        await this.waitAcks(v, change, 'stream', nodesOf(current, target), absent);
         const gone = new Set(current.filter((m) => m.node === absent).map((m) => m.id));
         const plan = planTransfers(Ring.build(current, this.node.settings.n), Ring.build(target, this.node.settings.n), () => undefined, gone);
         movedFraction = plan.movedFraction;
@@ -133,12 +135,14 @@ export class NodeChanges {
         at = await this.swap(at, toSwitch(at.record));
       } catch (err) {
         await this.abandon().catch(() => undefined);
+        await this.node.registry.clearAcks(v, change).catch(() => undefined);
         await onAbandon().catch(() => undefined);
         throw err;
       }
       await this.deps.supervisor.setRings(target, current);
-      await this.waitAcks(v, 'switch', nodesOf(current, target), absent);
+      await this.waitAcks(v, change, 'switch', nodesOf(current, target), absent);
       at = await this.swap(at, finishChange(at.record));
+      await this.node.registry.clearAcks(v, change).catch(() => undefined); // a leftover set is only a few keys
       await this.deps.supervisor.setRings(target, null);
       await afterFinish();
       const before = new Set(current.map((m) => m.id));
@@ -168,7 +172,7 @@ export class NodeChanges {
         const current = read.record.members;
         const owners = new Map(current.map((m) => [m.id, m.node]));
         const target = targetOf(current).map((m) => ({ ...m, node: owners.get(m.id) ?? this.node.o.name }));
-        const next = beginChange(read.record, target, this.node.o.name);
+        const next = beginChange(read.record, target, this.node.o.name, randomUUID());
         if (await registry.swapRing(read, next)) return { read: (await registry.ring())!, current, target };
         continue; // another node changed the ring first: read it again
       }
@@ -189,11 +193,11 @@ export class NodeChanges {
     await this.node.registry.swapRing(read, abandonChange(read.record));
   }
 
-  /** Until every node of `nodes` (but this one) has acknowledged `phase` of the change at `version`. */
-  private async waitAcks(version: number, phase: string, nodes: ReadonlySet<string>, absent?: string): Promise<void> {
+  /** Until every node of `nodes` (but this one) has acknowledged `phase` of this change (`change`, at `version`). */
+  private async waitAcks(version: number, change: string, phase: string, nodes: ReadonlySet<string>, absent?: string): Promise<void> {
     const deadline = performance.now() + this.node.o.changeTimeoutMs;
     for (;;) {
-      const acked = new Set(await this.node.registry.acks(version, phase));
+      const acked = new Set(await this.node.registry.acks(version, change, phase));
       const missing = [...nodes].filter((n) => n !== this.node.o.name && n !== absent && !acked.has(n));
       if (missing.length === 0) return;
       if (performance.now() > deadline) throw new Error(`nodes ${missing.join(', ')} did not take up phase ${phase} of ring version ${version} within ${this.node.o.changeTimeoutMs} ms`);

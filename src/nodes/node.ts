@@ -58,6 +58,8 @@ export class NodeRuntime implements RemotePeers {
   /** Every node number ever seen, by name (fixed for a node's life). */
   private readonly nodeNos = new Map<string, number>();
   private ringRead: RingRead;
+  /** Which node runs each actor of the ring record (either ring): kept with the record, read on every routing decision. */
+  private owners: Map<number, string>;
   /** The rings the local actors hold now. */
   private applied: { members: readonly NodeRingMember[]; pending: readonly NodeRingMember[] | null };
   /** Remote ids (actors and main threads) the local actors and the main thread are linked to. */
@@ -74,6 +76,7 @@ export class NodeRuntime implements RemotePeers {
     ring: RingRead,
   ) {
     this.ringRead = ring;
+    this.owners = actorOwners(ring.record);
     // what the local actors are started with; the watch applies a pending change on top
     this.applied = { members: actorRings(ring.record).members, pending: null };
     this.nodeNos.set(identity.name, identity.nodeNo);
@@ -114,7 +117,7 @@ export class NodeRuntime implements RemotePeers {
 
   /** This node's actors in the ring (or a change's target): the ones to start. */
   localActorsInRing(): number[] {
-    const owners = actorOwners(this.ring);
+    const owners = this.owners;
     return this.identity.actors.filter((id) => owners.get(id) === this.identity.name);
   }
 
@@ -136,6 +139,8 @@ export class NodeRuntime implements RemotePeers {
 
   /** Once the local actors run: register, follow etcd. */
   async started(): Promise<void> {
+    // the supervisor linked the local actors to every peer as it started them: the first ring applied links none again
+    for (const id of this.peers()) this.linked.add(id);
     await this.register();
     await this.registry.watchNodes((nodes) => this.setNodes(nodes));
     await this.registry.watchRing((read) => {
@@ -185,7 +190,7 @@ export class NodeRuntime implements RemotePeers {
   }
 
   status(id: number): ActorStatus {
-    const node = actorOwners(this.ring).get(id);
+    const node = this.owners.get(id);
     if (node === undefined || node === this.o.name) return 'stopped';
     const rec = this.nodes.get(node);
     return rec !== undefined && rec.actors.includes(id) && this.links.isConnected(node) ? 'up' : 'down';
@@ -221,7 +226,7 @@ export class NodeRuntime implements RemotePeers {
   }
 
   nodesStatus(): NodesStatus {
-    const owners = actorOwners(this.ring);
+    const owners = this.owners;
     const names = new Set([...this.nodes.keys(), ...owners.values()]);
     return {
       cluster: this.o.cluster,
@@ -278,7 +283,7 @@ export class NodeRuntime implements RemotePeers {
 
   private updateDirectory(): void {
     const dir = new Map<number, { node: string; nodeNo: number }>();
-    for (const [id, node] of actorOwners(this.ring)) if (node !== this.o.name) dir.set(id, { node, nodeNo: this.nodeNos.get(node) ?? -1 });
+    for (const [id, node] of this.owners) if (node !== this.o.name) dir.set(id, { node, nodeNo: this.nodeNos.get(node) ?? -1 });
     for (const [name, no] of this.nodeNos) if (name !== this.o.name) dir.set(mainThreadId(no), { node: name, nodeNo: no });
     this.gateway.setDirectory(dir);
   }
@@ -301,6 +306,7 @@ export class NodeRuntime implements RemotePeers {
     if (this.closing || d.closed()) return;
     const previous = this.ringRead.record;
     this.ringRead = read;
+    this.owners = actorOwners(read.record);
     const r = read.record;
     this.updateDirectory();
     const rings = actorRings(r);
@@ -325,7 +331,7 @@ export class NodeRuntime implements RemotePeers {
     }
     if (r.version !== d.layout.ringVersion || JSON.stringify(rings.members) !== JSON.stringify(d.layout.meta.members)) d.layout.adopt(rings.members, r.version);
     d.liveness.recompute();
-    if (r.pending !== null && r.pending.by !== this.o.name) await this.registry.ack(r.version, r.pending.phase, this.o.name);
+    if (r.pending !== null && r.pending.by !== this.o.name) await this.registry.ack(r.version, r.pending.id, r.pending.phase, this.o.name);
     const finished = previous.pending !== null && r.pending === null && r.version > previous.version;
     if (finished && d.options.cleanupAfterChange) this.cleanupLocal();
   }
@@ -355,7 +361,7 @@ export class NodeRuntime implements RemotePeers {
   }
 
   private ownerOf(id: number): string {
-    const node = actorOwners(this.ring).get(id);
+    const node = this.owners.get(id);
     if (node === undefined) throw new RangeError(`actor ${id} is in no ring`);
     return node;
   }

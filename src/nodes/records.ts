@@ -40,7 +40,13 @@ export interface NodeRingMember extends RingMember {
 export interface RingRecord {
   readonly version: number;
   readonly members: readonly NodeRingMember[];
-  readonly pending: { readonly members: readonly NodeRingMember[]; readonly phase: 'stream' | 'switch'; readonly by: string } | null;
+  readonly pending: {
+    readonly members: readonly NodeRingMember[];
+    readonly phase: 'stream' | 'switch';
+    readonly by: string;
+    /** Unique to this attempt: acknowledgements name it, so an abandoned change's acks never count for the next one at the same version. */
+    readonly id: string;
+  } | null;
 }
 
 /** A node as it registers itself (under its lease). */
@@ -92,7 +98,7 @@ export function parseRing(raw: string): RingRecord {
   if (members === null) fail('ring', raw);
   const p = r['pending'] as Record<string, unknown> | null;
   if (p !== null) {
-    if (p === undefined || typeof p !== 'object' || (p['phase'] !== 'stream' && p['phase'] !== 'switch') || typeof p['by'] !== 'string' || parseMembers(p['members']) === null) fail('ring', raw);
+    if (p === undefined || typeof p !== 'object' || (p['phase'] !== 'stream' && p['phase'] !== 'switch') || typeof p['by'] !== 'string' || typeof p['id'] !== 'string' || parseMembers(p['members']) === null) fail('ring', raw);
   }
   return r as unknown as RingRecord;
 }
@@ -126,9 +132,9 @@ export function firstRing(members: readonly NodeRingMember[]): RingRecord {
 }
 
 /** Begin a change to `target` (refused while another is pending: the record is the cluster's one change lock). */
-export function beginChange(r: RingRecord, target: readonly NodeRingMember[], by: string): RingRecord {
+export function beginChange(r: RingRecord, target: readonly NodeRingMember[], by: string, id: string): RingRecord {
   if (r.pending !== null) throw new RegistryRecordError(`a membership change by ${r.pending.by} is already in progress at ring version ${r.version}`);
-  return { ...r, pending: { members: target, phase: 'stream', by } };
+  return { ...r, pending: { members: target, phase: 'stream', by, id } };
 }
 
 /** From streaming to the switch. */

@@ -5,7 +5,8 @@
  *   ring              the ring record; replaced only by compare-and-swap
  *   nodes/<name>      each live node, under its lease (gone when it expires)
  *   counters/<name>   node numbers and actor ids, allocated by CAS
- *   acks/<v>/<phase>/<node>  a node's actors hold phase <phase> of the change at ring version <v>
+ *   acks/<v>/<change>/<phase>/<node>  a node's actors hold phase <phase> of change <change> (at ring
+ *                     version <v>); removed when the change ends
  * etcd credentials come from the caller (flags or environment) and are never logged.
  */
 import { Etcd3, type Lease, type Namespace } from 'etcd3';
@@ -175,13 +176,18 @@ export class Registry {
     });
   }
 
-  async ack(version: number, phase: string, node: string): Promise<void> {
-    await this.call('ack', () => this.ns.put(`acks/${version}/${phase}/${node}`).value('1').exec());
+  async ack(version: number, change: string, phase: string, node: string): Promise<void> {
+    await this.call('ack', () => this.ns.put(`acks/${version}/${change}/${phase}/${node}`).value('1').exec());
   }
 
-  async acks(version: number, phase: string): Promise<string[]> {
-    const keys = await this.call('acks', () => this.ns.getAll().prefix(`acks/${version}/${phase}/`).keys());
+  async acks(version: number, change: string, phase: string): Promise<string[]> {
+    const keys = await this.call('acks', () => this.ns.getAll().prefix(`acks/${version}/${change}/${phase}/`).keys());
     return keys.map((k) => k.slice(k.lastIndexOf('/') + 1));
+  }
+
+  /** Forget a finished or abandoned change's acknowledgements (they would pile up, one set per change). */
+  async clearAcks(version: number, change: string): Promise<void> {
+    await this.call('acks', () => this.ns.delete().prefix(`acks/${version}/${change}/`).exec());
   }
 
   async close(): Promise<void> {
