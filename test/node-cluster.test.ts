@@ -79,3 +79,23 @@ test.serial('a join that a node of the ring never acknowledges is abandoned (the
   t.deepEqual(c.nodes()!.nodes.map((n) => n.name), ['a', 'c']);
   for (let i = 0; i < 100; i++) t.deepEqual((await c.get(`k${i}`)).values.map(String), [`v${i}`]);
 });
+
+test.serial('a membership change needs etcd: tried during an outage it fails, while reads and writes go on; the ring is as it was', async (t) => {
+  const a = await node('needs-etcd', 'a', 3);
+  t.teardown(() => a.close());
+  const b = await node('needs-etcd', 'b', 1);
+  t.teardown(() => b.close());
+  const version = a.nodes()!.ringVersion;
+  await etcd.stop();
+  try {
+    await t.throwsAsync(() => b.leave());
+    await b.put('during', 'outage');
+    t.deepEqual((await a.get('during')).values.map(String), ['outage']);
+  } finally {
+    await etcd.start();
+  }
+  for (let i = 0; i < 100 && !a.nodes()!.etcd.reachable; i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(a.nodes()!.ringVersion, version);
+  t.is(a.nodes()!.change, null);
+  t.deepEqual(b.nodes()!.nodes.find((n) => n.name === 'b')!.actors.length, 1, 'b is still in the ring');
+});

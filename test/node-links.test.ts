@@ -174,6 +174,21 @@ test('links: nodes of different clusters never connect, whichever side dials', a
   t.is(b.metrics.connects, 0);
 });
 
+test('links: before its handshake a stranger may send at most 4 KiB in one frame: a longer one is refused before its body is read', async (t) => {
+  const { b, ob } = await pair(t);
+  const raw = net.connect({ host: '127.0.0.1', port: await listenPort(b) });
+  t.teardown(() => raw.destroy());
+  raw.on('data', () => undefined);
+  raw.on('error', () => undefined);
+  await new Promise((r) => raw.once('connect', r));
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(4093, 0); // 4 + 4093 bytes: one over the bound
+  head[4] = FrameKind.Hello;
+  raw.write(head);
+  await new Promise((r) => raw.once('close', r));
+  t.regex(ob.logged.join('\n'), /refused an inter-node connection from 127\.0\.0\.1:\d+: frame of 4093 bytes \(at most 4092 allowed here\)/);
+});
+
 test('links: a silent connection is closed after the handshake timeout', async (t) => {
   const { b, ob } = await pair(t, {}, { handshakeTimeoutMs: 100 });
   const raw = net.connect({ host: '127.0.0.1', port: await listenPort(b) });

@@ -166,7 +166,7 @@ test.serial('three nodes under a write workload through all of them survive kill
   t.false('node:d' in status, 'd was forgotten');
 });
 
-test.serial('any node answers HTTP for any key; a stranger on the inter-node port is refused, logged, and reaches no actor; an etcd outage stops no read or write (only membership changes wait for it), and status shows it', async (t) => {
+test.serial('any node answers HTTP for any key; a stranger on the inter-node port is refused, logged, and reaches no actor; an etcd outage stops no read or write (only membership changes need it), and status shows it', async (t) => {
   t.timeout(120_000);
   const a = await node('x', 'outage', 3);
   const b = await node('y', 'outage', 1);
