@@ -1,7 +1,11 @@
 import test from 'ava';
 import {
+  BATCH_SCAN_ENTRIES,
+  BatchSizer,
   batchArcs,
   compareArc,
+  FIRST_BATCH_ARCS,
+  nextBatch,
   maxRangesPerArc,
   minimumPassBytes,
   PassLedger,
@@ -11,6 +15,7 @@ import {
   treeBytes,
 } from '../src/antientropy/pass-plan.js';
 import { buildArcTree, LEAVES_PER_ARC, leafIndex, type ArcTree } from '../src/antientropy/merkle.js';
+import { walkTrees, type ArcSpan } from '../src/antientropy/trees.js';
 import { Ring, RING_SIZE, allocateTokens, type RingMember } from '../src/ring/ring.js';
 import { ringKey } from '../src/storage/keys.js';
 import { encodeClock, isAllTombstones, ValueKind, type Clock } from '../src/versioning/sibling.js';
@@ -68,6 +73,67 @@ test('batchArcs counts only live replicas, keeps arcs with none, and refuses a b
   t.deepEqual(batchArcs(r.arcs(), new Set(), 1).flatMap((b) => b.arcs).length, r.arcCount);
   t.throws(() => batchArcs(r.arcs(), new Set([0, 1, 2, 3]), 3 * treeBytes() - 1), { instanceOf: RangeError });
   t.deepEqual(batchArcs([], live, 1), []);
+});
+
+test('batchArcs and nextBatch: maxArcs caps a batch, the memory budget still applies, and a batch has at least one arc', (t) => {
+  const r = ring(5, 32);
+  const live = new Set([0, 1, 2, 3, 4]);
+  const capped = batchArcs(r.arcs(), live, 10_000 * treeBytes(), treeBytes(), 7);
+  t.deepEqual(capped.flatMap((b) => b.arcs), r.arcs().map((a) => a.index));
+  t.true(capped.every((b) => b.arcs.length <= 7));
+  t.is(capped.length, Math.ceil(r.arcCount / 7));
+  // the budget is the tighter bound
+  t.true(batchArcs(r.arcs(), live, 6 * treeBytes(), treeBytes(), 7).every((b) => b.arcs.length <= 2));
+  t.deepEqual(nextBatch(r.arcs(), 5, live, 10_000 * treeBytes(), 1).arcs, [r.arcs()[5]!.index]);
+  t.deepEqual(nextBatch(r.arcs(), r.arcCount, live, treeBytes() * 3).arcs, []);
+  t.throws(() => nextBatch(r.arcs(), 0, live, 10_000 * treeBytes(), 0), { instanceOf: RangeError });
+});
+
+test('BatchSizer: the first batch is FIRST_BATCH_ARCS; then arcs whose replicas together scan about the target', (t) => {
+  const s = new BatchSizer(200_000);
+  t.is(s.maxArcs(3), FIRST_BATCH_ARCS);
+  s.saw(48_000, 3); // 16 000 entries per tree
+  t.is(s.maxArcs(3), Math.floor(200_000 / 48_000));
+  t.is(s.maxArcs(1), Math.floor(200_000 / 16_000));
+  s.saw(0, 3); // the mean over every tree seen: 8 000
+  t.is(s.maxArcs(3), Math.floor(200_000 / 24_000));
+  const huge = new BatchSizer(10);
+  huge.saw(1_000_000, 1);
+  t.is(huge.maxArcs(3), 1, 'never below one arc');
+  const empty = new BatchSizer();
+  empty.saw(0, 30);
+  t.is(empty.maxArcs(3), Infinity, 'empty arcs: only the memory budget bounds a batch');
+  t.throws(() => new BatchSizer(0), { instanceOf: RangeError });
+  t.is(BATCH_SCAN_ENTRIES, 200_000);
+});
+
+test("walkTrees: big arcs are built in small batches, so each arc's replicas are built one right after another; every arc is visited once, in ring order", async (t) => {
+  const r = ring(5, 16);
+  const entriesPerTree = 50_000;
+  const calls: { actor: number; arcs: number[] }[] = [];
+  const source = {
+    async build(actor: number, arcs: readonly ArcSpan[]): Promise<ArcTree[]> {
+      calls.push({ actor, arcs: arcs.map((a) => a.index) });
+      return arcs.map((a) => ({ arc: a.index, root: 'r', leaves: new Array<string>(LEAVES_PER_ARC).fill('0'), keys: entriesPerTree, bytes: 0, tombstones: 0 }));
+    },
+  };
+  const visited: number[] = [];
+  let batches = 0;
+  const failed = await walkTrees(r, [0, 1, 2, 3, 4], source, new PassLedger(8 * 1024 * 1024), {
+    arc(arc, trees) {
+      visited.push(arc.index);
+      t.true(trees.every((tree) => tree !== undefined));
+    },
+    async afterBatch() {
+      batches++;
+    },
+  }, new BatchSizer(300_000));
+  t.is(failed.size, 0);
+  t.deepEqual(visited, r.arcs().map((a) => a.index));
+  // the first batch is FIRST_BATCH_ARCS; after it, 300 000 / (3 x 50 000) = 2 arcs a batch
+  t.is(batches, 1 + Math.ceil((r.arcCount - FIRST_BATCH_ARCS) / 2));
+  const afterFirst = calls.slice(calls.findIndex((c) => c.arcs.some((i) => i >= FIRST_BATCH_ARCS)));
+  t.true(afterFirst.every((c) => c.arcs.length <= 2), 'a task builds at most the batch\'s two arcs');
 });
 
 // ---------------------------------------------------------------------------

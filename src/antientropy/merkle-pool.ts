@@ -6,8 +6,8 @@ import { ScanRate } from './scan-pace.js';
 const MERKLE_ENTRY = new URL('../../workers/merkle.js', import.meta.url).href;
 
 /**
- * The cluster's one pool for Merkle builds, created on first use and kept
- * until close(). A pool per pass started fresh threads every pass, each
+ * The cluster's one pool for Merkle builds, created at start() or on first
+ * use and kept until close(). A pool per pass started fresh threads every pass, each
  * with its own V8 heap and malloc arena, and the arenas outlived the
  * threads: anonymous memory climbed pass after pass.
  */
@@ -33,13 +33,35 @@ export class MerklePool {
     private readonly maxQueuedTasks = 1024,
   ) {}
 
+  /**
+   * Start the build thread now rather than at the first build. A cluster
+   * with periodic passes does (see MerkleBuilds): the thread, its heap and
+   * its arena are then part of the memory the cluster has from its start,
+   * not a step up at the first pass.
+   */
+  start(): void {
+    if (this.closed) throw new Error('the Merkle pool is closed');
+    this.pool ??= this.createPool(this.threads);
+  }
+
   /** Build the trees of `task.arcs` over a read-only snapshot of the env at `task.path`. */
   async build(unpaced: MerkleTask): Promise<ArcTree[]> {
     const task: MerkleTask = { ...unpaced, rate: this.rate.buffer };
     if (this.closed) throw new Error('the Merkle pool is closed');
-    this.pool ??= new Piscina({
+    this.pool ??= this.createPool(0);
+    const run = this.pool.run(task) as Promise<ArcTree[]>;
+    this.running.add(run);
+    try {
+      return await run;
+    } finally {
+      this.running.delete(run);
+    }
+  }
+
+  private createPool(minThreads: number): Piscina {
+    return new Piscina({
       filename: MERKLE_ENTRY,
-      minThreads: 0,
+      minThreads,
       maxThreads: this.threads,
       // a thread lives as long as the pool: no thread (and arena) churn between passes
       idleTimeout: 2 ** 31 - 1,
@@ -49,13 +71,6 @@ export class MerklePool {
       // holds one task's trees, so its cap is a guard, not a working limit.
       resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 },
     });
-    const run = this.pool.run(task) as Promise<ArcTree[]>;
-    this.running.add(run);
-    try {
-      return await run;
-    } finally {
-      this.running.delete(run);
-    }
   }
 
   /**

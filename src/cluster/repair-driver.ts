@@ -78,6 +78,11 @@ export class MerkleBuilds {
     return this.pool.build({ path: actorDataPath(this.dataDir, id), compressionThresholdBytes: this.compressionThresholdBytes, arcs });
   }
 
+  /** Start the pool's thread now (periodic passes will need it): see MerklePool.start. */
+  startPool(): void {
+    this.pool.start();
+  }
+
   /** After the builds still running (a plan, a comparison) settle. */
   async close(): Promise<void> {
     this.pacing.cancel();
@@ -130,6 +135,7 @@ export class RepairDriver {
   /** Periodic passes (antiEntropyIntervalMs; 0 = only on demand). */
   start(timers: Timers): void {
     if (this.deps.options.antiEntropyIntervalMs === 0) return;
+    this.deps.builds.startPool();
     this.periodic = timers.setInterval(() => this.backgroundPass(), this.deps.options.antiEntropyIntervalMs);
   }
 
