@@ -12,15 +12,18 @@ import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Piscina } from 'piscina';
-import * as hdr from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 import { Cluster } from '../../src/index.js';
 import { RingkvError } from '../../src/errors.js';
-import { checkConvergence, checkCounters, checkNoLostWrites, checkNoStaleReads, stalenessCurve, type Op, type WriteOp } from './checker.js';
+import { stalenessCurve, type Op } from './checker.js';
+import { converge, readFinal } from './final-state.js';
+import { firstUrl, nowMs, type Harness } from './harness.js';
+import { mergeResults } from './merge-results.js';
 import type { LocalReply, LocalRequest } from './client.js';
 import type { LoadTarget, LoadTask, LoadTaskResult } from './loadgen.js';
 import { describeFault, parseSchedule, randomSchedule, type FaultEvent, type FaultKind } from './nemesis.js';
-import { RESULT_FORMAT_VERSION, type CheckerVerdict, type ClusterSample, type ConvergenceVerdict, type FaultWindow, type LatencySummary, type OpName, type StressResult, type TimelinePoint } from './result.js';
+import { RESULT_FORMAT_VERSION, type ClusterSample, type FaultWindow, type StressResult } from './result.js';
+import { counterVerdict, lostWritesVerdict, staleReadsVerdict } from './verdicts.js';
 import { keyName, OperationGenerator, StressConfigError, workloadSpec, type PlannedOp } from './workloads.js';
 
 export interface StressConfig {
@@ -92,20 +95,6 @@ export interface RunHooks {
   onPhase?(phase: string, total: number): void;
   onProgress?(ops: number, errors: number): void;
   log?(line: string): void;
-}
-
-const MAX_VIOLATIONS_LISTED = 50;
-const nowMs = (): number => performance.timeOrigin + performance.now();
-
-/** The actors and ring the nemesis needs, or null for a server target (no fault injection there). */
-interface Harness {
-  readonly kind: 'local' | 'redis';
-  readonly cluster: Cluster | null;
-  readonly ringkv: boolean;
-  readonly url: string;
-  /** n, r, w, strict as they apply to the run (for a server: what it reports). */
-  readonly consistency: { n: number; r: number; w: number; strict: boolean } | null;
-  close(): Promise<void>;
 }
 
 export async function runStress(config: StressConfig, hooks: RunHooks = {}): Promise<StressResult> {
@@ -460,11 +449,6 @@ function startNemesis(cluster: Cluster, faults: readonly FaultEvent[], runStartM
   };
 }
 
-/** The first server of a redis target listing several (comma-separated): admin calls and samples go there. */
-function firstUrl(target: string): string {
-  return target.split(',')[0]!;
-}
-
 /** Restart every actor that is down and restore every link. */
 async function healAll(cluster: Cluster): Promise<void> {
   await cluster.faults.heal();
@@ -524,248 +508,6 @@ function startSampler(h: Harness, runStartMs: number, windowMs: number): { stop(
       return samples;
     },
   };
-}
-
-/** After heal: repair and compare until every replica of every arc is identical, or the deadline passes. */
-async function converge(h: Harness, c: StressConfig, healMs: number, log: (line: string) => void): Promise<ConvergenceVerdict> {
-  if (h.cluster === null) {
-    if (!h.ringkv) return { valid: true, skipped: 'a single Redis-protocol server has no replicas to compare', checked: 0, violationCount: 0, violations: [], timeToConvergeMs: null, repairPasses: 0, divergentKeys: [] };
-    return convergeServer(h, c, healMs);
-  }
-  const cluster = h.cluster;
-  const deadlineMs = healMs + c.convergeTimeoutMs;
-  let passes = 0;
-  let arcs = 0;
-  for (;;) {
-    // hints first: a restarted owner gets its hinted writes by handoff; repair covers the rest
-    const cmp = await cluster.compareReplicas();
-    arcs = cmp.arcs;
-    // a wiped replica refilled by hints and read repair can match the others before any pass has
-    // marked it recovered: until one has, it does not count toward R, and the final R=all read fails
-    const recovering = cmp.divergent.length === 0 && (await cluster.stats().catch(() => [])).some((s) => s.recovering);
-    if (cmp.divergent.length === 0 && !recovering) {
-      const timeToConvergeMs = Math.round(nowMs() - healMs);
-      log(`converged ${timeToConvergeMs} ms after heal (${passes} repair passes)`);
-      return { valid: true, checked: cmp.arcs, violationCount: 0, violations: [], timeToConvergeMs, repairPasses: passes, divergentKeys: [] };
-    }
-    if (nowMs() >= deadlineMs) break;
-    await cluster.repair({ timeoutMs: Math.max(1000, Math.min(60_000, Math.round(deadlineMs - nowMs()))) }).catch(() => undefined);
-    passes++;
-  }
-  // never converged: name the keys, replica by replica
-  const snapshot = new Map<string, Map<number, string[]>>();
-  const keys = await storedKeys(cluster, c.maxInspectKeys);
-  for (const key of keys) {
-    const views = await cluster.inspect(key).catch(() => []);
-    const replicas = new Map<number, string[]>();
-    for (const v of views) {
-      if (v.role !== 'replica' || v.found === null) continue;
-      replicas.set(
-        v.actor,
-        v.versions.map((x) => (x.deleted ? '(deleted)' : idOfValue(x.value))),
-      );
-    }
-    snapshot.set(key, replicas);
-  }
-  const verdict = checkConvergence(snapshot);
-  const divergentKeys = verdict.violations.slice(0, MAX_VIOLATIONS_LISTED).map((v) => v.key);
-  return {
-    valid: false,
-    checked: arcs,
-    violationCount: Math.max(1, verdict.violations.length),
-    violations: verdict.violations.slice(0, MAX_VIOLATIONS_LISTED).map((v) => `${v.key}: ${[...v.replicas].map(([a, ids]) => `actor ${a} [${ids.join(', ')}]`).join('; ')}`),
-    timeToConvergeMs: null,
-    repairPasses: passes,
-    divergentKeys,
-  };
-}
-
-async function convergeServer(h: Harness, c: StressConfig, healMs: number): Promise<ConvergenceVerdict> {
-  const redis = new Redis(firstUrl(h.url), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: Math.max(c.timeoutMs, 60_000) });
-  redis.on('error', () => {});
-  await redis.connect();
-  let passes = 0;
-  try {
-    while (nowMs() < healMs + c.convergeTimeoutMs) {
-      const reply = (await redis.call('RINGKV.REPAIR')) as (string | number)[];
-      passes++;
-      const m = new Map<string, number>();
-      for (let i = 0; i + 1 < reply.length; i += 2) m.set(String(reply[i]), Number(reply[i + 1]));
-      if (m.get('arcs_differing') === 0) {
-        return { valid: true, checked: passes, violationCount: 0, violations: [], timeToConvergeMs: Math.round(nowMs() - healMs), repairPasses: passes, divergentKeys: [] };
-      }
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return { valid: false, checked: passes, violationCount: 1, violations: ['replicas still differ after the convergence deadline (RINGKV.REPAIR kept finding differing arcs)'], timeToConvergeMs: null, repairPasses: passes, divergentKeys: [] };
-}
-
-/** Up to `limit` keys the cluster stores, in ring order (a SCAN). */
-async function storedKeys(cluster: Cluster, limit: number): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = 0;
-  do {
-    const page = await cluster.scan(cursor, { count: Math.min(1000, limit - keys.length) });
-    for (const k of page.keys) keys.push(k.toString('utf8'));
-    cursor = page.cursor;
-  } while (cursor !== 0 && keys.length < limit);
-  return keys;
-}
-
-function idOfValue(v: unknown): string {
-  const s = typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : JSON.stringify(v);
-  const bar = s.indexOf('|');
-  return bar < 0 ? s : s.slice(0, bar);
-}
-
-/** Every written key's final value (all siblings), after convergence. */
-async function readFinal(h: Harness, c: StressConfig, isSet: boolean, keys: readonly string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  const parse = (values: readonly string[]): string[] => {
-    if (!isSet) return values.map(idOfValue);
-    const elements = new Set<string>();
-    for (const v of values) for (const e of JSON.parse(v) as unknown[]) elements.add(String(e));
-    return [...elements];
-  };
-  const asString = (v: unknown): string => (typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : JSON.stringify(v));
-  const BATCH = 256;
-  if (h.cluster !== null) {
-    const cluster = h.cluster;
-    for (let i = 0; i < keys.length; i += BATCH) {
-      await Promise.all(
-        keys.slice(i, i + BATCH).map(async (key) => {
-          const res = await cluster.get(key, { r: 'all', timeoutMs: Math.max(c.timeoutMs, 10_000) });
-          out.set(key, parse(res.values.map(asString)));
-        }),
-      );
-    }
-    return out;
-  }
-  const redis = new Redis(firstUrl(h.url), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: Math.max(c.timeoutMs, 10_000) });
-  redis.on('error', () => {});
-  await redis.connect();
-  try {
-    for (let i = 0; i < keys.length; i += BATCH) {
-      const slice = keys.slice(i, i + BATCH);
-      const pipeline = redis.pipeline();
-      for (const key of slice) h.ringkv ? pipeline.call('RINGKV.GETALL', key) : pipeline.get(key);
-      const replies = (await pipeline.exec()) ?? [];
-      slice.forEach((key, j) => {
-        const [error, value] = replies[j] ?? [new Error('no reply'), null];
-        if (error) throw error;
-        const values = h.ringkv ? (value as string[]).slice(1) : value === null ? [] : [value as string];
-        out.set(key, parse(values));
-      });
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return out;
-}
-
-function lostWritesVerdict(history: readonly Op[], finalValues: Map<string, string[]>, isSet: boolean, runStartMs: number): CheckerVerdict {
-  // A set add's "supersedes" is what its read saw; the set must keep those elements too, so each add is judged on its own.
-  const judged = isSet ? history.map((o) => (o.kind === 'write' ? ({ ...o, supersedes: [] } satisfies WriteOp) : o)) : history;
-  const verdict = checkNoLostWrites(judged, finalValues);
-  const acknowledged = history.filter((o) => o.kind === 'write' && o.outcome === 'ok').length;
-  return {
-    valid: verdict.valid,
-    checked: acknowledged,
-    violationCount: verdict.violations.length,
-    violations: verdict.violations
-      .slice(0, MAX_VIOLATIONS_LISTED)
-      .map(
-        (v) =>
-          `${isSet ? 'add' : 'write'} ${v.write.id} to ${v.key} by client ${v.write.process}, acknowledged at ${(v.write.completeMs - runStartMs).toFixed(1)} ms, is gone: final value [${(finalValues.get(v.key) ?? []).slice(0, 10).join(', ')}]`,
-      ),
-  };
-}
-
-/** Counters: each final value must be its acknowledged increments plus a subset of the unknown ones. */
-function counterVerdict(history: readonly Op[], finalValues: Map<string, string[]>): CheckerVerdict {
-  const finals = new Map<string, number | null>();
-  for (const [key, values] of finalValues) finals.set(key, values.length === 1 ? Number(values[0]) : values.length === 0 ? null : Number.NaN);
-  const verdict = checkCounters(history, finals);
-  return {
-    valid: verdict.valid,
-    checked: history.filter((o) => o.kind === 'increment' && o.outcome === 'ok').length,
-    violationCount: verdict.violations.length,
-    violations: verdict.violations
-      .slice(0, MAX_VIOLATIONS_LISTED)
-      .map((v) => `counter ${v.key}: final value ${v.final === null ? '(missing)' : v.final} [${(finalValues.get(v.key) ?? []).join(', ')}], acknowledged increments sum to ${v.acknowledged}, so it must lie in ${v.min}..${v.max}`),
-  };
-}
-
-function staleReadsVerdict(history: readonly Op[], h: Harness, runStartMs: number): CheckerVerdict {
-  const reads = history.filter((o) => o.kind === 'read' && o.outcome === 'ok').length;
-  const c = h.consistency;
-  if (h.kind === 'redis' && !h.ringkv) {
-    // one server: every read should see every acknowledged write
-  } else if (c === null || !c.strict || c.r + c.w <= c.n) {
-    const why = c === null ? 'consistency unknown' : !c.strict ? 'sloppy quorums (not --strict)' : `R+W=${c.r + c.w} <= N=${c.n}`;
-    return { valid: true, skipped: `${why}: stale reads are allowed; see the staleness curve`, checked: reads, violationCount: 0, violations: [] };
-  }
-  const verdict = checkNoStaleReads(history);
-  return {
-    valid: verdict.valid,
-    checked: reads,
-    violationCount: verdict.violations.length,
-    violations: verdict.violations
-      .slice(0, MAX_VIOLATIONS_LISTED)
-      .map(
-        (v) =>
-          `read of ${v.read.key} by client ${v.read.process} at ${(v.read.invokeMs - runStartMs).toFixed(1)} ms returned [${v.read.values.slice(0, 10).join(', ')}], missing ${v.missed.id} acknowledged at ${(v.missed.completeMs - runStartMs).toFixed(1)} ms`,
-      ),
-  };
-}
-
-function summarize(h: hdr.Histogram): LatencySummary {
-  const ms = (us: number): number => Math.round(us) / 1000;
-  return {
-    count: h.totalCount,
-    meanMs: ms(h.mean),
-    p50Ms: ms(h.getValueAtPercentile(50)),
-    p95Ms: ms(h.getValueAtPercentile(95)),
-    p99Ms: ms(h.getValueAtPercentile(99)),
-    p999Ms: ms(h.getValueAtPercentile(99.9)),
-    maxMs: ms(h.maxValue),
-  };
-}
-
-function mergeResults(results: readonly LoadTaskResult[], runStartMs: number, runEndMs: number, windowMs: number) {
-  const perOp = new Map<OpName, hdr.Histogram>();
-  const byOp: Partial<Record<OpName, number>> = {};
-  const errors: Record<string, number> = {};
-  const windows: { ops: number; errors: number; histogram: hdr.Histogram }[] = [];
-  for (const r of results) {
-    for (const [name, encoded] of Object.entries(r.histograms) as [OpName, string][]) {
-      const h = hdr.decodeFromCompressedBase64(encoded, 'packed');
-      const into = perOp.get(name);
-      if (into === undefined) perOp.set(name, h);
-      else into.add(h);
-    }
-    for (const [name, count] of Object.entries(r.counts) as [OpName, number][]) byOp[name] = (byOp[name] ?? 0) + count;
-    for (const [type, count] of Object.entries(r.errors)) errors[type] = (errors[type] ?? 0) + count;
-    r.windows.forEach((w, i) => {
-      while (windows.length <= i) windows.push({ ops: 0, errors: 0, histogram: hdr.build({ bitBucketSize: 'packed' }) });
-      if (w === null) return;
-      windows[i]!.ops += w.ops;
-      windows[i]!.errors += w.errors;
-      windows[i]!.histogram.add(hdr.decodeFromCompressedBase64(w.histogram, 'packed'));
-    });
-  }
-  const operations = Object.values(byOp).reduce((a, b) => a + b, 0);
-  const durationMs = Math.max(1, runEndMs - runStartMs);
-  const latency: Partial<Record<OpName, LatencySummary>> = {};
-  for (const [name, h] of perOp) latency[name] = summarize(h);
-  const timeline: TimelinePoint[] = windows.map((w, i) => {
-    const s = w.histogram.totalCount === 0 ? null : summarize(w.histogram);
-    // the last window ends with the run: a rate over the full windowMs would show a false drop
-    const lengthMs = Math.max(1, Math.min(windowMs, Math.round(durationMs - i * windowMs)));
-    return { tMs: i * windowMs, lengthMs, ops: w.ops, errors: w.errors, opsPerSec: Math.round((w.ops * 1000) / lengthMs), p50Ms: s?.p50Ms ?? 0, p99Ms: s?.p99Ms ?? 0, maxMs: s?.maxMs ?? 0 };
-  });
-  return { throughput: { operations, opsPerSec: Math.round((operations * 1000) / durationMs), byOp }, latency, errors, timeline };
 }
 
 /** Ring neighbourhoods for the nemesis: the preference lists of a few keys (actors that replicate a common arc). */
