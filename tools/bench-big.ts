@@ -42,11 +42,12 @@ const o = new Command('bench:big')
   .option('--anti-entropy-memory-mib <n>', "a pass's memory budget (Cluster's antiEntropyMemoryBytes; default: the cluster's)", nonNegativeInt)
   .option('--actor-young-mib <n>', "each actor thread's V8 young generation (Cluster's actorYoungGenerationMiB; default: the cluster's)", nonNegativeInt)
   .option('--actor-old-mib <n>', "each actor thread's V8 old-generation limit (Cluster's actorOldGenerationMiB; default: the cluster's)", nonNegativeInt)
+  .option('--chunk-entries <n>', "entries a background job reads and sends in one actor turn (Cluster's backgroundChunkEntries; default: the cluster's)", nonNegativeInt)
   .option('--keep-dir', 'keep the data directory')
   .option('--timeline <file>', 'write every sample as a JSON line: anonymous memory by kind (/proc/self/smaps: malloc arenas, stacks, other) and each actor\'s V8 heap')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
-  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; keepDir?: boolean; timeline?: string }>();
+  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; chunkEntries?: number; keepDir?: boolean; timeline?: string }>();
 
 const VALUE = Buffer.alloc(100, 0x61);
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-big-'));
@@ -58,10 +59,13 @@ const cluster = await Cluster.start({
   actors: o.actors,
   n: 3,
   w: 2,
-  antiEntropyIntervalMs: 0, // passes are driven below, one phase each
+  // Periodic passes on, as in a deployment (so the Merkle thread starts with the cluster), but
+  // never due during a run: the passes are driven below, one phase each.
+  antiEntropyIntervalMs: 24 * 3600_000,
   ...(o.antiEntropyMemoryMib !== undefined ? { antiEntropyMemoryBytes: o.antiEntropyMemoryMib * 1024 * 1024 } : {}),
   ...(o.actorYoungMib !== undefined ? { actorYoungGenerationMiB: o.actorYoungMib } : {}),
   ...(o.actorOldMib !== undefined ? { actorOldGenerationMiB: o.actorOldMib } : {}),
+  ...(o.chunkEntries !== undefined ? { backgroundChunkEntries: o.chunkEntries } : {}),
 });
 
 // ---- phases and what is measured in each ----
