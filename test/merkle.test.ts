@@ -14,6 +14,7 @@ import {
   type ArcTree,
 } from '../src/antientropy/merkle.js';
 import merkleTask from '../src/antientropy/merkle-task.js';
+import { MerklePool } from '../src/antientropy/merkle-pool.js';
 import { Ring, RING_SIZE, allocateTokens, arcLength, inArc, type RingMember } from '../src/ring/ring.js';
 import { positionOf, ringKey } from '../src/storage/keys.js';
 import { ActorStore } from '../src/storage/store.js';
@@ -396,4 +397,29 @@ test('merkleTask builds the same trees as buildArcTree over the env', async (t) 
   t.deepEqual(await merkleTask({ ...task, arcs: [arcs[0]!] }), [trees[0]!]);
   const other: ArcTree = buildArcTree(arcs[0]!.index, arcs[0]!.start, arcs[0]!.end, written.filter((e) => inArc(positionOf(e.key), arcs[0]!.start, arcs[0]!.end)).slice(1));
   t.is(differingLeaves([trees[0]!, other]).length, 1);
+});
+
+test('MerklePool: start() runs its thread before any build; builds run on it; close() ends it and refuses new builds', async (t) => {
+  const path = tempDir(t);
+  const store = ActorStore.open({ path, mapSizeBytes: 2 ** 30, compressionThresholdBytes: 0, cacheBytes: 0, maxWritesPerCommit: 1000, maxPendingWrites: 100_000, sync: 'always', syncIntervalMs: 100 });
+  const written: Entry[] = [];
+  for (let i = 0; i < 300; i++) written.push({ key: ringKey(Buffer.from(`k${i}`)), value: Buffer.from(`v${i}`) });
+  try {
+    await Promise.all(written.map((e) => store.put(e.key as Buffer, e.value as Buffer)));
+  } finally {
+    await store.close();
+  }
+  const pool = new MerklePool();
+  t.is(pool.threadCount, 0, 'no thread before start() or a build');
+  pool.start();
+  t.is(pool.threadCount, 1, 'the thread runs from start()');
+  pool.start(); // idempotent
+  t.is(pool.threadCount, 1);
+  const trees = await pool.build({ path, compressionThresholdBytes: 0, arcs: [{ index: 0, start: 5, end: 5 }] });
+  t.deepEqual(trees, [buildArcTree(0, 5, 5, written)]);
+  t.is(pool.threadCount, 1, 'the same thread after a build');
+  await pool.close();
+  t.is(pool.threadCount, 0);
+  await t.throwsAsync(pool.build({ path, compressionThresholdBytes: 0, arcs: [] }), { message: /closed/ });
+  t.throws(() => pool.start(), { message: /closed/ });
 });

@@ -18,6 +18,11 @@ export class MerklePool {
   /** How fast builds scan, entries per second (0 = unpaced); the cluster's ScanPacer sets it, running builds follow it. */
   readonly rate = new ScanRate();
 
+  /** Build threads running now. */
+  get threadCount(): number {
+    return this.pool?.threads.length ?? 0;
+  }
+
   /** A build is running. */
   get busy(): boolean {
     return this.running.size > 0;
