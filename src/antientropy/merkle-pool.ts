@@ -46,7 +46,16 @@ export class MerklePool {
    */
   start(): void {
     if (this.closed) throw new Error('the Merkle pool is closed');
-    this.pool ??= this.createPool(this.threads);
+    if (this.pool !== null) return;
+    this.pool = this.createPool(this.threads);
+    // A task with no arcs settles once the thread has loaded the task module (and lmdb's native
+    // addon); close() waits for it, so a thread is never terminated halfway through its start.
+    const warmup = this.pool.run({ path: '', compressionThresholdBytes: 0, arcs: [] } satisfies MerkleTask).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(warmup);
+    void warmup.then(() => this.running.delete(warmup));
   }
 
   /** Build the trees of `task.arcs` over a read-only snapshot of the env at `task.path`. */

@@ -28,6 +28,7 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
  * hash one at a time; what the task holds is its arcs' trees.
  */
 export default async function merkleTask(task: MerkleTask): Promise<ArcTree[]> {
+  if (task.arcs.length === 0) return []; // nothing to read (MerklePool.start's warm-up): no env opened
   const env = openReadOnlyData(task.path, task.compressionThresholdBytes);
   try {
     env.resetReadTxn(); // an idle pool thread would otherwise read an old snapshot
