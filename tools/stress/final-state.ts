@@ -5,10 +5,18 @@ import type { Cluster } from '../../src/index.js';
 import { checkConvergence } from './checker.js';
 import { firstUrl, MAX_VIOLATIONS_LISTED, nowMs, type Harness } from './harness.js';
 import type { ConvergenceVerdict } from './result.js';
-import type { StressConfig } from './runner.js';
+
+/** What of the run's configuration these steps use (StressConfig has these). */
+export interface FinalStateConfig {
+  /** How long after the heal the replicas may take to converge. */
+  readonly convergeTimeoutMs: number;
+  /** Keys inspected replica by replica when they never converge. */
+  readonly maxInspectKeys: number;
+  readonly timeoutMs: number;
+}
 
 /** After heal: repair and compare until every replica of every arc is identical, or the deadline passes. */
-export async function converge(h: Harness, c: StressConfig, healMs: number, log: (line: string) => void): Promise<ConvergenceVerdict> {
+export async function converge(h: Harness, c: FinalStateConfig, healMs: number, log: (line: string) => void): Promise<ConvergenceVerdict> {
   if (h.cluster === null) {
     if (!h.ringkv) return { valid: true, skipped: 'a single Redis-protocol server has no replicas to compare', checked: 0, violationCount: 0, violations: [], timeToConvergeMs: null, repairPasses: 0, divergentKeys: [] };
     return convergeServer(h, c, healMs);
@@ -61,7 +69,7 @@ export async function converge(h: Harness, c: StressConfig, healMs: number, log:
   };
 }
 
-async function convergeServer(h: Harness, c: StressConfig, healMs: number): Promise<ConvergenceVerdict> {
+async function convergeServer(h: Harness, c: FinalStateConfig, healMs: number): Promise<ConvergenceVerdict> {
   const redis = new Redis(firstUrl(h.url), { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: Math.max(c.timeoutMs, 60_000) });
   redis.on('error', () => {});
   await redis.connect();
@@ -101,7 +109,7 @@ function idOfValue(v: unknown): string {
 }
 
 /** Every written key's final value (all siblings), after convergence. */
-export async function readFinal(h: Harness, c: StressConfig, isSet: boolean, keys: readonly string[]): Promise<Map<string, string[]>> {
+export async function readFinal(h: Harness, c: FinalStateConfig, isSet: boolean, keys: readonly string[]): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   const parse = (values: readonly string[]): string[] => {
     if (!isSet) return values.map(idOfValue);
