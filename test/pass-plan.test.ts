@@ -2,7 +2,6 @@ import test from 'ava';
 import {
   BATCH_SCAN_ENTRIES,
   BatchSizer,
-  batchArcs,
   compareArc,
   FIRST_BATCH_ARCS,
   nextBatch,
@@ -44,7 +43,18 @@ test('sizes: a tree, the worst case of one arc, and the smallest budget grow wit
 });
 
 // ---------------------------------------------------------------------------
-// batchArcs
+// nextBatch
+
+/** Every batch of a walk, cut one after another as walkTrees does (without the adaptive cap unless given). */
+function batchArcs(arcs: Parameters<typeof nextBatch>[0], live: ReadonlySet<number>, maxTreeBytes: number, bytesPerTree = treeBytes(), maxArcs = Infinity) {
+  const out = [];
+  for (let from = 0; from < arcs.length; ) {
+    const batch = nextBatch(arcs, from, live, maxTreeBytes, maxArcs, bytesPerTree);
+    out.push(batch);
+    from += batch.arcs.length;
+  }
+  return out;
+}
 
 test('batchArcs: every arc once, in ring order, each batch within its budget', (t) => {
   const r = ring(5, 32);

@@ -49,26 +49,11 @@ export interface ArcBatch {
 }
 
 /**
- * Cut the arcs, in ring order, into batches whose trees (one per replica
- * in `live`) fit `maxTreeBytes`, of at most `maxArcs` arcs each. An arc
- * with no live replica builds no tree but still belongs to a batch (it
- * counts as incomplete). Throws RangeError when one arc's trees alone do
- * not fit.
- */
-export function batchArcs(arcs: readonly Pick<Arc, 'index' | 'preference'>[], live: ReadonlySet<number>, maxTreeBytes: number, bytesPerTree = treeBytes(), maxArcs = Infinity): ArcBatch[] {
-  const out: ArcBatch[] = [];
-  for (let from = 0; from < arcs.length; ) {
-    const batch = nextBatch(arcs, from, live, maxTreeBytes, maxArcs, bytesPerTree);
-    out.push(batch);
-    from += batch.arcs.length;
-  }
-  return out;
-}
-
-/**
  * The batch that starts at `arcs[from]`: as many arcs, in ring order, as
  * fit `maxTreeBytes` (one tree per live replica) and `maxArcs` (at least
- * one). Throws RangeError when one arc's trees alone do not fit.
+ * one). An arc with no live replica builds no tree but still belongs to a
+ * batch (it counts as incomplete). Throws RangeError when one arc's trees
+ * alone do not fit.
  */
 export function nextBatch(arcs: readonly Pick<Arc, 'index' | 'preference'>[], from: number, live: ReadonlySet<number>, maxTreeBytes: number, maxArcs = Infinity, bytesPerTree = treeBytes()): ArcBatch {
   if (!(maxArcs >= 1)) throw new RangeError(`maxArcs must be at least 1, got ${maxArcs}`);
