@@ -1,4 +1,5 @@
 import type { Database, RootDatabase } from 'lmdb';
+import { readCopy } from './read-copy.js';
 import { openReadOnlyEnv } from './store.js';
 
 /**
@@ -35,7 +36,7 @@ export class ReplicaReader {
   /** The stored value (a copy), or undefined. */
   get(storedKey: Buffer): Buffer | undefined {
     if (this.closed) throw new Error('replica reader is closed');
-    return this.data.get(storedKey) ?? undefined;
+    return readCopy(this.data, storedKey);
   }
 
   /** Synchronous for a read-only env (it has no writes to wait for): no read can touch it afterwards. */

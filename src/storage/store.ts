@@ -4,6 +4,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, writeSyn
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { positionBound } from './keys.js';
+import { readCopy } from './read-copy.js';
 import { ReadSignal } from './read-signal.js';
 import { claimWriterId, expiryKey, StorageError, type DueExpiry, type ReplicaStore, type StoredEntry, type WriteDone } from './replica-store.js';
 
@@ -222,7 +223,7 @@ export class ActorStore implements ReplicaStore {
     if (p !== undefined) return p.value ?? undefined;
     const hot = makeHot ? this.cache?.get(k) : this.cache?.peek(k);
     if (hot !== undefined) return hot;
-    const stored = this.data.get(key) ?? undefined;
+    const stored = readCopy(this.data, key, makeHot && this.cache !== null);
     if (makeHot && stored !== undefined) this.cache?.set(k, stored);
     return stored;
   }
