@@ -44,7 +44,7 @@ const o = new Command('bench:big')
   .option('--actor-old-mib <n>', "each actor thread's V8 old-generation limit (Cluster's actorOldGenerationMiB; default: the cluster's)", nonNegativeInt)
   .option('--chunk-entries <n>', "entries a background job reads and sends in one actor turn (Cluster's backgroundChunkEntries; default: the cluster's)", nonNegativeInt)
   .option('--keep-dir', 'keep the data directory')
-  .option('--timeline <file>', 'write every sample as a JSON line: anonymous memory by kind (/proc/self/smaps: malloc arenas, stacks, other) and each actor\'s V8 heap')
+  .option('--timeline <file>', 'write every sample as a JSON line: anonymous memory by kind (/proc/self/smaps: malloc arenas, stacks, other), each actor\'s V8 heap, and the light load\'s p99 since the last sample, gets and puts apart')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
   .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; chunkEntries?: number; keepDir?: boolean; timeline?: string }>();
@@ -115,6 +115,10 @@ function fail(err: unknown): void {
   if (failures.get(name) === 1) console.log(`\n  first ${name} (${phase.name}): ${(err as Error).message}`);
 }
 
+/** The light load's latencies since the last timeline sample, gets and puts apart (at most lightRate x sampleMs each). */
+const lightWindow = { get: [] as number[], put: [] as number[] };
+const windowP99 = (ms: number[]): number | null => (ms.length === 0 ? null : ms.sort((a, b) => a - b)[Math.min(ms.length - 1, Math.floor(ms.length * 0.99))]!);
+
 /** The actors there at the end of the load (set then). */
 let loadedActors: Set<number> | null = null;
 let sampling = false;
@@ -135,6 +139,9 @@ const sampler = setInterval(() => {
       }
       if (o.timeline === undefined) return;
       const main = getHeapStatistics();
+      const light = { gets: lightWindow.get.length, puts: lightWindow.put.length, getP99Ms: windowP99(lightWindow.get), putP99Ms: windowP99(lightWindow.put) };
+      lightWindow.get.length = 0;
+      lightWindow.put.length = 0;
       appendFileSync(
         o.timeline,
         `${JSON.stringify({
@@ -146,6 +153,7 @@ const sampler = setInterval(() => {
           ...anonBreakdown(),
           mainHeap: main.total_physical_size,
           mainExternal: (main as { external_memory?: number }).external_memory ?? 0,
+          light,
           actors: stats.map((a) => ({ id: a.id, keys: a.keys, heap: a.heapBytes, used: a.heapUsedBytes, ext: a.externalBytes, young: a.heapNewSpaceBytes, old: a.heapOldSpaceBytes, cached: a.cachedBytes, pendingWrites: a.pendingWrites })),
         })}\n`,
       );
@@ -219,10 +227,14 @@ const light = (async () => {
     const key = `big:${Math.floor(Math.random() * loaded)}`;
     const p = phase;
     const started = performance.now();
-    const op = (n++ % 2 === 0 ? cluster.get(key).then(() => undefined) : putWithRetry(cluster, key, VALUE, o.maxRetries, counts)).then(
+    const isGet = n++ % 2 === 0;
+    const op = (isGet ? cluster.get(key).then(() => undefined) : putWithRetry(cluster, key, VALUE, o.maxRetries, counts)).then(
       () => {
+        const ms = performance.now() - started;
         p.ops++;
-        p.latency.recordMs(performance.now() - started);
+        p.latency.recordMs(ms);
+        const w = isGet ? lightWindow.get : lightWindow.put;
+        if (o.timeline !== undefined && w.length < 100_000) w.push(ms);
       },
       fail,
     );
