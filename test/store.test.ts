@@ -3,13 +3,14 @@ import { ActorStore } from '../src/storage/store.js';
 import { tempDir } from './helpers.js';
 
 /** A fresh store in a temp dir, closed after the test. */
-function openStore(t: ExecutionContext, maxPendingWrites: number, cacheBytes = 0): ActorStore {
+function openStore(t: ExecutionContext, maxPendingWrites: number, cacheBytes = 0, maxBackgroundWritesPerCommit?: number): ActorStore {
   const store = ActorStore.open({
     path: tempDir(t),
     mapSizeBytes: 2 ** 28,
     compressionThresholdBytes: 0,
     cacheBytes,
     maxWritesPerCommit: 1000,
+    ...(maxBackgroundWritesPerCommit === undefined ? {} : { maxBackgroundWritesPerCommit }),
     maxPendingWrites,
     sync: 'periodic',
     syncIntervalMs: 100,
@@ -72,4 +73,70 @@ test('only reads fill the cache: writes and read-merge-writes (peek) leave it em
   t.is(await write('k7', 'x7'), null);
   t.deepEqual(store.peek(Buffer.from('k7')), Buffer.from('x7'), 'the cached key was kept current');
   t.is(store.cachedBytes, held);
+});
+
+/** Write and resolve with the order the callback ran in. */
+function writeTracked(store: ActorStore, order: string[], key: string, value: string | null, background: boolean): Promise<Error | null> {
+  return new Promise((resolve) =>
+    store.write(
+      Buffer.from(key),
+      value === null ? null : Buffer.from(value),
+      (err) => {
+        order.push(`${key}=${value}`);
+        resolve(err);
+      },
+      background,
+    ),
+  );
+}
+
+test('foreground writes commit before background writes queued earlier; a commit carries at most maxBackgroundWritesPerCommit of those', async (t) => {
+  const store = openStore(t, 10_000, 0, 4);
+  const order: string[] = [];
+  const writes: Promise<Error | null>[] = [];
+  for (let i = 0; i < 10; i++) writes.push(writeTracked(store, order, `bg${i}`, 'v', true));
+  writes.push(writeTracked(store, order, 'fg', 'v', false));
+  t.deepEqual(await Promise.all(writes), Array(11).fill(null));
+  t.is(order[0], 'fg=v', 'the foreground write went first though queued last');
+  t.deepEqual(order.slice(1), Array.from({ length: 10 }, (_, i) => `bg${i}=v`), 'the background lane keeps its order');
+  t.is(store.commits, 3, 'fg + 4 background, then 4, then 2');
+  t.is(store.committedWrites, 11);
+});
+
+test('writes to one key commit in the order they were made, whichever lane: a foreground write behind a queued background one joins its lane', async (t) => {
+  const store = openStore(t, 10_000, 0, 2);
+  const order: string[] = [];
+  const writes: Promise<Error | null>[] = [];
+  for (let i = 0; i < 6; i++) writes.push(writeTracked(store, order, `bg${i}`, 'v', true));
+  writes.push(writeTracked(store, order, 'k', 'old', true)); // a handoff entry for k, queued behind six others
+  writes.push(writeTracked(store, order, 'k', 'new', false)); // then a request's write to k
+  writes.push(writeTracked(store, order, 'other', 'v', false));
+  t.deepEqual(await Promise.all(writes), Array(9).fill(null));
+  t.true(order.indexOf('k=old') < order.indexOf('k=new'));
+  t.is(order[0], 'other=v', 'an unrelated foreground write still goes first');
+  t.deepEqual(store.get(Buffer.from('k')), Buffer.from('new'), 'the later write is what is stored');
+  // and a background write behind a queued foreground one commits after it
+  const more: Promise<Error | null>[] = [writeTracked(store, order, 'j', 'fg', false), writeTracked(store, order, 'j', 'bg', true)];
+  await Promise.all(more);
+  t.deepEqual(store.get(Buffer.from('j')), Buffer.from('bg'));
+});
+
+test('a busy foreground does not starve background writes: every commit carries some', async (t) => {
+  const store = openStore(t, 100_000, 0, 8);
+  const order: string[] = [];
+  const background = Array.from({ length: 16 }, (_, i) => writeTracked(store, order, `bg${i}`, 'v', true));
+  // foreground writes keep arriving, a full commit's worth each turn
+  let rounds = 0;
+  const foreground: Promise<Error | null>[] = [];
+  await new Promise<void>((resolve) => {
+    const more = (): void => {
+      for (let i = 0; i < 1000; i++) foreground.push(writeTracked(store, order, `fg${rounds}-${i}`, 'v', false));
+      if (++rounds < 4) setImmediate(more);
+      else resolve();
+    };
+    more();
+  });
+  t.deepEqual(await Promise.all(background), Array(16).fill(null));
+  await Promise.all(foreground);
+  t.true(order.indexOf('bg15=v') < order.indexOf('fg3-999=v'), 'the background writes committed while the foreground kept coming');
 });

@@ -264,7 +264,7 @@ export class PartitionActor implements ActorControl {
       }
       case MsgType.Replicate:
         this.replicaWrites++;
-        return this.merge.merge(asBuffer(m.key), m.clock, this.ackOnCommit(from, m.op));
+        return this.merge.merge(asBuffer(m.key), m.clock, this.ackOnCommit(from, m.op), m.background);
       case MsgType.ReplicateAck:
         return this.ops.ack(m.op, from, m.ok);
       case MsgType.Read:

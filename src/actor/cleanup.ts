@@ -111,7 +111,7 @@ export class Cleanup implements PacedJob {
 
   private remove(job: CleanupJob, key: Buffer): void {
     job.outstanding++;
-    this.ctx.store.write(key, null, (err) => {
+    const committed = (err: Error | null): void => {
       assert(job.outstanding > 0, 'a commit is for a delete not committed yet');
       job.outstanding--;
       if (err === null) {
@@ -121,7 +121,8 @@ export class Cleanup implements PacedJob {
       this.finishIfDone(job);
       // half the window committed: go on at once
       if (job.scanning && !job.scheduled && job.outstanding === Math.floor(this.ctx.config.backgroundWindowEntries / 2)) this.schedule(job);
-    });
+    };
+    this.ctx.store.write(key, null, committed, true);
   }
 
   private schedule(job: CleanupJob): void {

@@ -215,7 +215,7 @@ export class ExpirySweep {
       if (this.deps.replicasOf(k) === null) return; // a membership change began since the check: its streams may carry older copies
       const current = this.deps.store.peek(k);
       if (current === undefined || !sameDigest(digestOf(current), m.digests, i) || !reapable(decodeClock(current), m.cutoffMs)) return;
-      this.deps.store.write(k, null, IGNORE);
+      this.deps.store.write(k, null, IGNORE, true);
       this.collected++;
     });
   }
@@ -239,7 +239,7 @@ export class ExpirySweep {
         else this.later(c.indexKey, c.key, nowMs);
         return;
       }
-      this.deps.store.write(c.key, null, IGNORE);
+      this.deps.store.write(c.key, null, IGNORE, true);
       this.deps.store.dropExpiry(c.indexKey);
       this.collected++;
       for (const id of c.replicas) if (id !== this.deps.id) (reaps.get(id) ?? reaps.set(id, []).get(id)!).push(c);

@@ -103,7 +103,7 @@ export class Hints implements AckReceiver<HandoffOp> {
       this.inFlight++;
       this.bucket.take(1);
       this.budget.markUsed();
-      transport.send(owner, { type: MsgType.Replicate, op, key: hintKey.subarray(4), clock: value.subarray(HINT_HEADER_BYTES) });
+      transport.send(owner, { type: MsgType.Replicate, op, key: hintKey.subarray(4), clock: value.subarray(HINT_HEADER_BYTES), background: true });
     }
   }
 

@@ -152,7 +152,7 @@ export class PutCoordinator extends Coordinator<PutRequest> implements AckReceiv
       if (replica === this.ctx.id) continue;
       const owner = p.hintFor.get(replica);
       const m: Message =
-        owner === undefined ? { type: MsgType.Replicate, op, key: p.key, clock: p.clock } : { type: MsgType.ReplicateHint, op, key: p.key, clock: p.clock, owner };
+        owner === undefined ? { type: MsgType.Replicate, op, key: p.key, clock: p.clock, background: false } : { type: MsgType.ReplicateHint, op, key: p.key, clock: p.clock, owner };
       if (!this.ctx.transport.send(replica, m)) p.quorum.fail(replica);
     }
   }
@@ -163,7 +163,7 @@ export class PutCoordinator extends Coordinator<PutRequest> implements AckReceiv
     if (ctx.pendingRing === null) return;
     for (const id of ctx.pendingRing.preferenceList(position)) {
       if (id === ctx.id || pref.includes(id) || this.gossip.suspects.has(id) || !ctx.transport.isConnected(id)) continue;
-      ctx.transport.send(id, { type: MsgType.Replicate, op: FORWARD_OP, key, clock });
+      ctx.transport.send(id, { type: MsgType.Replicate, op: FORWARD_OP, key, clock, background: false });
     }
   }
 

@@ -140,7 +140,7 @@ export class RangePush implements PacedJob, Expiring, AckReceiver<SyncJob> {
 
   private send(job: SyncJob, peer: number, key: Buffer, value: Buffer): void {
     const op = this.ops.add(job);
-    if (this.ctx.transport.send(peer, { type: MsgType.Replicate, op, key, clock: value })) {
+    if (this.ctx.transport.send(peer, { type: MsgType.Replicate, op, key, clock: value, background: true })) {
       job.outstanding++;
       job.bytes += key.length + value.length;
       this.keysSent++;

@@ -53,7 +53,7 @@ export class Reap implements PacedJob {
       for (const { key, value } of chunk) {
         this.budget.take();
         if (this.reapable(key, value, job.cutoffMs)) {
-          this.ctx.store.write(key, null, IGNORE_WRITE);
+          this.ctx.store.write(key, null, IGNORE_WRITE, true);
           job.reaped++;
         }
       }

@@ -25,22 +25,23 @@ export class ReplicaMerge {
     private readonly lastWriteWins: boolean,
   ) {}
 
-  merge(key: Buffer, incomingBytes: Uint8Array, done: WriteDone): void {
+  /** `background`: a handoff or anti-entropy entry, which no request waits for (ReplicaStore.write). */
+  merge(key: Buffer, incomingBytes: Uint8Array, done: WriteDone, background = false): void {
     try {
-      this.mergeOrThrow(key, incomingBytes, done);
+      this.mergeOrThrow(key, incomingBytes, done, background);
     } catch (err) {
       console.error(`ringkv actor ${this.id}: cannot merge a replica write:`, err);
       done(err as Error);
     }
   }
 
-  private mergeOrThrow(key: Buffer, incomingBytes: Uint8Array, done: WriteDone): void {
+  private mergeOrThrow(key: Buffer, incomingBytes: Uint8Array, done: WriteDone, background: boolean): void {
     const stored = this.store.peek(key); // a write does not make a key hot
     const incomingBuffer = asBuffer(incomingBytes);
     // Nothing stored: take the coordinator's clock as is (it was encoded by our own codec).
     // Common case: the incoming version descends from ours. Histories alone decide that.
     if (stored === undefined || dvv.less(decodeHistory(stored), decodeHistory(incomingBytes))) {
-      this.store.write(key, incomingBuffer, done);
+      this.store.write(key, incomingBuffer, done, background);
       this.expiry.written(key, incomingBuffer);
       return;
     }
@@ -49,7 +50,7 @@ export class ReplicaMerge {
       this.store.committed(key, done);
       return;
     }
-    this.store.write(key, asBuffer(bytes), done);
+    this.store.write(key, asBuffer(bytes), done, background);
     this.expiry.written(key, bytes);
   }
 }

@@ -5,6 +5,7 @@ import type { NodeOptions } from '../nodes/node-options.js';
 import { minimumPassBytes } from '../antientropy/pass-plan.js';
 import type { ActorConfig } from '../actor/actor.js';
 import type { RingMember } from '../ring/ring.js';
+import { DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT } from '../storage/replica-store.js';
 import type { StoreOptions } from '../storage/store.js';
 import { actorDataPath } from '../supervisor/metadata.js';
 
@@ -128,6 +129,13 @@ export interface ClusterOptions {
   readonly maxFailAfterMs?: number;
   /** Most writes one LMDB transaction carries (group commit; default 1000). */
   readonly maxWritesPerCommit?: number;
+  /**
+   * Most background writes (handoff and anti-entropy entries, cleanup and
+   * reap deletes) one transaction carries on top of the foreground ones,
+   * which go first (default 256): a request's write waits behind at most
+   * that many, not behind everything a stream has queued.
+   */
+  readonly maxBackgroundWritesPerCommit?: number;
   /** A read short of R replies after this long also asks the other replicas (default 20 ms). */
   readonly speculativeRetryMs?: number;
   /** A write short of W acks after this long is sent again to the replicas that have not answered (default 200 ms); merging is idempotent. */
@@ -312,6 +320,7 @@ export function storeOptionsFrom(o: ResolvedOptions, path: string, readSignal: S
     compressionThresholdBytes: o.compressionThresholdBytes,
     cacheBytes: o.cacheBytes,
     maxWritesPerCommit: o.maxWritesPerCommit,
+    maxBackgroundWritesPerCommit: o.maxBackgroundWritesPerCommit,
     maxPendingWrites: o.maxPendingWritesPerActor,
     sync: o.sync,
     syncIntervalMs: o.syncIntervalMs,
@@ -440,6 +449,7 @@ function storageOptions(o: ClusterOptions) {
     sync: syncMode(o.sync),
     syncIntervalMs: int('syncIntervalMs', o.syncIntervalMs, 100, 1, 60_000),
     maxWritesPerCommit: int('maxWritesPerCommit', o.maxWritesPerCommit, 1000, 1, 1_000_000),
+    maxBackgroundWritesPerCommit: int('maxBackgroundWritesPerCommit', o.maxBackgroundWritesPerCommit, DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT, 1, 1_000_000),
     maxPendingWritesPerActor: int('maxPendingWritesPerActor', o.maxPendingWritesPerActor, 200_000, 1, 100_000_000),
     actorYoungGenerationMiB: int('actorYoungGenerationMiB', o.actorYoungGenerationMiB, 16, 2, 1024),
     actorOldGenerationMiB: int('actorOldGenerationMiB', o.actorOldGenerationMiB, 1024, 64, 1024 * 1024),

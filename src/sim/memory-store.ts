@@ -127,7 +127,8 @@ export class MemoryStore implements ReplicaStore {
     return this.pendingCount >= this.options.maxPendingWrites;
   }
 
-  write(key: Buffer, value: Buffer | null, done: WriteDone): void {
+  /** One lane: `background` writes commit in arrival order like the rest (a legal order for ReplicaStore). */
+  write(key: Buffer, value: Buffer | null, done: WriteDone, _background = false): void {
     if (this.closed) return done(new StorageError('store is closed'));
     if (this.full) return done(new StorageError(`${this.pendingCount} writes wait for a commit (maxPendingWrites): refused`));
     const w = this.enqueue('data', key.toString('latin1'), value === null ? null : Buffer.from(value), done);

@@ -25,6 +25,9 @@ export interface DueExpiry {
   readonly key: Buffer;
 }
 
+/** Background writes one commit carries on top of the foreground ones (StoreOptions.maxBackgroundWritesPerCommit). */
+export const DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT = 256;
+
 export interface ReplicaStore {
   /** Claim the env for `actorId`; the clock writer id its events carry (see claimWriterId). */
   claim(actorId: number, freshWriterId: number, expectsData: boolean): number;
@@ -36,8 +39,13 @@ export interface ReplicaStore {
   get(key: Buffer): Buffer | undefined;
   /** As get(), without making the key hot (writes and background jobs read through here). */
   peek(key: Buffer): Buffer | undefined;
-  /** Queue a write (null = remove); `done` once committed or failed. */
-  write(key: Buffer, value: Buffer | null, done: WriteDone): void;
+  /**
+   * Queue a write (null = remove); `done` once committed or failed.
+   * `background`: no request waits for it (a handoff or anti-entropy entry,
+   * a cleanup or reap delete): it may commit after foreground writes queued
+   * later, never after a later write to the same key.
+   */
+  write(key: Buffer, value: Buffer | null, done: WriteDone, background?: boolean): void;
   /** `done` once what get(key) returns now is committed; never synchronously (callers may still be mid-turn). */
   committed(key: Buffer, done: WriteDone): void;
   readonly pendingWrites: number;

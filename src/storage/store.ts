@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { positionBound } from './keys.js';
 import { readCopy } from './read-copy.js';
 import { ReadSignal } from './read-signal.js';
-import { claimWriterId, expiryKey, StorageError, type DueExpiry, type ReplicaStore, type StoredEntry, type WriteDone } from './replica-store.js';
+import { claimWriterId, DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT, expiryKey, StorageError, type DueExpiry, type ReplicaStore, type StoredEntry, type WriteDone } from './replica-store.js';
 
 export { StorageError, type StoredEntry, type WriteDone } from './replica-store.js';
 
@@ -28,6 +28,14 @@ export interface StoreOptions {
   readonly cacheBytes: number;
   /** Upper bound on writes grouped into one LMDB transaction. */
   readonly maxWritesPerCommit: number;
+  /**
+   * Most background writes (handoff and anti-entropy entries, cleanup and
+   * reap deletes) one transaction carries, after every waiting foreground
+   * write (default DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT). A request's
+   * write then waits behind at most one such commit, not behind the
+   * thousands of entries a stream has queued.
+   */
+  readonly maxBackgroundWritesPerCommit?: number;
   /** Writes waiting for a commit at most; more are refused at once (the writer counts it as a failed replica). */
   readonly maxPendingWrites: number;
   /**
@@ -52,6 +60,8 @@ interface QueuedWrite {
   readonly latin1: string;
   readonly value: Buffer | null;
   readonly done: WriteDone;
+  /** Queued in the background lane (it commits after every foreground write queued before the commit). */
+  readonly background: boolean;
   /** The group commit carrying it, once one has taken it. */
   batch: CommitBatch | null;
   settled: boolean;
@@ -77,7 +87,10 @@ export class ActorStore implements ReplicaStore {
   private readonly pending = new Map<string, QueuedWrite>();
   private readonly cache: LRUCache<string, Buffer> | null;
   /** Writes waiting for the next group commit. */
+  /** Foreground writes waiting for a commit, in order. */
   private queue: QueuedWrite[] = [];
+  /** Background writes waiting for a commit, in order; a commit takes at most maxBackgroundWritesPerCommit of them. */
+  private backgroundQueue: QueuedWrite[] = [];
   private committing = false;
   private flushScheduled = false;
   private pendingCount = 0;
@@ -110,6 +123,7 @@ export class ActorStore implements ReplicaStore {
     private readonly hints: Database<Buffer, Buffer>,
     private readonly expiry: Database<Buffer, Buffer>,
     private readonly maxWritesPerCommit: number,
+    private readonly maxBackgroundWritesPerCommit: number,
     private readonly maxPendingWrites: number,
     cacheBytes: number,
     private readonly signal: ReadSignal | null,
@@ -137,7 +151,8 @@ export class ActorStore implements ReplicaStore {
     const hints = root.openDB<Buffer, Buffer>({ name: 'hints', encoding: 'binary', keyEncoding: 'binary' });
     const expiry = root.openDB<Buffer, Buffer>({ name: 'expiry', encoding: 'binary', keyEncoding: 'binary' });
     const signal = options.readSignal ? new ReadSignal(options.readSignal) : null;
-    const store = new ActorStore(options.path, root, data, meta, hints, expiry, options.maxWritesPerCommit, options.maxPendingWrites, options.cacheBytes, signal);
+    const store = new ActorStore(options.path, root, data, meta, hints, expiry, options.maxWritesPerCommit, options.maxBackgroundWritesPerCommit ?? DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT, options.maxPendingWrites, options.cacheBytes, signal);
+    assert(store.maxBackgroundWritesPerCommit >= 1, 'maxBackgroundWritesPerCommit must be at least 1');
     // Counted now, while the env opens, not lazily from the handoff timer: a sync native read that a
     // worker.terminate() (the kill fault) interrupts aborts the whole process (seen once in CI).
     store.hintCount();
@@ -246,8 +261,13 @@ export class ActorStore implements ReplicaStore {
    * cost (measured here: ~55 µs CPU with noSync, ~170 µs with fsync) on top of
    * ~4 µs per write, so many writes per transaction is where put throughput
    * comes from. Callbacks rather than promises: this is the hottest path.
+   *
+   * `background`: a write no request waits for (see
+   * maxBackgroundWritesPerCommit). Writes to one key still commit in the
+   * order they were made: a write to a key whose latest write still waits
+   * in the background lane joins that lane behind it.
    */
-  write(key: Buffer, value: Buffer | null, done: WriteDone): void {
+  write(key: Buffer, value: Buffer | null, done: WriteDone, background = false): void {
     if (this.closed) {
       done(new StorageError('store is closed'));
       return;
@@ -260,9 +280,11 @@ export class ActorStore implements ReplicaStore {
     const latin1 = key.toString('latin1');
     this.pendingCount++;
     if (this.pendingCount > this.pendingWritesPeak) this.pendingWritesPeak = this.pendingCount;
-    const w: QueuedWrite = { key, latin1, value, done, batch: null, settled: false };
+    const latest = this.pending.get(latin1);
+    const lane = background || (latest !== undefined && latest.background && latest.batch === null);
+    const w: QueuedWrite = { key, latin1, value, done, background: lane, batch: null, settled: false };
     this.pending.set(latin1, w);
-    this.queue.push(w);
+    (lane ? this.backgroundQueue : this.queue).push(w);
     if (!this.committing && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.commitQueued);
@@ -271,14 +293,8 @@ export class ActorStore implements ReplicaStore {
 
   private readonly commitQueued = (): void => {
     this.flushScheduled = false;
-    if (this.committing || this.queue.length === 0) return;
-    let writes = this.queue;
-    if (writes.length <= this.maxWritesPerCommit) {
-      this.queue = [];
-    } else {
-      writes = this.queue.slice(0, this.maxWritesPerCommit);
-      this.queue = this.queue.slice(this.maxWritesPerCommit);
-    }
+    if (this.committing || !this.writesQueued) return;
+    const writes = this.takeBatch();
     const batch: CommitBatch = { writes, waiters: null };
     for (const w of writes) w.batch = batch;
     this.committing = true;
@@ -302,6 +318,35 @@ export class ActorStore implements ReplicaStore {
     }
   };
 
+  private get writesQueued(): boolean {
+    return this.queue.length > 0 || this.backgroundQueue.length > 0;
+  }
+
+  /**
+   * The next commit's writes: foreground first (at most maxWritesPerCommit),
+   * then at most maxBackgroundWritesPerCommit background ones. Each lane keeps its order, and a key never has writes waiting in
+   * both lanes at once (see write), so per key the commit order is the
+   * order the writes were made.
+   */
+  private takeBatch(): QueuedWrite[] {
+    let writes = this.queue;
+    if (writes.length <= this.maxWritesPerCommit) {
+      this.queue = [];
+    } else {
+      writes = this.queue.slice(0, this.maxWritesPerCommit);
+      this.queue = this.queue.slice(this.maxWritesPerCommit);
+    }
+    const room = this.maxBackgroundWritesPerCommit; // on top of the foreground ones: a busy foreground never starves them
+    if (this.backgroundQueue.length > 0) {
+      const all = this.backgroundQueue.length <= room;
+      const taken = all ? this.backgroundQueue : this.backgroundQueue.slice(0, room);
+      this.backgroundQueue = all ? [] : this.backgroundQueue.slice(room);
+      writes = writes.length === 0 ? taken : writes.concat(taken);
+    }
+    assert(writes.length > 0, 'a commit carries at least one write');
+    return writes;
+  }
+
   private settle(w: QueuedWrite, err: Error | null): void {
     this.pendingCount--;
     w.settled = true;
@@ -323,7 +368,7 @@ export class ActorStore implements ReplicaStore {
     this.committedWrites += batch.writes.length;
     this.committing = false;
     if (batch.waiters !== null) for (const resolve of batch.waiters) resolve();
-    if (this.queue.length > 0) this.commitQueued();
+    if (this.writesQueued) this.commitQueued();
   }
 
   /** `done` once what `get(key)` returns now is committed (at the end of this turn if nothing is pending). */
@@ -491,7 +536,7 @@ export class ActorStore implements ReplicaStore {
     if (this.closed) return;
     this.closed = true;
     this.signal?.closing();
-    while (this.committing || this.queue.length > 0) {
+    while (this.committing || this.writesQueued) {
       if (!this.committing) this.commitQueued();
       await new Promise((r) => setTimeout(r, 1));
     }

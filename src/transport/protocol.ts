@@ -111,6 +111,8 @@ export interface Replicate {
   /** Stored (ring-order) key. */
   readonly key: Uint8Array;
   readonly clock: Uint8Array;
+  /** A handoff or anti-entropy entry: the replica commits it in its background lane (ReplicaStore.write). */
+  readonly background: boolean;
 }
 export interface ReplicateAck {
   readonly type: MsgType.ReplicateAck;
@@ -301,7 +303,7 @@ export function encodeMessage(w: ByteWriter, m: Message): void {
       w.varint(m.req).u8(ERROR_CODES.indexOf(m.code)).varint(m.answered).varint(m.needed).varint(m.replicas).bytes(text.encode(m.detail));
       return;
     case MsgType.Replicate:
-      w.varint(m.op).bytes(m.key).bytes(m.clock);
+      w.varint(m.op).bytes(m.key).bytes(m.clock).u8(m.background ? 1 : 0);
       return;
     case MsgType.ReplicateAck:
       w.varint(m.op).u8(m.ok ? 1 : 0);
@@ -428,7 +430,7 @@ function decodeOne(r: ByteReader): Message {
       return { type, req, code, answered: r.varint(), needed: r.varint(), replicas: r.varint(), detail: untext.decode(r.bytes()) };
     }
     case MsgType.Replicate:
-      return { type, op: r.varint(), key: r.bytes(), clock: r.bytes() };
+      return { type, op: r.varint(), key: r.bytes(), clock: r.bytes(), background: r.u8() === 1 };
     case MsgType.ReplicateAck:
       return { type, op: r.varint(), ok: r.u8() === 1 };
     case MsgType.Read:
