@@ -3,13 +3,13 @@ import { ActorStore } from '../src/storage/store.js';
 import { tempDir } from './helpers.js';
 
 /** A fresh store in a temp dir, closed after the test. */
-function openStore(t: ExecutionContext, maxPendingWrites: number, cacheBytes = 0, maxBackgroundWritesPerCommit?: number): ActorStore {
+function openStore(t: ExecutionContext, maxPendingWrites: number, cacheBytes = 0, maxBackgroundWritesPerCommit?: number, maxWritesPerCommit = 1000): ActorStore {
   const store = ActorStore.open({
     path: tempDir(t),
     mapSizeBytes: 2 ** 28,
     compressionThresholdBytes: 0,
     cacheBytes,
-    maxWritesPerCommit: 1000,
+    maxWritesPerCommit,
     ...(maxBackgroundWritesPerCommit === undefined ? {} : { maxBackgroundWritesPerCommit }),
     maxPendingWrites,
     sync: 'periodic',
@@ -139,4 +139,15 @@ test('a busy foreground does not starve background writes: every commit carries 
   t.deepEqual(await Promise.all(background), Array(16).fill(null));
   await Promise.all(foreground);
   t.true(order.indexOf('bg15=v') < order.indexOf('fg3-999=v'), 'the background writes committed while the foreground kept coming');
+});
+
+test('a background write to a key whose foreground write waits behind a full commit joins the foreground lane: it never overtakes it', async (t) => {
+  const store = openStore(t, 10_000, 0, 4, 2);
+  const order: string[] = [];
+  const writes = ['a', 'b', 'c'].map((k) => writeTracked(store, order, k, 'v', false));
+  writes.push(writeTracked(store, order, 'k', 'request', false)); // fourth in the foreground lane: two commits away
+  writes.push(writeTracked(store, order, 'k', 'stream', true)); // merged over it, so it must land after it
+  t.deepEqual(await Promise.all(writes), Array(5).fill(null));
+  t.true(order.indexOf('k=request') < order.indexOf('k=stream'));
+  t.deepEqual(store.get(Buffer.from('k')), Buffer.from('stream'));
 });

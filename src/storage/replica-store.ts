@@ -43,7 +43,7 @@ export interface ReplicaStore {
    * Queue a write (null = remove); `done` once committed or failed.
    * `background`: no request waits for it (a handoff or anti-entropy entry,
    * a cleanup or reap delete): it may commit after foreground writes queued
-   * later, never after a later write to the same key.
+   * later; writes to one key always commit in the order they were made.
    */
   write(key: Buffer, value: Buffer | null, done: WriteDone, background?: boolean): void;
   /** `done` once what get(key) returns now is committed; never synchronously (callers may still be mid-turn). */

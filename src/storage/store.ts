@@ -86,7 +86,6 @@ export class ActorStore implements ReplicaStore {
   /** Uncommitted values by key (latin1 of the stored key): reads see their own writes. */
   private readonly pending = new Map<string, QueuedWrite>();
   private readonly cache: LRUCache<string, Buffer> | null;
-  /** Writes waiting for the next group commit. */
   /** Foreground writes waiting for a commit, in order. */
   private queue: QueuedWrite[] = [];
   /** Background writes waiting for a commit, in order; a commit takes at most maxBackgroundWritesPerCommit of them. */
@@ -265,7 +264,7 @@ export class ActorStore implements ReplicaStore {
    * `background`: a write no request waits for (see
    * maxBackgroundWritesPerCommit). Writes to one key still commit in the
    * order they were made: a write to a key whose latest write still waits
-   * in the background lane joins that lane behind it.
+   * for a commit joins that write's lane, behind it.
    */
   write(key: Buffer, value: Buffer | null, done: WriteDone, background = false): void {
     if (this.closed) {
@@ -280,8 +279,9 @@ export class ActorStore implements ReplicaStore {
     const latin1 = key.toString('latin1');
     this.pendingCount++;
     if (this.pendingCount > this.pendingWritesPeak) this.pendingWritesPeak = this.pendingCount;
+    // A key's writes not yet in a commit all wait in one lane, so they commit in the order they were made.
     const latest = this.pending.get(latin1);
-    const lane = background || (latest !== undefined && latest.background && latest.batch === null);
+    const lane = latest !== undefined && latest.batch === null ? latest.background : background;
     const w: QueuedWrite = { key, latin1, value, done, background: lane, batch: null, settled: false };
     this.pending.set(latin1, w);
     (lane ? this.backgroundQueue : this.queue).push(w);
@@ -324,9 +324,10 @@ export class ActorStore implements ReplicaStore {
 
   /**
    * The next commit's writes: foreground first (at most maxWritesPerCommit),
-   * then at most maxBackgroundWritesPerCommit background ones. Each lane keeps its order, and a key never has writes waiting in
-   * both lanes at once (see write), so per key the commit order is the
-   * order the writes were made.
+   * then at most maxBackgroundWritesPerCommit background ones. Each lane
+   * keeps its order, and a key never has writes waiting in both lanes at
+   * once (see write), so per key the commit order is the order the writes
+   * were made.
    */
   private takeBatch(): QueuedWrite[] {
     let writes = this.queue;
