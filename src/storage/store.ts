@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { positionBound } from './keys.js';
 import { readCopy } from './read-copy.js';
+import { WriteLanes, type LaneWrite } from './write-lanes.js';
 import { ReadSignal } from './read-signal.js';
 import { claimWriterId, DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT, expiryKey, StorageError, type DueExpiry, type ReplicaStore, type StoredEntry, type WriteDone } from './replica-store.js';
 
@@ -55,22 +56,14 @@ export interface StoreOptions {
   readonly readSignal?: SharedArrayBuffer | null;
 }
 
-interface QueuedWrite {
+interface QueuedWrite extends LaneWrite {
   readonly key: Buffer;
   readonly latin1: string;
   readonly value: Buffer | null;
   readonly done: WriteDone;
-  /** Queued in the background lane (it commits after every foreground write queued before the commit). */
-  readonly background: boolean;
-  /** The group commit carrying it, once one has taken it. */
-  batch: CommitBatch | null;
   settled: boolean;
-}
-
-/** One group commit: the writes it carries, and who waits for it. */
-interface CommitBatch {
-  readonly writes: QueuedWrite[];
-  waiters: (() => void)[] | null;
+  /** committed() callers waiting for it. */
+  waiters: WriteDone[] | null;
 }
 
 
@@ -86,10 +79,8 @@ export class ActorStore implements ReplicaStore {
   /** Uncommitted values by key (latin1 of the stored key): reads see their own writes. */
   private readonly pending = new Map<string, QueuedWrite>();
   private readonly cache: LRUCache<string, Buffer> | null;
-  /** Foreground writes waiting for a commit, in order. */
-  private queue: QueuedWrite[] = [];
-  /** Background writes waiting for a commit, in order; a commit takes at most maxBackgroundWritesPerCommit of them. */
-  private backgroundQueue: QueuedWrite[] = [];
+  /** Writes waiting for a commit. */
+  private readonly lanes: WriteLanes<QueuedWrite>;
   private committing = false;
   private flushScheduled = false;
   private pendingCount = 0;
@@ -121,12 +112,13 @@ export class ActorStore implements ReplicaStore {
     private readonly meta: Database<unknown, string>,
     private readonly hints: Database<Buffer, Buffer>,
     private readonly expiry: Database<Buffer, Buffer>,
-    private readonly maxWritesPerCommit: number,
-    private readonly maxBackgroundWritesPerCommit: number,
+    maxWritesPerCommit: number,
+    maxBackgroundWritesPerCommit: number,
     private readonly maxPendingWrites: number,
     cacheBytes: number,
     private readonly signal: ReadSignal | null,
   ) {
+    this.lanes = new WriteLanes(maxWritesPerCommit, maxBackgroundWritesPerCommit);
     this.cache = cacheBytes > 0 ? new LRUCache<string, Buffer>({ maxSize: cacheBytes, sizeCalculation: (v, k) => v.length + k.length + 64 }) : null;
   }
 
@@ -151,7 +143,6 @@ export class ActorStore implements ReplicaStore {
     const expiry = root.openDB<Buffer, Buffer>({ name: 'expiry', encoding: 'binary', keyEncoding: 'binary' });
     const signal = options.readSignal ? new ReadSignal(options.readSignal) : null;
     const store = new ActorStore(options.path, root, data, meta, hints, expiry, options.maxWritesPerCommit, options.maxBackgroundWritesPerCommit ?? DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT, options.maxPendingWrites, options.cacheBytes, signal);
-    assert(store.maxBackgroundWritesPerCommit >= 1, 'maxBackgroundWritesPerCommit must be at least 1');
     // Counted now, while the env opens, not lazily from the handoff timer: a sync native read that a
     // worker.terminate() (the kill fault) interrupts aborts the whole process (seen once in CI).
     store.hintCount();
@@ -279,12 +270,9 @@ export class ActorStore implements ReplicaStore {
     const latin1 = key.toString('latin1');
     this.pendingCount++;
     if (this.pendingCount > this.pendingWritesPeak) this.pendingWritesPeak = this.pendingCount;
-    // A key's writes not yet in a commit all wait in one lane, so they commit in the order they were made.
-    const latest = this.pending.get(latin1);
-    const lane = latest !== undefined && latest.batch === null ? latest.background : background;
-    const w: QueuedWrite = { key, latin1, value, done, background: lane, batch: null, settled: false };
+    const w: QueuedWrite = { key, latin1, value, done, background: WriteLanes.laneFor(background, this.pending.get(latin1)), taken: false, settled: false, waiters: null };
     this.pending.set(latin1, w);
-    (lane ? this.backgroundQueue : this.queue).push(w);
+    this.lanes.push(w);
     if (!this.committing && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.commitQueued);
@@ -293,10 +281,8 @@ export class ActorStore implements ReplicaStore {
 
   private readonly commitQueued = (): void => {
     this.flushScheduled = false;
-    if (this.committing || !this.writesQueued) return;
-    const writes = this.takeBatch();
-    const batch: CommitBatch = { writes, waiters: null };
-    for (const w of writes) w.batch = batch;
+    if (this.committing || this.lanes.empty) return;
+    const writes = this.lanes.take();
     this.committing = true;
     this.dirtySinceSync = true;
     // Issued in one turn, lmdb-js puts these in one transaction. Each write
@@ -308,45 +294,15 @@ export class ActorStore implements ReplicaStore {
         () => {
           this.signal?.visible(); // before settle() acknowledges it: a direct read then renews its snapshot
           this.settle(w, null);
-          if (--left === 0) this.batchDone(batch);
+          if (--left === 0) this.batchDone(writes.length);
         },
         (err: unknown) => {
           this.settle(w, err instanceof Error ? err : new StorageError(String(err)));
-          if (--left === 0) this.batchDone(batch);
+          if (--left === 0) this.batchDone(writes.length);
         },
       );
     }
   };
-
-  private get writesQueued(): boolean {
-    return this.queue.length > 0 || this.backgroundQueue.length > 0;
-  }
-
-  /**
-   * The next commit's writes: foreground first (at most maxWritesPerCommit),
-   * then at most maxBackgroundWritesPerCommit background ones. Each lane
-   * keeps its order, and a key never has writes waiting in both lanes at
-   * once (see write), so per key the commit order is the order the writes
-   * were made.
-   */
-  private takeBatch(): QueuedWrite[] {
-    let writes = this.queue;
-    if (writes.length <= this.maxWritesPerCommit) {
-      this.queue = [];
-    } else {
-      writes = this.queue.slice(0, this.maxWritesPerCommit);
-      this.queue = this.queue.slice(this.maxWritesPerCommit);
-    }
-    const room = this.maxBackgroundWritesPerCommit; // on top of the foreground ones: a busy foreground never starves them
-    if (this.backgroundQueue.length > 0) {
-      const all = this.backgroundQueue.length <= room;
-      const taken = all ? this.backgroundQueue : this.backgroundQueue.slice(0, room);
-      this.backgroundQueue = all ? [] : this.backgroundQueue.slice(room);
-      writes = writes.length === 0 ? taken : writes.concat(taken);
-    }
-    assert(writes.length > 0, 'a commit carries at least one write');
-    return writes;
-  }
 
   private settle(w: QueuedWrite, err: Error | null): void {
     this.pendingCount--;
@@ -362,14 +318,14 @@ export class ActorStore implements ReplicaStore {
       this.cache.delete(w.latin1); // a newer write is pending; reads see it in the overlay
     }
     w.done(err);
+    if (w.waiters !== null) for (const waiter of w.waiters) waiter(null);
   }
 
-  private batchDone(batch: CommitBatch): void {
+  private batchDone(writes: number): void {
     this.commits++;
-    this.committedWrites += batch.writes.length;
+    this.committedWrites += writes;
     this.committing = false;
-    if (batch.waiters !== null) for (const resolve of batch.waiters) resolve();
-    if (this.writesQueued) this.commitQueued();
+    if (!this.lanes.empty) this.commitQueued();
   }
 
   /** `done` once what `get(key)` returns now is committed (at the end of this turn if nothing is pending). */
@@ -379,12 +335,7 @@ export class ActorStore implements ReplicaStore {
       queueMicrotask(() => done(null));
       return;
     }
-    const wait = (): void => {
-      if (w.settled) done(null);
-      else if (w.batch !== null) (w.batch.waiters ??= []).push(() => done(null));
-      else setImmediate(wait); // not in a transaction yet: the next group commit takes it
-    };
-    wait();
+    (w.waiters ??= []).push(done); // settle() calls it, whichever commit takes the write
   }
 
   /** Writes refused because maxPendingWrites were already waiting. */
@@ -537,7 +488,7 @@ export class ActorStore implements ReplicaStore {
     if (this.closed) return;
     this.closed = true;
     this.signal?.closing();
-    while (this.committing || this.writesQueued) {
+    while (this.committing || !this.lanes.empty) {
       if (!this.committing) this.commitQueued();
       await new Promise((r) => setTimeout(r, 1));
     }
