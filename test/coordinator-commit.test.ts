@@ -47,6 +47,7 @@ function config(dataDir: string, ring: readonly RingMember[], freshWriterId = 7)
     failAfterMs: 60_000,
     maxFailAfterMs: 60_000,
     pauseSignal: null,
+    backgroundCap: null,
     maxHints: 100,
     maxPairBytes: 10_240,
     maxHintAgeMs: 60_000,

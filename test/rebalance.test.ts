@@ -175,6 +175,34 @@ test.serial('cleanup deletes only the copies of ranges an actor gave away: exact
   for (let i = 1; i < 3000; i += 11) t.true((await c.get(`k${i}`, { r: 'all' })).found);
 });
 
+/** Most actors seen cleaning up at once while `cleanup` runs (stats polled), and the result. */
+async function cleanupOverlap(t: ExecutionContext, cleanupConcurrency: number): Promise<{ most: number; removedBy: number }> {
+  // a small budget makes each actor's cleanup take a while, so the polls see who runs
+  const c = await start(t, { cleanupAfterChange: false, cleanupConcurrency, backgroundMinPerSec: 1500, backgroundMaxPerSec: 1500 });
+  await Promise.all(Array.from({ length: 3000 }, (_, i) => c.put(`k${i}`, `v${i}`, { w: 'all' })));
+  await c.addActor();
+  let done = false;
+  const cleaning = c.cleanup().finally(() => (done = true));
+  let most = 0;
+  while (!done) {
+    const stats = await c.stats({ timeoutMs: 5000 });
+    most = Math.max(most, stats.filter((s) => s.cleanupRunning).length);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const result = await cleaning;
+  t.is(result.failed, 0);
+  t.is((await c.stats({ timeoutMs: 5000 })).reduce((sum, s) => sum + s.keys, 0), 3000 * 3, 'exactly n copies after the cleanup');
+  return { most, removedBy: result.actors.filter((a) => a.removed > 0).length };
+}
+
+test.serial('cleanupConcurrency: by default one actor cleans up at a time, every one in turn; a larger value runs them together', async (t) => {
+  const one = await cleanupOverlap(t, 1);
+  t.is(one.most, 1, 'never two actors cleaning up at once');
+  t.true(one.removedBy >= 4, `${one.removedBy} of the 5 old actors removed copies`);
+  const three = await cleanupOverlap(t, 3);
+  t.true(three.most >= 2 && three.most <= 3, `${three.most} at once with cleanupConcurrency 3`);
+});
+
 test.serial('a cleanup while a change gives ranges back keeps them: nothing is lost, no repair needed', async (t) => {
   // a small background budget makes the handoff of actor 5's ranges take seconds, so the cleanup runs while it is pending
   const c = await start(t, { cleanupAfterChange: false, backgroundMinPerSec: 400, backgroundMaxPerSec: 400 });
@@ -187,6 +215,7 @@ test.serial('a cleanup while a change gives ranges back keeps them: nothing is l
   t.false(removed, 'the change is still streaming');
   const cleaned = await c.cleanup();
   t.is(cleaned.removed, 0, 'every copy the pending ring gives back is kept');
+  t.false(cleaned.actors.some((a) => a.id === 5), 'the leaving actor is not cleaned: its directory goes with it');
   t.deepEqual((await removal).removed, [5]);
   t.deepEqual((await c.compareReplicas()).divergent, [], 'every replica has every key without a repair pass');
   for (let i = 0; i < 3000; i += 3) t.deepEqual((await c.get(`k${i}`, { r: 'all' })).values, [`v${i}`], `k${i}`);

@@ -31,6 +31,19 @@ function nonNegativeInt(raw: string): number {
   return v;
 }
 
+function collectOption(raw: string, into: Record<string, unknown>): Record<string, unknown> {
+  const eq = raw.indexOf('=');
+  if (eq < 1) throw new InvalidArgumentError('expected name=value');
+  const text = raw.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = text; // a bare word is a string
+  }
+  return { ...into, [raw.slice(0, eq)]: value };
+}
+
 const o = new Command('bench:big')
   .option('--keys <n>', 'keys to load', nonNegativeInt, 20_000_000)
   .option('--actors <n>', 'actors', nonNegativeInt, 5)
@@ -43,11 +56,13 @@ const o = new Command('bench:big')
   .option('--actor-young-mib <n>', "each actor thread's V8 young generation (Cluster's actorYoungGenerationMiB; default: the cluster's)", nonNegativeInt)
   .option('--actor-old-mib <n>', "each actor thread's V8 old-generation limit (Cluster's actorOldGenerationMiB; default: the cluster's)", nonNegativeInt)
   .option('--chunk-entries <n>', "entries a background job reads and sends in one actor turn (Cluster's backgroundChunkEntries; default: the cluster's)", nonNegativeInt)
+  .option('--set <name=value>', 'any other Cluster option, its value as JSON (repeatable): --set backgroundMaxPerSec=5000', collectOption, {})
+  .option('--skip-passes', 'no anti-entropy phases: quiet, then add and remove')
   .option('--keep-dir', 'keep the data directory')
   .option('--timeline <file>', 'write every sample as a JSON line: anonymous memory by kind (/proc/self/smaps: malloc arenas, stacks, other), each actor\'s V8 heap, and the light load\'s p99 since the last sample, gets and puts apart')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
-  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; chunkEntries?: number; keepDir?: boolean; timeline?: string }>();
+  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; chunkEntries?: number; set: Record<string, unknown>; skipPasses?: boolean; keepDir?: boolean; timeline?: string }>();
 
 const VALUE = Buffer.alloc(100, 0x61);
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-big-'));
@@ -66,6 +81,7 @@ const cluster = await Cluster.start({
   ...(o.actorYoungMib !== undefined ? { actorYoungGenerationMiB: o.actorYoungMib } : {}),
   ...(o.actorOldMib !== undefined ? { actorOldGenerationMiB: o.actorOldMib } : {}),
   ...(o.chunkEntries !== undefined ? { backgroundChunkEntries: o.chunkEntries } : {}),
+  ...o.set,
 });
 
 // ---- phases and what is measured in each ----
@@ -251,18 +267,21 @@ await new Promise((r) => setTimeout(r, o.quietS * 1000));
 // measured is still printed, and the data directory is still removed.
 let phaseError: Error | null = null;
 try {
-  for (const name of ['pass 1', 'pass 2']) {
+  for (const name of o.skipPasses === true ? [] : ['pass 1', 'pass 2']) {
     const p = startPhase(name);
     const r = await cluster.repair();
     p.note = `compared ${fmt(r.keysCompared)} entries, held ${mib(r.heldPeak.bytes)} MiB (${fmt(r.heldPeak.trees)} trees), pushed ${fmt(r.keysSent)}`;
   }
   const p = startPhase('add');
   const r = await cluster.addActor();
+  p.note = `actor ${r.added.join()} streamed ${fmt(r.keysStreamed)} entries in ${(r.durationMs / 1000).toFixed(0)} s`;
+  // the cleanup the change started (cleanupAfterChange) is a phase of its own: it loads other threads than the stream
+  const pc = startPhase('add: cleanup');
   const c = await cluster.cleanup(); // joins the cleanup the change started
-  p.note = `actor ${r.added.join()} streamed ${fmt(r.keysStreamed)} entries in ${(r.durationMs / 1000).toFixed(0)} s; cleanup removed ${fmt(c.removed)}`;
+  pc.note = `removed ${fmt(c.removed)} entries`;
   const q = startPhase('remove');
   const rr = await cluster.removeActor(r.added[0]!);
-  const cc = await cluster.cleanup();
+  const cc = await cluster.cleanup(); // removes little or nothing: the removed actor's copies went with it
   q.note = `streamed ${fmt(rr.keysStreamed)} entries in ${(rr.durationMs / 1000).toFixed(0)} s; cleanup removed ${fmt(cc.removed)}`;
 } catch (err) {
   phaseError = err as Error;

@@ -158,6 +158,7 @@ export class PartitionActor implements ActorControl {
       readRepairs: this.gets.readRepairs,
       antiEntropyKeysSent: this.pushes.keysSent,
       cleanupRemovedKeys: this.cleanups.removedKeys,
+      cleanupRunning: this.cleanups.busy,
       backgroundChunkPeakBytes: this.budget.chunkPeakBytes,
       backgroundWindowPeakEntries: this.budget.windowPeakEntries,
       recovering: store.recovering,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { SharedActivity, SharedRate } from '../coordinator/shared-rate.js';
 import { BackgroundThrottle, LatencyWindow, TokenBucket } from '../coordinator/throttle.js';
 import type { StoredEntry } from '../storage/replica-store.js';
 import type { ActorContext } from './context.js';
@@ -23,8 +24,10 @@ export interface PacedJob {
  * The pacing every background job of an actor shares (anti-entropy pushes,
  * cleanups, reaps; hint handoff takes its rate): foreground latencies go
  * in, a budget of background entries per second comes out (admission
- * control on the foreground p99, coordinator/throttle.ts), spent from a
- * token bucket. A job out of budget stops; one timer resumes them all.
+ * control on the foreground p99, coordinator/throttle.ts), never above
+ * the cluster's cap (set by the front end from the latency every caller
+ * sees: cluster/foreground-pacing.ts), spent from a token bucket. A job out
+ * of budget stops; one timer resumes them all.
  */
 export class BackgroundBudget {
   /** Latencies of the requests this actor coordinated since the last throttle tick. */
@@ -44,9 +47,14 @@ export class BackgroundBudget {
    * queues and pending overlays: memory that grows with the data moved.
    */
   private windowPeak = 0;
+  /** The cluster's cap (0: none yet) and where this actor says its background work ran; null without a front end (the simulator). */
+  private readonly cap: SharedRate | null;
+  private readonly activity: SharedActivity | null;
 
   constructor(private readonly ctx: ActorContext) {
     const config = ctx.config;
+    this.cap = config.backgroundCap === null ? null : new SharedRate(config.backgroundCap.rate);
+    this.activity = config.backgroundCap === null ? null : new SharedActivity(config.backgroundCap.activity);
     this.throttle = new BackgroundThrottle({
       targetP99Ms: config.backgroundTargetP99Ms,
       minPerSec: config.backgroundMinPerSec,
@@ -62,14 +70,16 @@ export class BackgroundBudget {
     this.jobs.push(job);
   }
 
-  /** Background entries per second allowed now. */
+  /** Background entries per second allowed now: the actor's own throttle, under the cluster's cap. */
   get perSec(): number {
-    return this.throttle.perSec;
+    const own = this.throttle.perSec;
+    const cap = this.cap === null ? 0 : this.cap.entriesPerSec;
+    return cap > 0 ? Math.min(own, cap) : own;
   }
 
   /** Background entries that may go now (the bucket accrues at the throttle's rate); when none, a timer resumes the paced jobs. */
   available(): number {
-    const perSec = this.throttle.perSec;
+    const perSec = this.perSec;
     const budget = Math.floor(this.bucket.available(this.ctx.clock.monotonicMs(), perSec));
     if (budget < 1 && this.resumeTimer === null && !this.ctx.closing) {
       this.resumeTimer = this.ctx.timers.setTimeout(() => {
@@ -126,7 +136,9 @@ export class BackgroundBudget {
   /** Every THROTTLE_INTERVAL_MS: a new budget from the foreground p99, and paced jobs go on. */
   tick(): void {
     // an interval in which a background job took budget does not teach the throttle the quiet baseline
-    this.throttle.update(this.foreground.p99(), this.used || this.jobs.some((j) => j.busy));
+    const ran = this.used || this.jobs.some((j) => j.busy);
+    this.throttle.update(this.foreground.p99(), ran);
+    if (ran) this.activity?.bump(); // nor the cluster's
     this.used = false;
     this.foreground.reset();
     this.resume();

@@ -3,6 +3,7 @@ import type { RingMember } from '../ring/ring.js';
 import type { StoreOptions } from '../storage/store.js';
 import type { LinkFaults } from '../transport/faults.js';
 import type { ExpirySweepConfig } from './expiry-sweep.js';
+import type { BackgroundCapBuffers } from '../coordinator/shared-rate.js';
 
 /** What the supervisor tells an actor when it starts it. Plain data (crosses threads). */
 export interface ActorConfig {
@@ -51,6 +52,8 @@ export interface ActorConfig {
   readonly maxFailAfterMs: number;
   /** Shared with the supervisor: `pause` blocks on it, `heal` wakes it early. */
   readonly pauseSignal: SharedArrayBuffer | null;
+  /** The cluster's cap on this actor's background budget, set from the latency its callers see (null: none, the actor's own throttle alone). */
+  readonly backgroundCap: BackgroundCapBuffers | null;
   /** Hints this actor holds at most; a sloppy write beyond it is refused (and counted as dropped). */
   readonly maxHints: number;
   /** Key + value bound (the cluster's maxPairBytes): a counter grown by increments is held to it too. */
@@ -90,6 +93,8 @@ export interface ActorStats {
   readonly antiEntropyKeysSent: number;
   /** Entries deleted by cleanup passes: copies of ranges a membership change moved to other actors. */
   readonly cleanupRemovedKeys: number;
+  /** A cleanup runs on this actor now (the cluster runs cleanupConcurrency of them at a time). */
+  readonly cleanupRunning: boolean;
   /** The most entries (times peers) one push, or deletes one cleanup, had unacknowledged at once: at most backgroundWindowEntries. */
   readonly backgroundWindowPeakEntries: number;
   /** The largest chunk (key + value bytes) a background job (push, cleanup, reap) held at once: at most about backgroundChunkBytes plus one entry. */

@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import type { ArcTree } from './merkle.js';
 import type { MerkleTask } from './merkle-task.js';
-import { ScanRate } from './scan-pace.js';
+import { SharedRate } from '../coordinator/shared-rate.js';
 
 const MERKLE_ENTRY = new URL('../../workers/merkle.js', import.meta.url).href;
 
@@ -15,8 +15,8 @@ export class MerklePool {
   private pool: Piscina | null = null;
   private closed = false;
   private readonly running = new Set<Promise<unknown>>();
-  /** How fast builds scan, entries per second (0 = unpaced); the cluster's ScanPacer sets it, running builds follow it. */
-  readonly rate = new ScanRate();
+  /** How fast builds scan, entries per second (0 = unpaced); the cluster's ForegroundPacing sets it, running builds follow it. */
+  readonly rate = new SharedRate();
 
   /** Build threads running now. */
   get threadCount(): number {

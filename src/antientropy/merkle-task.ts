@@ -5,7 +5,8 @@ import { openReadOnlyData } from '../storage/store.js';
 import { arcRanges } from '../ring/ring.js';
 import { isAllTombstonesOrExpiring } from '../versioning/sibling.js';
 import { buildArcTree, LEAVES_PER_ARC, type ArcTree } from './merkle.js';
-import { scanPauseMs, ScanRate, SCAN_PACE_ENTRIES } from './scan-pace.js';
+import { SharedRate } from '../coordinator/shared-rate.js';
+import { scanPauseMs, SCAN_PACE_ENTRIES } from './scan-pace.js';
 
 /** Nice value of a pool thread: it yields to the actors without starving when the machine is busy. */
 export const MERKLE_THREAD_NICE = 10;
@@ -15,7 +16,7 @@ export interface MerkleTask {
   readonly path: string;
   readonly compressionThresholdBytes: number;
   readonly arcs: readonly { index: number; start: number; end: number }[];
-  /** The shared scan rate (ScanRate.buffer): entries per second, 0 = unpaced. */
+  /** The shared scan rate (SharedRate.buffer): entries per second, 0 = unpaced. */
   readonly rate?: SharedArrayBuffer;
 }
 
@@ -32,7 +33,7 @@ export default async function merkleTask(task: MerkleTask): Promise<ArcTree[]> {
   const env = openReadOnlyData(task.path, task.compressionThresholdBytes);
   try {
     env.resetReadTxn(); // an idle pool thread would otherwise read an old snapshot
-    const rate = task.rate === undefined ? null : new ScanRate(task.rate);
+    const rate = task.rate === undefined ? null : new SharedRate(task.rate);
     const pace = { startedMs: performance.now(), entries: 0, perSec: 0 };
     return task.arcs.map((arc) => buildArcTree(arc.index, arc.start, arc.end, paced(scanArc(env.data, arc.start, arc.end), rate, pace), LEAVES_PER_ARC, isAllTombstonesOrExpiring));
   } finally {
@@ -43,7 +44,7 @@ export default async function merkleTask(task: MerkleTask): Promise<ArcTree[]> {
 type Data = ReturnType<typeof openReadOnlyData>['data'];
 
 /** Entries as they come, with a sleep every SCAN_PACE_ENTRIES when the scan is ahead of the shared rate. */
-function* paced<T>(entries: Iterable<T>, rate: ScanRate | null, pace: { startedMs: number; entries: number; perSec: number }): Generator<T> {
+function* paced<T>(entries: Iterable<T>, rate: SharedRate | null, pace: { startedMs: number; entries: number; perSec: number }): Generator<T> {
   for (const e of entries) {
     yield e;
     if (rate === null || ++pace.entries % SCAN_PACE_ENTRIES !== 0) continue;

@@ -23,6 +23,7 @@ import { Liveness } from './liveness.js';
 import { MembershipDriver, type CleanupResult, type MembershipPlan, type MembershipResult, type PlanChange } from './membership-driver.js';
 import { actorConfigFrom, resolveConsistency, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { MerkleBuilds, RepairDriver, type RepairReport } from './repair-driver.js';
+import { ForegroundPacing } from './foreground-pacing.js';
 import {
   checkRequestOptions,
   DELETE_OPTIONS,
@@ -84,6 +85,8 @@ export class Cluster {
   /** Reads served on the main thread from the replicas' LMDB snapshots (see direct-reads.ts). */
   private readonly directReads: DirectReads;
   private readonly builds: MerkleBuilds;
+  /** Background work (Merkle scans, actors' background budgets) paced by the latency callers see. */
+  private readonly pacing: ForegroundPacing;
   private readonly antiEntropy: RepairDriver;
   private readonly membership: MembershipDriver;
   private autoscale: AutoscaleDriver | null = null;
@@ -105,8 +108,9 @@ export class Cluster {
     this.transport.onMessage((from, m) => (m.type === MsgType.MemberView ? this.liveness.onMemberView(from, m.down) : this.router.onReply(m)));
     this.supervisor = new Supervisor(this.transport, (id) => this.router.coordinatorEnded(id), () => layout.allocateWriterId(), options.actorYoungGenerationMiB, options.actorOldGenerationMiB);
     this.liveness = new Liveness(this.supervisor, layout, clock, timers);
-    this.builds = new MerkleBuilds(options, timers);
-    this.router = new Router(options, this.transport, this.liveness, this.builds.pacer, clock, timers);
+    this.builds = new MerkleBuilds(options);
+    this.pacing = new ForegroundPacing(options, timers, this.builds.rate, () => this.builds.busy);
+    this.router = new Router(options, this.transport, this.liveness, this.pacing, clock, timers);
     this.directReads = this.createDirectReads();
     const drivers = { options, layout, supervisor: this.supervisor, liveness: this.liveness, router: this.router, builds: this.builds, clock, closed: () => this.closed };
     this.membership = new MembershipDriver({ ...drivers, transport: this.transport, timers, actorConfig: (id) => this.actorConfig(id) });
@@ -150,6 +154,7 @@ export class Cluster {
       await cluster.supervisor.startAll(meta.members.map((m) => cluster.actorConfig(m.id)));
     } catch (err) {
       cluster.router.stop();
+      cluster.pacing.close();
       await cluster.builds.close();
       cluster.transport.close();
       const message = (err as Error).message;
@@ -194,6 +199,7 @@ export class Cluster {
       if (cluster !== null) {
         cluster.router.stop();
         await cluster.supervisor.stopAll().catch(() => undefined);
+        cluster.pacing.close();
         await cluster.builds.close();
         cluster.transport.close();
       }
@@ -253,7 +259,7 @@ export class Cluster {
   }
 
   private actorConfig(id: number): ActorConfig {
-    return actorConfigFrom(this.options, { id, members: this.layout.meta.members, expectsData: this.layout.existedBefore, readSignal: this.directReads.signalFor(id) });
+    return actorConfigFrom(this.options, { id, members: this.layout.meta.members, expectsData: this.layout.existedBefore, readSignal: this.directReads.signalFor(id), backgroundCap: this.pacing.capBuffers });
   }
 
   /** Which path served reads: direct (main thread) or coordinated (an actor), with why, and direct reads' repairs. */
@@ -612,6 +618,7 @@ export class Cluster {
     await this.antiEntropy.stop(); // its pool reads the actors' envs: let it finish first
     this.closed = true;
     await this.builds.close(); // after the builds still running (a plan, a comparison) settle
+    this.pacing.close();
     this.autoscale?.stop();
     this.router.stop();
     try {

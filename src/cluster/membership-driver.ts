@@ -286,7 +286,16 @@ export class MembershipDriver {
     const ids = [...layout.ring.members.keys()];
     const down = await liveness.stillDown(ids, 3 * options.failAfterMs);
     if (down.length > 0) throw new QuorumError('repair', ids.length - down.length, ids.length, ids.length, `cleanup needs every actor up; down: ${down.join(', ')}`);
-    const actors = await Promise.all(ids.map((id) => supervisor.cleanup(id)));
+    // cleanupConcurrency actors at a time; a later call joins each actor's running job as it comes to it
+    const actors: CleanupReport[] = [];
+    const queue = [...ids];
+    // an actor a change has taken (or is taking) out of the ring by its turn is skipped: its directory goes with it
+    const staying = (id: number): boolean => layout.ring.members.has(id) && (layout.meta.pending == null || layout.meta.pending.members.some((m) => m.id === id));
+    const worker = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) if (staying(id)) actors.push(await supervisor.cleanup(id));
+    };
+    await Promise.all(Array.from({ length: Math.min(options.cleanupConcurrency, ids.length) }, worker));
+    actors.sort((a, b) => a.id - b.id);
     return { actors, removed: actors.reduce((s, a) => s + a.removed, 0), failed: actors.reduce((s, a) => s + a.failed, 0) };
   }
 

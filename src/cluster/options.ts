@@ -5,6 +5,7 @@ import type { NodeOptions } from '../nodes/node-options.js';
 import { minimumPassBytes } from '../antientropy/pass-plan.js';
 import type { ActorConfig } from '../actor/actor.js';
 import type { RingMember } from '../ring/ring.js';
+import type { BackgroundCapBuffers } from '../coordinator/shared-rate.js';
 import { DEFAULT_MAX_BACKGROUND_WRITES_PER_COMMIT } from '../storage/replica-store.js';
 import type { StoreOptions } from '../storage/store.js';
 import { actorDataPath } from '../supervisor/metadata.js';
@@ -239,6 +240,12 @@ export interface ClusterOptions {
    */
   readonly cleanupAfterChange?: boolean;
   /**
+   * Actors that clean up at once (default 1). A cleanup has no caller
+   * waiting for it; several at once share the cores with the requests, and
+   * each paces itself only by the requests it coordinates.
+   */
+  readonly cleanupConcurrency?: number;
+  /**
    * Serve reads on the main thread by reading the replicas' LMDB snapshots
    * directly and reconciling them as a coordinator would, whenever that is
    * equivalent to a coordinated read: no membership change, no injected
@@ -270,6 +277,8 @@ export interface ActorPlace {
   readonly expectsData: boolean;
   /** The store's signal to the front end's direct reads. */
   readonly readSignal: SharedArrayBuffer | null;
+  /** The cluster's cap on the actor's background budget (ForegroundPacing). */
+  readonly backgroundCap: BackgroundCapBuffers | null;
 }
 
 /** An actor's settings, derived from the cluster's options: the one place an option reaches an actor. */
@@ -303,6 +312,7 @@ export function actorConfigFrom(o: ResolvedOptions, place: ActorPlace): ActorCon
     failAfterMs: o.failAfterMs,
     maxFailAfterMs: o.maxFailAfterMs,
     pauseSignal: new SharedArrayBuffer(4),
+    backgroundCap: place.backgroundCap,
     maxHints: o.maxHints,
     maxPairBytes: o.maxPairBytes,
     maxHintAgeMs: o.maxHintAgeMs,
@@ -490,6 +500,7 @@ function backgroundOptions(o: ClusterOptions, n: number) {
     antiEntropyScanMinPerSec: int('antiEntropyScanMinPerSec', o.antiEntropyScanMinPerSec, 20_000, 1, 2 ** 31 - 1),
     antiEntropyScanMaxPerSec: int('antiEntropyScanMaxPerSec', o.antiEntropyScanMaxPerSec, 500_000, 1, 2 ** 31 - 1),
     cleanupAfterChange: bool('cleanupAfterChange', o.cleanupAfterChange, true),
+    cleanupConcurrency: int('cleanupConcurrency', o.cleanupConcurrency, 1, 1, 1024),
   };
 }
 

@@ -5,9 +5,9 @@
  */
 import { MerklePool } from '../antientropy/merkle-pool.js';
 import type { HeldPeak } from '../antientropy/pass-plan.js';
-import { ScanPacer } from '../antientropy/scan-pace.js';
 import type { ArcTree } from '../antientropy/merkle.js';
 import type { ArcSpan, TreeSource } from '../antientropy/trees.js';
+import type { SharedRate } from '../coordinator/shared-rate.js';
 import type { Clock, Timers } from '../runtime/services.js';
 import { actorDataPath } from '../supervisor/metadata.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
@@ -39,32 +39,17 @@ export interface RepairReport {
   readonly durationMs: number;
 }
 
-/** How often the Merkle builds' scan rate is recomputed from the foreground's latency. */
-const SCAN_PACE_INTERVAL_MS = 250;
-
 /**
  * The Merkle builds of the cluster's life (passes, plans, comparisons): one
  * pool, whose scans are paced by the latency of the requests the cluster
- * sends (see scan-pace.ts).
+ * sends (ForegroundPacing sets `rate`).
  */
 export class MerkleBuilds {
   private readonly pool = new MerklePool();
-  /** Told each foreground request's latency. */
-  readonly pacer: ScanPacer;
-  private readonly pacing: { cancel(): void };
   /** Where trees are built from: each actor's env, read-only (replaced for a node of a multi-node cluster: withRemote). */
   source: TreeSource;
 
-  constructor(o: ResolvedOptions, timers: Timers) {
-    this.pacer = new ScanPacer(this.pool.rate, {
-      targetP99Ms: o.backgroundTargetP99Ms,
-      minPerSec: Math.min(o.antiEntropyScanMinPerSec, o.antiEntropyScanMaxPerSec),
-      maxPerSec: o.antiEntropyScanMaxPerSec,
-      stepPerSec: Math.max(1, Math.ceil(o.antiEntropyScanMaxPerSec / 20)),
-      baselineFactor: o.backgroundP99Factor,
-      floorMs: o.backgroundP99FloorMs,
-    });
-    this.pacing = timers.setInterval(() => this.pacer.tick(this.pool.busy), SCAN_PACE_INTERVAL_MS);
+  constructor(o: ResolvedOptions) {
     this.source = { build: (id, arcs) => this.buildLocal(id, arcs) };
     this.compressionThresholdBytes = o.compressionThresholdBytes;
     this.dataDir = o.dataDir;
@@ -83,9 +68,18 @@ export class MerkleBuilds {
     this.pool.start();
   }
 
+  /** How fast builds scan (entries per second, shared with the build threads). */
+  get rate(): SharedRate {
+    return this.pool.rate;
+  }
+
+  /** A build is running. */
+  get busy(): boolean {
+    return this.pool.busy;
+  }
+
   /** After the builds still running (a plan, a comparison) settle. */
   async close(): Promise<void> {
-    this.pacing.cancel();
     await this.pool.close();
   }
 }

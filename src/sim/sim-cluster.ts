@@ -164,5 +164,5 @@ export class SimCluster {
 
 /** An actor's settings in the simulator: the real cluster's (actorConfigFrom), with no pause signal. */
 function simActorConfig(o: ResolvedOptions, id: number, members: readonly RingMember[], freshWriterId: number, expectsData: boolean): ActorConfig {
-  return { ...actorConfigFrom(o, { id, members, expectsData, readSignal: null }), freshWriterId, pauseSignal: null };
+  return { ...actorConfigFrom(o, { id, members, expectsData, readSignal: null, backgroundCap: null }), freshWriterId, pauseSignal: null };
 }
