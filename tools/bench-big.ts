@@ -170,7 +170,7 @@ const sampler = setInterval(() => {
           mainHeap: main.total_physical_size,
           mainExternal: (main as { external_memory?: number }).external_memory ?? 0,
           light,
-          actors: stats.map((a) => ({ id: a.id, keys: a.keys, heap: a.heapBytes, used: a.heapUsedBytes, ext: a.externalBytes, young: a.heapNewSpaceBytes, old: a.heapOldSpaceBytes, cached: a.cachedBytes, pendingWrites: a.pendingWrites })),
+          actors: stats.map((a) => ({ id: a.id, keys: a.keys, heap: a.heapBytes, used: a.heapUsedBytes, ext: a.externalBytes, young: a.heapNewSpaceBytes, old: a.heapOldSpaceBytes, cached: a.cachedBytes, pendingWrites: a.pendingWrites, budgetPerSec: a.backgroundBudgetPerSec })),
         })}\n`,
       );
     })
