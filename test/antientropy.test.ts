@@ -97,9 +97,15 @@ test.serial('background work is paced by its budget, and the budget shrinks whil
   while (Date.now() < stopAt) await Promise.all(Array.from({ length: 256 }, () => loaded.put(`load:${i++}`, 'v')));
   const budgets = (await loaded.stats()).map((s) => s.backgroundBudgetPerSec);
   t.true(budgets.some((b) => b < 100_000), `budgets under load: ${budgets.join(', ')}`);
-  // an actor's own throttle ticks every 250 ms, the front end's cap every BACKGROUND_CAP_INTERVAL_MS
-  await new Promise((r) => setTimeout(r, 700 + BACKGROUND_CAP_INTERVAL_MS));
-  t.true((await loaded.stats()).every((s) => s.backgroundBudgetPerSec === 100_000), 'idle again: the whole budget');
+  // idle: an actor's own throttle is back at its maximum at its next tick (every 250 ms), the front end's cap at its next
+  // (every BACKGROUND_CAP_INTERVAL_MS); a loaded test machine may run those timers late, so wait up to a few intervals
+  const idleSince = Date.now();
+  let idleBudgets: number[] = [];
+  do {
+    await new Promise((r) => setTimeout(r, 250));
+    idleBudgets = (await loaded.stats()).map((s) => s.backgroundBudgetPerSec);
+  } while (idleBudgets.some((b) => b !== 100_000) && Date.now() - idleSince < 5 * BACKGROUND_CAP_INTERVAL_MS);
+  t.deepEqual(idleBudgets, idleBudgets.map(() => 100_000), 'idle again: the whole budget');
   t.log(`${pushed} entries paced at 400/s per pusher in ${report.durationMs} ms; budgets under load: ${budgets.join(', ')}`);
 });
 

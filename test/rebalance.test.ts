@@ -368,13 +368,14 @@ test.serial('membership over the Redis protocol and HTTP: plan, add and remove a
   await t.throwsAsync(r.call('RINGKV.CLEANUP', 'now'), { message: /wrong number of arguments/ });
 });
 
-test('background bounds are validated: a window that cannot fit one entry per replica, a zero chunk or concurrency, a factor that is not an integer are refused', async (t) => {
+test('background bounds are validated: a window that cannot fit one entry per replica, a zero chunk or concurrency, a factor between 0 and 1 are refused', async (t) => {
   const bad: Partial<ClusterOptions>[] = [
     { n: 3, backgroundWindowEntries: 2 },
     { backgroundChunkEntries: 0 },
     { backgroundChunkBytes: 100 },
     { transferConcurrency: 0 },
-    { backgroundP99Factor: 1.5 },
+    { backgroundP99Factor: 0.5 },
+    { backgroundP99Factor: Number.NaN },
     { backgroundP99FloorMs: -1 },
     { actorYoungGenerationMiB: 1 },
     { actorOldGenerationMiB: 16 },

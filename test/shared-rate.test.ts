@@ -59,7 +59,7 @@ function manualTimers(): { timers: Timers; run: (ms: number) => void; live: () =
 }
 
 test('ForegroundPacing: every latency reaches both rates; the actors\' cap halves when requests are over twice their quiet p99 and learns that baseline only from intervals in which no actor said its background work ran', (t) => {
-  const o = resolveOptions({ dataDir: '/nonexistent', backgroundMinPerSec: 1000, backgroundMaxPerSec: 40_000, antiEntropyScanMinPerSec: 5000, antiEntropyScanMaxPerSec: 400_000 });
+  const o = resolveOptions({ dataDir: '/nonexistent', backgroundP99Factor: 2, backgroundMinPerSec: 1000, backgroundMaxPerSec: 40_000, antiEntropyScanMinPerSec: 5000, antiEntropyScanMaxPerSec: 400_000 });
   const { timers, run, live } = manualTimers();
   const scanRate = new SharedRate();
   let building = false;

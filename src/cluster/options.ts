@@ -162,8 +162,11 @@ export interface ClusterOptions {
   /**
    * The budget also halves while an actor's foreground p99 is above this
    * many times its quiet baseline (its p99 while it ran no background job;
-   * default 2, 0 = backgroundTargetP99Ms alone), but never for a p99 below
-   * backgroundP99FloorMs (default 2 ms).
+   * default 1.5, 0 = backgroundTargetP99Ms alone), but never for a p99 below
+   * backgroundP99FloorMs (default 2 ms). The same factor holds the
+   * cluster's cap and the Merkle scan rate. Below the 2x a user may want:
+   * the budget halves only after an interval over it and grows back step
+   * by step, so it spends part of its time above what it aims at.
    */
   readonly backgroundP99Factor?: number;
   readonly backgroundP99FloorMs?: number;
@@ -346,6 +349,15 @@ function int(name: string, value: unknown, fallback: number, min: number, max: n
   return value;
 }
 
+/** 0 (off), or a factor of at least 1: a target below the quiet baseline would halve the budget in every interval. */
+function p99Factor(value: unknown): number {
+  if (value === undefined) return 1.5;
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value === 0 || (value >= 1 && value <= 1000))) {
+    throw new InvalidOptionError(`backgroundP99Factor must be 0 or a number in 1..1000, got ${String(value)}`);
+  }
+  return value;
+}
+
 /** Turn a level or number into a replica count, refusing what N makes impossible. */
 export function resolveConsistency(name: 'r' | 'w', value: Consistency | undefined, n: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -490,7 +502,7 @@ function backgroundOptions(o: ClusterOptions, n: number) {
     backgroundTargetP99Ms: int('backgroundTargetP99Ms', o.backgroundTargetP99Ms, 50, 1, 600_000),
     backgroundMinPerSec: int('backgroundMinPerSec', o.backgroundMinPerSec, 1000, 4, 100_000_000),
     backgroundMaxPerSec: int('backgroundMaxPerSec', o.backgroundMaxPerSec, 50_000, 4, 100_000_000),
-    backgroundP99Factor: int('backgroundP99Factor', o.backgroundP99Factor, 2, 0, 1000),
+    backgroundP99Factor: p99Factor(o.backgroundP99Factor),
     backgroundP99FloorMs: int('backgroundP99FloorMs', o.backgroundP99FloorMs, 2, 0, 600_000),
     // a push sends each entry to every receiving peer (at most n - 1): the window must fit one entry to each
     backgroundWindowEntries: int('backgroundWindowEntries', o.backgroundWindowEntries, 4096, n, 10_000_000),
