@@ -1,5 +1,5 @@
 import test from 'ava';
-import { BACKGROUND_CAP_INTERVAL_MS, ForegroundPacing, SCAN_PACE_INTERVAL_MS } from '../src/cluster/foreground-pacing.js';
+import { BACKGROUND_CAP_INTERVAL_MS, BACKGROUND_CAP_STEP_FRACTION, ForegroundPacing, SCAN_PACE_INTERVAL_MS } from '../src/cluster/foreground-pacing.js';
 import { resolveOptions } from '../src/cluster/options.js';
 import { RatePacer, SharedActivity, SharedRate } from '../src/coordinator/shared-rate.js';
 import { LatencyWindow } from '../src/coordinator/throttle.js';
@@ -82,17 +82,18 @@ test('ForegroundPacing: every latency reaches both rates; the actors\' cap halve
   run(SCAN_PACE_INTERVAL_MS);
   t.is(scanRate.entriesPerSec, 200_000);
   building = false;
-  // 5 ms while the handoff runs: within twice the quiet 3 ms (the slow intervals did not teach the baseline), so the cap grows by a step of max / 20
+  // 5 ms while the handoff runs: within twice the quiet 3 ms (the slow intervals did not teach the baseline), so the cap grows by a step of max x BACKGROUND_CAP_STEP_FRACTION
   actor.bump();
   for (let i = 0; i < 100; i++) pacing.record(5);
   run(BACKGROUND_CAP_INTERVAL_MS);
-  t.is(cap.entriesPerSec, 22_000);
-  t.is(pacing.backgroundCapPerSec, 22_000);
+  const grown = 20_000 + Math.ceil(40_000 * BACKGROUND_CAP_STEP_FRACTION);
+  t.is(cap.entriesPerSec, grown);
+  t.is(pacing.backgroundCapPerSec, grown);
   // 20 ms while the handoff runs halves it: the baseline is still the quiet 3 ms (had the 400 ms interval taught it, 20 would pass under the 50 ms absolute target)
   actor.bump();
   for (let i = 0; i < 100; i++) pacing.record(20);
   run(BACKGROUND_CAP_INTERVAL_MS);
-  t.is(cap.entriesPerSec, 11_000);
+  t.is(cap.entriesPerSec, Math.floor(grown / 2));
   pacing.close();
   t.is(live(), 0, 'close cancels both timers');
 });

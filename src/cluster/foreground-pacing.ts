@@ -21,6 +21,14 @@ export const SCAN_PACE_INTERVAL_MS = 250;
  * load (100 requests a second give 100 latencies, not 25).
  */
 export const BACKGROUND_CAP_INTERVAL_MS = 1000;
+/**
+ * The cap grows back by this fraction of backgroundMaxPerSec per interval
+ * while requests are within their target (it halves when they are not): a
+ * hundred seconds from the minimum to the maximum. Faster growth (a
+ * twentieth) kept the cap above what the foreground could bear for a few
+ * seconds after every halving.
+ */
+export const BACKGROUND_CAP_STEP_FRACTION = 1 / 100;
 
 export class ForegroundPacing implements LatencySink {
   private readonly scan: RatePacer;
@@ -35,7 +43,7 @@ export class ForegroundPacing implements LatencySink {
   constructor(o: ResolvedOptions, timers: Timers, scanRate: SharedRate, building: () => boolean) {
     const shared = { targetP99Ms: o.backgroundTargetP99Ms, baselineFactor: o.backgroundP99Factor, floorMs: o.backgroundP99FloorMs };
     this.scan = new RatePacer(scanRate, { ...shared, ...limits(Math.min(o.antiEntropyScanMinPerSec, o.antiEntropyScanMaxPerSec), o.antiEntropyScanMaxPerSec) });
-    this.background = new RatePacer(new SharedRate(), { ...shared, ...limits(o.backgroundMinPerSec, Math.max(o.backgroundMinPerSec, o.backgroundMaxPerSec)) });
+    this.background = new RatePacer(new SharedRate(), { ...shared, ...limits(o.backgroundMinPerSec, Math.max(o.backgroundMinPerSec, o.backgroundMaxPerSec), BACKGROUND_CAP_STEP_FRACTION) });
     this.timers = [
       timers.setInterval(() => this.scan.tick(building()), SCAN_PACE_INTERVAL_MS),
       timers.setInterval(() => this.background.tick(this.activity.ranSinceLastLook()), BACKGROUND_CAP_INTERVAL_MS),
@@ -62,6 +70,6 @@ export class ForegroundPacing implements LatencySink {
   }
 }
 
-function limits(minPerSec: number, maxPerSec: number): Pick<ThrottleOptions, 'minPerSec' | 'maxPerSec' | 'stepPerSec'> {
-  return { minPerSec, maxPerSec, stepPerSec: Math.max(1, Math.ceil(maxPerSec / 20)) };
+function limits(minPerSec: number, maxPerSec: number, stepFraction = 1 / 20): Pick<ThrottleOptions, 'minPerSec' | 'maxPerSec' | 'stepPerSec'> {
+  return { minPerSec, maxPerSec, stepPerSec: Math.max(1, Math.ceil(maxPerSec * stepFraction)) };
 }
