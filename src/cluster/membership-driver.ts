@@ -292,7 +292,7 @@ export class MembershipDriver {
     // an actor a change has taken (or is taking) out of the ring by its turn is skipped: its directory goes with it
     const staying = (id: number): boolean => layout.ring.members.has(id) && (layout.meta.pending == null || layout.meta.pending.members.some((m) => m.id === id));
     const worker = async (): Promise<void> => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) if (staying(id)) actors.push(await supervisor.cleanup(id));
+      for (let id = queue.shift(); id !== undefined && !this.deps.closed(); id = queue.shift()) if (staying(id)) actors.push(await supervisor.cleanup(id));
     };
     await Promise.all(Array.from({ length: Math.min(options.cleanupConcurrency, ids.length) }, worker));
     actors.sort((a, b) => a.id - b.id);
