@@ -291,10 +291,9 @@ export class MembershipDriver {
     const queue = [...ids];
     // an actor a change has taken (or is taking) out of the ring by its turn is skipped: its directory goes with it
     const staying = (id: number): boolean => layout.ring.members.has(id) && (layout.meta.pending == null || layout.meta.pending.members.some((m) => m.id === id));
-    const worker = async (): Promise<void> => {
-      for (let id = queue.shift(); id !== undefined && !this.deps.closed(); id = queue.shift()) if (staying(id)) actors.push(await supervisor.cleanup(id));
-    };
-    await Promise.all(Array.from({ length: Math.min(options.cleanupConcurrency, ids.length) }, worker));
+    await drainQueue(queue, options.cleanupConcurrency, async (id) => {
+      if (staying(id)) actors.push(await supervisor.cleanup(id));
+    }, this.deps.closed);
     actors.sort((a, b) => a.id - b.id);
     return { actors, removed: actors.reduce((s, a) => s + a.removed, 0), failed: actors.reduce((s, a) => s + a.failed, 0) };
   }
@@ -321,25 +320,34 @@ export async function streamTransfers(router: Router, options: ResolvedOptions, 
   // A push cut short (its ranges held more than maxRepairPushEntries, as they do at large data sets:
   // at 20 M keys every add failed) goes again as two halves; merges are idempotent. Any other loss fails the change.
   const queue = pushes.map((p) => ({ ...p, splits: 0 }));
-  const worker = async (): Promise<void> => {
-    for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
-      // ranges as (start, end]: SyncRanges takes positions [from, to)
-      const ranges = p.ranges.flatMap(([a, b]) => arcRanges(a, b).map((r) => [r.from, r.to] as [number, number]));
-      const reply = await router.sendTo(p.from, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [p!.to] }));
-      if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
-      if (reply.failed > 0) {
-        const cutShort = reply.keys >= options.maxRepairPushEntries;
-        const halves = cutShort && p.splits < MAX_PUSH_SPLITS ? splitPushRanges(p.ranges) : null;
-        if (halves === null) throw new QuorumError('repair', 0, 1, 1, `streaming to actor ${p.to} from ${p.from} lost ${reply.failed} entries`);
-        queue.unshift(...halves.map((half) => ({ from: p!.from, to: p!.to, ranges: half, splits: p!.splits + 1 })));
-        continue;
-      }
-      streamed.keys += reply.keys;
-      streamed.bytes += reply.bytes;
+  await drainQueue(queue, options.transferConcurrency, async (p) => {
+    // ranges as (start, end]: SyncRanges takes positions [from, to)
+    const ranges = p.ranges.flatMap(([a, b]) => arcRanges(a, b).map((r) => [r.from, r.to] as [number, number]));
+    const reply = await router.sendTo(p.from, 'repair', 1, 1, timeoutMs, (req) => ({ type: MsgType.SyncRanges, req, ranges, peers: [p.to] }));
+    if (reply.type !== MsgType.SyncDone) throw new Error('internal: unexpected reply');
+    if (reply.failed > 0) {
+      const cutShort = reply.keys >= options.maxRepairPushEntries;
+      const halves = cutShort && p.splits < MAX_PUSH_SPLITS ? splitPushRanges(p.ranges) : null;
+      if (halves === null) throw new QuorumError('repair', 0, 1, 1, `streaming to actor ${p.to} from ${p.from} lost ${reply.failed} entries`);
+      queue.unshift(...halves.map((half) => ({ from: p.from, to: p.to, ranges: half, splits: p.splits + 1 })));
+      return;
     }
-  };
-  await Promise.all(Array.from({ length: options.transferConcurrency }, worker));
+    streamed.keys += reply.keys;
+    streamed.bytes += reply.bytes;
+  });
   return streamed;
+}
+
+/**
+ * Take items from the front of `queue`, at most `concurrency` in progress at
+ * once, until it is empty (a step may put items back at its front) or
+ * `stop()` says so.
+ */
+async function drainQueue<T>(queue: T[], concurrency: number, step: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
+  const worker = async (): Promise<void> => {
+    for (let item = queue.shift(); item !== undefined && !stop(); item = queue.shift()) await step(item);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
 interface TreeCount {
