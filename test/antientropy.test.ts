@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, InvalidOptionError } from '../src/index.js';
 import { prng, startCluster, until, keyWithPreference } from './helpers.js';
-import { BACKGROUND_CAP_INTERVAL_MS } from '../src/cluster/foreground-pacing.js';
+import { PACE_INTERVAL_MS } from '../src/cluster/foreground-pacing.js';
 
 const QUIET = { antiEntropyIntervalMs: 0, handoffIntervalMs: 50, gossipIntervalMs: 25, failAfterMs: 400 };
 
@@ -98,13 +98,13 @@ test.serial('background work is paced by its budget, and the budget shrinks whil
   const budgets = (await loaded.stats()).map((s) => s.backgroundBudgetPerSec);
   t.true(budgets.some((b) => b < 100_000), `budgets under load: ${budgets.join(', ')}`);
   // idle: an actor's own throttle is back at its maximum at its next tick (every 250 ms), the front end's cap at its next
-  // (every BACKGROUND_CAP_INTERVAL_MS); a loaded test machine may run those timers late, so wait up to a few intervals
+  // (every PACE_INTERVAL_MS); a loaded test machine may run those timers late, so wait up to a few intervals
   const idleSince = Date.now();
   let idleBudgets: number[] = [];
   do {
     await new Promise((r) => setTimeout(r, 250));
     idleBudgets = (await loaded.stats()).map((s) => s.backgroundBudgetPerSec);
-  } while (idleBudgets.some((b) => b !== 100_000) && Date.now() - idleSince < 5 * BACKGROUND_CAP_INTERVAL_MS);
+  } while (idleBudgets.some((b) => b !== 100_000) && Date.now() - idleSince < 5 * PACE_INTERVAL_MS);
   t.deepEqual(idleBudgets, idleBudgets.map(() => 100_000), 'idle again: the whole budget');
   t.log(`${pushed} entries paced at 400/s per pusher in ${report.durationMs} ms; budgets under load: ${budgets.join(', ')}`);
 });

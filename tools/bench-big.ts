@@ -58,11 +58,12 @@ const o = new Command('bench:big')
   .option('--chunk-entries <n>', "entries a background job reads and sends in one actor turn (Cluster's backgroundChunkEntries; default: the cluster's)", nonNegativeInt)
   .option('--set <name=value>', 'any other Cluster option, its value as JSON (repeatable): --set backgroundMaxPerSec=5000', collectOption, {})
   .option('--skip-passes', 'no anti-entropy phases: quiet, then add and remove')
+  .option('--skip-handoff', 'no add and remove: quiet, then the passes')
   .option('--keep-dir', 'keep the data directory')
   .option('--timeline <file>', 'write every sample as a JSON line: anonymous memory by kind (/proc/self/smaps: malloc arenas, stacks, other), each actor\'s V8 heap, and the light load\'s p99 since the last sample, gets and puts apart')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
   .parse()
-  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; chunkEntries?: number; set: Record<string, unknown>; skipPasses?: boolean; keepDir?: boolean; timeline?: string }>();
+  .opts<{ keys: number; actors: number; inFlight: number; lightRate: number; quietS: number; sampleMs: number; maxRetries: number; antiEntropyMemoryMib?: number; actorYoungMib?: number; actorOldMib?: number; chunkEntries?: number; set: Record<string, unknown>; skipPasses?: boolean; skipHandoff?: boolean; keepDir?: boolean; timeline?: string }>();
 
 const VALUE = Buffer.alloc(100, 0x61);
 const dataDir = mkdtempSync(join(tmpdir(), 'ringkv-bench-big-'));
@@ -261,17 +262,8 @@ const light = (async () => {
   await Promise.all(inFlight);
 })();
 
-startPhase('quiet');
-await new Promise((r) => setTimeout(r, o.quietS * 1000));
-// A phase that fails (a change refused, a pass cut short) ends the run's phases, not the run: what was
-// measured is still printed, and the data directory is still removed.
-let phaseError: Error | null = null;
-try {
-  for (const name of o.skipPasses === true ? [] : ['pass 1', 'pass 2']) {
-    const p = startPhase(name);
-    const r = await cluster.repair();
-    p.note = `compared ${fmt(r.keysCompared)} entries, held ${mib(r.heldPeak.bytes)} MiB (${fmt(r.heldPeak.trees)} trees), pushed ${fmt(r.keysSent)}`;
-  }
+/** The add (its stream, then its cleanup as a phase of its own) and the remove of that actor. */
+async function handoffPhases(): Promise<void> {
   const p = startPhase('add');
   const r = await cluster.addActor();
   p.note = `actor ${r.added.join()} streamed ${fmt(r.keysStreamed)} entries in ${(r.durationMs / 1000).toFixed(0)} s`;
@@ -283,6 +275,20 @@ try {
   const rr = await cluster.removeActor(r.added[0]!);
   const cc = await cluster.cleanup(); // removes little or nothing: the removed actor's copies went with it
   q.note = `streamed ${fmt(rr.keysStreamed)} entries in ${(rr.durationMs / 1000).toFixed(0)} s; cleanup removed ${fmt(cc.removed)}`;
+}
+
+startPhase('quiet');
+await new Promise((r) => setTimeout(r, o.quietS * 1000));
+// A phase that fails (a change refused, a pass cut short) ends the run's phases, not the run: what was
+// measured is still printed, and the data directory is still removed.
+let phaseError: Error | null = null;
+try {
+  for (const name of o.skipPasses === true ? [] : ['pass 1', 'pass 2']) {
+    const p = startPhase(name);
+    const r = await cluster.repair();
+    p.note = `compared ${fmt(r.keysCompared)} entries, held ${mib(r.heldPeak.bytes)} MiB (${fmt(r.heldPeak.trees)} trees), pushed ${fmt(r.keysSent)}`;
+  }
+  if (o.skipHandoff !== true) await handoffPhases();
 } catch (err) {
   phaseError = err as Error;
   phase.note = `FAILED: ${phaseError.message}`;

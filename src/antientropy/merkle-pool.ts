@@ -15,6 +15,7 @@ export class MerklePool {
   private pool: Piscina | null = null;
   private closed = false;
   private readonly running = new Set<Promise<unknown>>();
+  private buildEvents = 0;
   /** How fast builds scan, entries per second (0 = unpaced); the cluster's ForegroundPacing sets it, running builds follow it. */
   readonly rate = new SharedRate();
 
@@ -26,6 +27,11 @@ export class MerklePool {
   /** A build is running. */
   get busy(): boolean {
     return this.running.size > 0;
+  }
+
+  /** Builds started plus builds settled, ever: a reader that saw another value last time knows one ran in between. */
+  get events(): number {
+    return this.buildEvents;
   }
 
   /**
@@ -65,10 +71,12 @@ export class MerklePool {
     this.pool ??= this.createPool(0);
     const run = this.pool.run(task) as Promise<ArcTree[]>;
     this.running.add(run);
+    this.buildEvents++;
     try {
       return await run;
     } finally {
       this.running.delete(run);
+      this.buildEvents++;
     }
   }
 

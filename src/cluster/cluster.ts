@@ -109,7 +109,7 @@ export class Cluster {
     this.supervisor = new Supervisor(this.transport, (id) => this.router.coordinatorEnded(id), () => layout.allocateWriterId(), options.actorYoungGenerationMiB, options.actorOldGenerationMiB);
     this.liveness = new Liveness(this.supervisor, layout, clock, timers);
     this.builds = new MerkleBuilds(options);
-    this.pacing = new ForegroundPacing(options, timers, this.builds.rate, () => this.builds.busy);
+    this.pacing = new ForegroundPacing(options, timers, this.builds.rate, this.builds);
     this.router = new Router(options, this.transport, this.liveness, this.pacing, clock, timers);
     this.directReads = this.createDirectReads();
     const drivers = { options, layout, supervisor: this.supervisor, liveness: this.liveness, router: this.router, builds: this.builds, clock, closed: () => this.closed };

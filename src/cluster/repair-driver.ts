@@ -78,6 +78,11 @@ export class MerkleBuilds {
     return this.pool.busy;
   }
 
+  /** Builds started plus settled (MerklePool.events). */
+  get events(): number {
+    return this.pool.events;
+  }
+
   /** After the builds still running (a plan, a comparison) settle. */
   async close(): Promise<void> {
     await this.pool.close();
