@@ -3,17 +3,14 @@ import assert from 'node:assert/strict';
 import type { ActorConfig, ActorStats } from '../actor/actor.js';
 import { compareReplicas, type ReplicaComparison } from '../antientropy/digests.js';
 import type { HeldPeak } from '../antientropy/pass-plan.js';
-import { ClusterClosedError, InvalidContextError, InvalidOptionError, InvalidValueError, LayoutMismatchError, UnknownActorError } from '../errors.js';
-import { ringPosition } from '../ring/hash.js';
+import { ClusterClosedError, InvalidOptionError, LayoutMismatchError, UnknownActorError } from '../errors.js';
 import { RING_SIZE, type Ring } from '../ring/ring.js';
 import { systemClock, systemTimers, type Clock, type Timers } from '../runtime/services.js';
 import { DataDirLock, destroyDataDir } from '../supervisor/data-dir-lock.js';
 import { actorDataPath } from '../supervisor/metadata.js';
 import { Supervisor, type ActorStatus } from '../supervisor/supervisor.js';
-import { MsgType, type Message } from '../transport/protocol.js';
+import { MsgType } from '../transport/protocol.js';
 import { MAIN_THREAD, Transport } from '../transport/transport.js';
-import { decodeCounter, encodeDelta, value as counterValue } from '../versioning/counter.js';
-import { contextOfEncodedVV, decodeClock, decodeContext, encodeVV, ValueKind } from '../versioning/sibling.js';
 import { AutoscaleDriver, type AutoscaleEntry } from './autoscale-driver.js';
 import { DirectReads, type ReadPathStats } from './direct-reads.js';
 import { faultInjection, type Faults } from './faults.js';
@@ -21,18 +18,11 @@ import { inspectReplicas, type ReplicaView } from './inspect.js';
 import { Layout } from './layout.js';
 import { Liveness } from './liveness.js';
 import { MembershipDriver, type CleanupResult, type MembershipPlan, type MembershipResult, type PlanChange } from './membership-driver.js';
-import { actorConfigFrom, resolveConsistency, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
+import { actorConfigFrom, resolveOptions, type ClusterOptions, type ResolvedOptions } from './options.js';
 import { MerkleBuilds, RepairDriver, type RepairReport } from './repair-driver.js';
 import { ForegroundPacing } from './foreground-pacing.js';
 import {
   checkRequestOptions,
-  DELETE_OPTIONS,
-  expiryOf,
-  GET_OPTIONS,
-  getResult,
-  INCREMENT_OPTIONS,
-  PUT_OPTIONS,
-  strictOf,
   timeoutOf,
   type DeleteOptions,
   type GetOptions,
@@ -41,15 +31,15 @@ import {
   type IncrementResult,
   type PutOptions,
   type PutResult,
-  type ReadRequest,
   type WriteCallback,
 } from './requests.js';
+import { RequestFront } from './request-front.js';
 import { Router } from './router.js';
 import { scanKeys } from './scan.js';
 import { NodeRuntime, type NodesStatus } from '../nodes/node.js';
 import { NodeChanges } from '../nodes/node-changes.js';
 import { resolveNodeOptions } from '../nodes/node-options.js';
-import { checkPairSize, encodeKey, encodeValue, type Key, type Value } from './values.js';
+import { encodeKey, type Key, type Value } from './values.js';
 
 export { MAX_TTL_MS } from './requests.js';
 export type { DeleteOptions, GetOptions, GetResult, IncrementOptions, IncrementResult, PutOptions, PutResult, WriteCallback } from './requests.js';
@@ -84,6 +74,7 @@ export class Cluster {
   private readonly router: Router;
   /** Reads served on the main thread from the replicas' LMDB snapshots (see direct-reads.ts). */
   private readonly directReads: DirectReads;
+  private readonly requests: RequestFront;
   private readonly builds: MerkleBuilds;
   /** Background work (Merkle scans, actors' background budgets) paced by the latency callers see. */
   private readonly pacing: ForegroundPacing;
@@ -112,6 +103,7 @@ export class Cluster {
     this.pacing = new ForegroundPacing(options, timers, this.builds.rate, this.builds);
     this.router = new Router(options, this.transport, this.liveness, this.pacing, clock, timers);
     this.directReads = this.createDirectReads();
+    this.requests = new RequestFront({ options, layout, router: this.router, directReads: this.directReads, clock, assertOpen: () => this.assertOpen() });
     const drivers = { options, layout, supervisor: this.supervisor, liveness: this.liveness, router: this.router, builds: this.builds, clock, closed: () => this.closed };
     this.membership = new MembershipDriver({ ...drivers, transport: this.transport, timers, actorConfig: (id) => this.actorConfig(id) });
     this.antiEntropy = new RepairDriver({ ...drivers, changing: () => this.membership.changing });
@@ -153,10 +145,7 @@ export class Cluster {
     try {
       await cluster.supervisor.startAll(meta.members.map((m) => cluster.actorConfig(m.id)));
     } catch (err) {
-      cluster.router.stop();
-      cluster.pacing.close();
-      await cluster.builds.close();
-      cluster.transport.close();
+      await cluster.abandonStart();
       const message = (err as Error).message;
       if (/layout version|belongs to actor/.test(message)) throw new LayoutMismatchError(message);
       throw err;
@@ -196,15 +185,18 @@ export class Cluster {
       return c;
     } catch (err) {
       await node.close().catch(() => undefined);
-      if (cluster !== null) {
-        cluster.router.stop();
-        await cluster.supervisor.stopAll().catch(() => undefined);
-        cluster.pacing.close();
-        await cluster.builds.close();
-        cluster.transport.close();
-      }
+      await cluster?.abandonStart();
       throw err;
     }
+  }
+
+  /** Undo a start that failed: stop what the constructor and the start began (the caller releases the lock). */
+  private async abandonStart(): Promise<void> {
+    this.router.stop();
+    await this.supervisor.stopAll().catch(() => undefined);
+    this.pacing.close();
+    await this.builds.close();
+    this.transport.close();
   }
 
   /** A node of a multi-node cluster: the nodes, their actors and etcd's state; null for a single-machine store. */
@@ -282,7 +274,7 @@ export class Cluster {
    * one it supersedes what that context saw; `sibling: true` supersedes nothing.
    */
   put(key: Key, value: Value, options: PutOptions = {}): Promise<PutResult> {
-    return new Promise((resolve, reject) => this.write('put', key, value, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
+    return new Promise((resolve, reject) => this.requests.write('put', key, value, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
   }
 
   /**
@@ -290,7 +282,7 @@ export class Cluster {
    * context, everything the coordinating replica holds.
    */
   delete(key: Key, options: DeleteOptions = {}): Promise<PutResult> {
-    return new Promise((resolve, reject) => this.write('delete', key, undefined, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
+    return new Promise((resolve, reject) => this.requests.write('delete', key, undefined, options, (err, result) => (err === null ? resolve(result!) : reject(err))));
   }
 
   /**
@@ -316,26 +308,7 @@ export class Cluster {
 
   /** `increment` with a callback; bad input throws here, `done` runs exactly once, later. */
   incrementWithCallback(key: Key, by: number, options: IncrementOptions, done: (err: Error | null, result?: IncrementResult) => void): void {
-    this.assertOpen();
-    checkRequestOptions(options, INCREMENT_OPTIONS);
-    if (options.float !== undefined && typeof options.float !== 'boolean') throw new InvalidOptionError('float must be a boolean');
-    const integer = options.float !== true;
-    if (typeof by !== 'number' || (integer ? !Number.isSafeInteger(by) : !Number.isFinite(by))) {
-      throw new InvalidValueError(integer ? `increment must be an integer within ±(2^53-1), got ${String(by)}` : `increment must be a finite number, got ${String(by)}`);
-    }
-    const strict = strictOf(options.strict, this.options.strict);
-    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
-    const data = encodeDelta({ by, integer });
-    const w = resolveConsistency('w', options.w, this.options.n, this.options.w);
-    const timeoutMs = timeoutOf(options.timeoutMs, this.options.timeoutMs);
-    const position = ringPosition(keyBytes);
-    const context = new Uint8Array(0);
-    const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind: ValueKind.Counter, data, context, w, timeoutMs, overwrite: true, strict, expiresAtMs: 0 });
-    const onReply = (reply: Message): void => {
-      if (reply.type !== MsgType.PutOk || reply.counter.length === 0) done(new Error('internal: unexpected reply to an increment'));
-      else done(null, { value: counterValue(decodeCounter(reply.counter)), context: contextOfEncodedVV(reply.context) });
-    };
-    this.router.submit(this.layout.ring.preferenceList(position), 'increment', w, timeoutMs, options.via, build, onReply, done);
+    this.requests.increment(key, by, options, done);
   }
 
   /**
@@ -344,12 +317,12 @@ export class Cluster {
    * before this returns; bad input throws here, as `put` rejects.
    */
   putWithCallback(key: Key, value: Value, options: PutOptions, done: WriteCallback): void {
-    this.write('put', key, value, options, done);
+    this.requests.write('put', key, value, options, done);
   }
 
   /** `delete` with a callback instead of a promise (see putWithCallback). */
   deleteWithCallback(key: Key, options: DeleteOptions, done: WriteCallback): void {
-    this.write('delete', key, undefined, options, done);
+    this.requests.write('delete', key, undefined, options, done);
   }
 
   /**
@@ -360,7 +333,7 @@ export class Cluster {
    * arrived, with no promise. Bad input throws, as `get` rejects.
    */
   getDirect(key: Key, options: GetOptions = {}): GetResult | undefined {
-    return this.directGet(this.readRequest(key, options));
+    return this.requests.directGet(this.requests.readRequest(key, options));
   }
 
   /**
@@ -370,67 +343,16 @@ export class Cluster {
    */
   getCoordinated(key: Key, options: GetOptions = {}): Promise<GetResult> {
     try {
-      return this.coordinatedGet(this.readRequest(key, options));
+      return this.requests.coordinatedGet(this.requests.readRequest(key, options));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   async get(key: Key, options: GetOptions = {}): Promise<GetResult> {
-    const request = this.readRequest(key, options);
+    const request = this.requests.readRequest(key, options);
     // Served here, synchronously, when equivalent to a coordinated read; else by a coordinator actor.
-    return this.directGet(request) ?? this.coordinatedGet(request);
-  }
-
-  /** A read's arguments, checked (bad input throws). */
-  private readRequest(key: Key, options: GetOptions): ReadRequest {
-    this.assertOpen();
-    checkRequestOptions(options, GET_OPTIONS);
-    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
-    return { keyBytes, r: resolveConsistency('r', options.r, this.options.n, this.options.r), timeoutMs: timeoutOf(options.timeoutMs, this.options.timeoutMs), via: options.via };
-  }
-
-  private directGet(q: ReadRequest): GetResult | undefined {
-    // an overloaded front end refuses reads as it refuses everything else: the coordinated path says so
-    if (this.router.full) return undefined;
-    const position = ringPosition(q.keyBytes);
-    const direct = this.directReads.read(q.keyBytes, position, this.layout.ring.preferenceList(position), q.r, q.via !== undefined);
-    return direct === undefined ? undefined : getResult(direct, this.clock.now());
-  }
-
-  private async coordinatedGet(q: ReadRequest): Promise<GetResult> {
-    const { keyBytes, r, timeoutMs } = q;
-    const position = ringPosition(keyBytes);
-    const reply = await this.router.read(this.layout.ring.preferenceList(position), r, timeoutMs, q.via, (req) => ({ type: MsgType.ClientGet, req, key: keyBytes, position, r, timeoutMs }));
-    if (reply.type !== MsgType.GetOk) throw new Error('internal: unexpected reply');
-    return getResult(reply.clock.length === 0 ? null : decodeClock(reply.clock), this.clock.now());
-  }
-
-  /** Validate a write (throwing on bad input) and send it to a coordinator; `done` runs once, later. */
-  private write(operation: 'put' | 'delete', key: Key, value: Value | undefined, options: PutOptions | DeleteOptions, done: WriteCallback): void {
-    this.assertOpen();
-    checkRequestOptions(options, operation === 'put' ? PUT_OPTIONS : DELETE_OPTIONS);
-    const sibling = (options as PutOptions).sibling;
-    if (sibling !== undefined && typeof sibling !== 'boolean') throw new InvalidOptionError('sibling must be a boolean');
-    if (sibling === true && options.context !== undefined) throw new InvalidOptionError('sibling: true writes beside everything and takes no context (a context already says what to supersede)');
-    const strict = strictOf(options.strict, this.options.strict);
-    const keyBytes = encodeKey(key, this.options.maxKeyBytes);
-    const { kind, data } = operation === 'delete' ? { kind: ValueKind.Tombstone, data: new Uint8Array(0) } : encodeValue(value);
-    checkPairSize(keyBytes, data, this.options.maxPairBytes);
-    const w = resolveConsistency('w', options.w, this.options.n, this.options.w);
-    const timeoutMs = timeoutOf(options.timeoutMs, this.options.timeoutMs);
-    const context = contextOf(options.context);
-    // No context and no sibling: the coordinator supersedes what it holds, in the same step as it
-    // writes (one path for put, delete, SET and DEL; a read here first could not be atomic).
-    const overwrite = options.context === undefined && sibling !== true;
-    const expiresAtMs = expiryOf(options as PutOptions, this.clock.now());
-    const position = ringPosition(keyBytes);
-    const build = (req: number): Message => ({ type: MsgType.ClientPut, req, key: keyBytes, position, kind, data, context, w, timeoutMs, overwrite, strict, expiresAtMs });
-    const onReply = (reply: Message): void => {
-      if (reply.type !== MsgType.PutOk) done(new Error('internal: unexpected reply'));
-      else done(null, { context: contextOfEncodedVV(reply.context), existed: reply.existed });
-    };
-    this.router.submit(this.layout.ring.preferenceList(position), operation, w, timeoutMs, options.via, build, onReply, done);
+    return this.requests.directGet(request) ?? this.requests.coordinatedGet(request);
   }
 
   /** Reads hedged so far (see hedgeReadsAfterMs). */
@@ -648,16 +570,5 @@ export class Cluster {
 
   private assertOpen(): void {
     if (this.closed) throw new ClusterClosedError();
-  }
-}
-
-/** A write's context, as the coordinator takes it (empty: none given). */
-function contextOf(context: string | undefined): Uint8Array {
-  if (context === undefined) return new Uint8Array(0);
-  if (typeof context !== 'string') throw new InvalidContextError('context must be the string a get or put returned');
-  try {
-    return encodeVV(decodeContext(context));
-  } catch (err) {
-    throw new InvalidContextError(`context is malformed: ${(err as Error).message}`);
   }
 }
