@@ -53,15 +53,13 @@ export interface BuildActivity {
  * quiet baseline: a build slows requests as a stream does.
  */
 class BackgroundSeen {
-  private readonly actors: SharedActivity;
   private buildEventsSeen = -1;
 
   constructor(
-    actorActivity: SharedArrayBuffer,
+    /** The counter actors bump; this is its one reader. */
+    private readonly actors: SharedActivity,
     private readonly builds: BuildActivity,
-  ) {
-    this.actors = new SharedActivity(actorActivity);
-  }
+  ) {}
 
   sinceLastLook(): boolean {
     const events = this.builds.events;
@@ -86,7 +84,7 @@ export class ForegroundPacing implements LatencySink {
     const shared = { targetP99Ms: o.backgroundTargetP99Ms, baselineFactor: o.backgroundP99Factor, floorMs: o.backgroundP99FloorMs };
     this.scan = new RatePacer(scanRate, { ...shared, ...limits(Math.min(o.antiEntropyScanMinPerSec, o.antiEntropyScanMaxPerSec), o.antiEntropyScanMaxPerSec, SCAN_STEP_FRACTION) });
     this.background = new RatePacer(new SharedRate(), { ...shared, ...limits(o.backgroundMinPerSec, Math.max(o.backgroundMinPerSec, o.backgroundMaxPerSec), BACKGROUND_CAP_STEP_FRACTION) });
-    const seen = new BackgroundSeen(this.activity.buffer, builds);
+    const seen = new BackgroundSeen(this.activity, builds);
     this.timer = timers.setInterval(() => {
       const backgroundRan = seen.sinceLastLook();
       this.scan.tick(backgroundRan);
